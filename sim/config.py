@@ -1,0 +1,301 @@
+"""Scenario files: TOML, validated against a JSON Schema, turned into typed specs.
+
+A scenario names its data, model, simulation size, market frictions and strategy rules. Every key is
+optional except ``name``; a missing key takes the default documented in the schema below (and in
+the spec dataclasses of :mod:`sim.strategy`). An unknown key, a wrong type or an out-of-range value is
+refused with :class:`ConfigError`, whose message names the file, the key and the rule.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+from jsonschema.exceptions import best_match
+
+from sim.pricing import SpxSmile
+from sim.strategy import AlvhSpec, CondorSpec, MarketSpec
+
+__all__ = ["ConfigError", "Scenario", "SCHEMA", "load_scenario", "parse_scenario"]
+
+
+class ConfigError(ValueError):
+    """A scenario is unreadable or breaks a rule; the message is one line for the user."""
+
+
+def _num(minimum=None, maximum=None, exclusive_min=None, exclusive_max=None, default=None, desc=""):
+    s: dict[str, Any] = {"type": "number", "description": desc}
+    if minimum is not None:
+        s["minimum"] = minimum
+    if maximum is not None:
+        s["maximum"] = maximum
+    if exclusive_min is not None:
+        s["exclusiveMinimum"] = exclusive_min
+    if exclusive_max is not None:
+        s["exclusiveMaximum"] = exclusive_max
+    if default is not None:
+        s["default"] = default
+    return s
+
+
+def _int(minimum=None, maximum=None, default=None, desc=""):
+    s: dict[str, Any] = {"type": "integer", "description": desc}
+    if minimum is not None:
+        s["minimum"] = minimum
+    if maximum is not None:
+        s["maximum"] = maximum
+    if default is not None:
+        s["default"] = default
+    return s
+
+
+def _table(props: dict, required=()) -> dict:
+    return {"type": "object", "additionalProperties": False, "properties": props, "required": list(required)}
+
+
+_DATE = {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$", "description": "ISO date YYYY-MM-DD"}
+
+#: JSON Schema (draft 2020-12) of a scenario file.
+SCHEMA: dict[str, Any] = _table(
+    {
+        "name": {"type": "string", "pattern": r"^[A-Za-z0-9_.-]+$", "description": "output folder name"},
+        "description": {"type": "string"},
+        "data": _table({
+            "spx": {"type": "string", "default": "arch:sp500",
+                    "description": "'arch:sp500' or a CSV file (date column, close column)"},
+            "vix": {"type": "string", "default": "arch:vix", "description": "'arch:vix' or a CSV file"},
+            "start": {**_DATE, "default": "2014-01-03"},
+            "end": {**_DATE, "default": "2018-12-31"},
+        }),
+        "model": _table({
+            "type": {"enum": ["heston"], "default": "heston"},
+            "v0": {"oneOf": [{"enum": ["last", "theta"]}, _num(minimum=0.0, maximum=4.0)], "default": "last",
+                   "description": "initial variance: from the last VIX, the P long-run level, or a number"},
+            "mu": {"oneOf": [{"enum": ["fit"]}, _num(minimum=-1.0, maximum=1.0)], "default": "fit",
+                   "description": "P drift of SPX per year"},
+        }),
+        "simulation": _table({
+            "n_paths": _int(1, 100_000_000, 20_000),
+            "horizon_years": _num(exclusive_min=0.0, maximum=10.0, default=1.0),
+            "steps_per_year": {"const": 252, "default": 252, "description": "daily steps only"},
+            "chunk_size": _int(1, 1_000_000, 2_000),
+            "seed": _int(0, 2**63 - 1, 20261121),
+            "sample_paths_per_chunk": _int(0, 10_000, 25),
+            "spot0": {"oneOf": [{"enum": ["last"]}, _num(exclusive_min=0.0)], "default": "last"},
+        }),
+        "market": _table({
+            "rate": _num(-0.05, 0.25, default=0.02, desc="continuously compounded, per year"),
+            "dividend_yield": _num(-0.05, 0.25, default=0.018),
+            "spx_half_spread": _num(0.0, 50.0, default=0.10, desc="index points per SPX option leg"),
+            "vix_half_spread": _num(0.0, 5.0, default=0.05, desc="VIX points per VIX option"),
+            "spx_smile": _table({
+                "rho": _num(exclusive_min=-1.0, exclusive_max=1.0, default=-0.7),
+                "eta": _num(exclusive_min=0.0, default=1.1),
+                "gamma": _num(exclusive_min=0.0, maximum=0.5, default=0.5),
+            }),
+        }),
+        "portfolio": _table({"capital": _num(exclusive_min=0.0, default=1_000_000.0, desc="dollars")}),
+        "strategy": _table({
+            "condor": _table({
+                "dte": _num(1.0, 365.0, default=45.0),
+                "short_delta": _num(exclusive_min=0.0, exclusive_max=0.5, default=0.15),
+                "wing_width": _num(exclusive_min=0.0, default=50.0, desc="index points"),
+                "profit_take": _num(exclusive_min=0.0, maximum=1.0, default=0.5),
+                "stop_multiple": _num(exclusive_min=1.0, default=2.0),
+                "entry_interval_days": _int(1, 252, 5),
+                "margin_fraction": _num(exclusive_min=0.0, maximum=1.0, default=0.5),
+            }),
+            "alvh": _table({
+                "enabled": {"type": "boolean", "default": True},
+                "budget_pct_per_year": _num(0.0, 100.0, default=1.5),
+                "allocation": {"type": "array", "items": _num(0.0, 1.0), "minItems": 1, "maxItems": 6,
+                               "default": [0.4, 0.4, 0.2]},
+                "dte_open": {"type": "array", "items": _num(1.0, 365.0), "minItems": 1, "maxItems": 6,
+                             "default": [7, 45, 90]},
+                "dte_roll": {"type": "array", "items": _num(0.0, 365.0), "minItems": 1, "maxItems": 6,
+                             "default": [4, 30, 60]},
+                "strike_otm": _num(-0.5, 5.0, default=0.2),
+                "activation_vix": _num(0.0, 200.0, default=16.0),
+            }),
+        }),
+    },
+    required=["name"],
+)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A validated scenario.
+
+    Attributes
+    ----------
+    name : str
+    path : Path or None
+        File it came from.
+    text : str
+        The scenario's TOML text, stored with every result.
+    raw : dict
+        The parsed TOML (dates as ISO strings).
+    data : dict
+        ``spx``, ``vix`` sources, ``start``, ``end`` dates.
+    model : dict
+        ``type``, ``v0`` ("last", "theta" or a float), ``mu`` ("fit" or a float).
+    simulation : dict
+        ``n_paths``, ``horizon_years``, ``steps_per_year``, ``chunk_size``, ``seed``,
+        ``sample_paths_per_chunk``, ``spot0``.
+    market : MarketSpec
+    condor : CondorSpec
+    alvh : AlvhSpec
+    """
+
+    name: str
+    path: Path | None
+    text: str
+    raw: dict
+    data: dict
+    model: dict
+    simulation: dict
+    market: MarketSpec
+    condor: CondorSpec
+    alvh: AlvhSpec
+
+    @property
+    def n_steps(self) -> int:
+        """Number of daily steps over the horizon."""
+        return max(int(round(self.simulation["horizon_years"] * self.simulation["steps_per_year"])), 1)
+
+
+def _defaults(schema: dict, value: dict) -> dict:
+    """Fill schema defaults into a (validated) table, recursively."""
+    out = dict(value)
+    for key, sub in schema.get("properties", {}).items():
+        if sub.get("type") == "object":
+            out[key] = _defaults(sub, out.get(key, {}))
+        elif key not in out and "default" in sub:
+            out[key] = sub["default"]
+    return out
+
+
+def _dates_to_str(obj):
+    if isinstance(obj, dict):
+        return {k: _dates_to_str(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_dates_to_str(v) for v in obj]
+    if isinstance(obj, (_dt.date, _dt.datetime)):
+        return obj.isoformat()[:10]
+    return obj
+
+
+def _key(path) -> str:
+    return ".".join(str(p) for p in path) or "(top level)"
+
+
+def _schema_error(where: str, err: jsonschema.ValidationError) -> ConfigError:
+    path = list(err.absolute_path)
+    if err.validator == "additionalProperties":
+        allowed = sorted(err.schema.get("properties", {}))
+        extra = sorted(set(err.instance) - set(allowed))
+        key = _key(path + [extra[0]]) if extra else _key(path)
+        return ConfigError(f"{where}: key '{key}': unknown key (allowed here: {', '.join(allowed)})")
+    if err.validator == "oneOf":
+        desc = err.schema.get("description", "")
+        return ConfigError(f"{where}: key '{_key(path)}': {err.instance!r} is not valid ({desc})")
+    if err.validator == "required":
+        return ConfigError(f"{where}: {err.message}")
+    return ConfigError(f"{where}: key '{_key(path)}': {err.message}")
+
+
+def parse_scenario(text: str, where: str = "<scenario>", path: Path | None = None) -> Scenario:
+    """Parse and validate scenario TOML text.
+
+    Parameters
+    ----------
+    text : str
+        TOML source.
+    where : str
+        Name used in error messages (the file path).
+    path : Path, optional
+        File the text came from.
+
+    Returns
+    -------
+    Scenario
+
+    Raises
+    ------
+    ConfigError
+        Invalid TOML, schema violation, or a rule across keys (allocation sums to 1, list lengths
+        agree, roll DTE below open DTE, SSVI no-arbitrage bound, start before end).
+    """
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{where}: invalid TOML: {exc}") from None
+    raw = _dates_to_str(raw)
+    err = best_match(jsonschema.Draft202012Validator(SCHEMA).iter_errors(raw))
+    if err is not None:
+        raise _schema_error(where, err)
+    cfg = _defaults(SCHEMA, raw)
+
+    d, m, s, mk, st = cfg["data"], cfg["model"], cfg["simulation"], cfg["market"], cfg["strategy"]
+    if d["start"] >= d["end"]:
+        raise ConfigError(f"{where}: key 'data.start': {d['start']} must be before data.end {d['end']}")
+    sm = mk["spx_smile"]
+    if sm["eta"] * (1.0 + abs(sm["rho"])) > 2.0:
+        raise ConfigError(
+            f"{where}: key 'market.spx_smile.eta': eta*(1+|rho|) = {sm['eta'] * (1 + abs(sm['rho'])):.3g} "
+            "must be <= 2 (SSVI no-butterfly-arbitrage bound)"
+        )
+    al = st["alvh"]
+    n = len(al["allocation"])
+    for key in ("dte_open", "dte_roll"):
+        if len(al[key]) != n:
+            raise ConfigError(
+                f"{where}: key 'strategy.alvh.{key}': has {len(al[key])} entries, allocation has {n}"
+            )
+    if abs(sum(al["allocation"]) - 1.0) > 1e-9:
+        raise ConfigError(f"{where}: key 'strategy.alvh.allocation': must sum to 1, sums to {sum(al['allocation']):.6g}")
+    for i, (o, r) in enumerate(zip(al["dte_open"], al["dte_roll"])):
+        if not r < o:
+            raise ConfigError(f"{where}: key 'strategy.alvh.dte_roll': layer {i + 1} rolls at {r} DTE, "
+                              f"which must be below its opening DTE {o}")
+
+    market = MarketSpec(
+        rate=mk["rate"], div=mk["dividend_yield"], spx_half_spread=mk["spx_half_spread"],
+        vix_half_spread=mk["vix_half_spread"], capital=cfg["portfolio"]["capital"],
+        smile=SpxSmile(rho=sm["rho"], eta=sm["eta"], gamma=sm["gamma"]),
+    )
+    c = st["condor"]
+    condor = CondorSpec(**c)
+    alvh = AlvhSpec(
+        enabled=al["enabled"], budget_pct_per_year=al["budget_pct_per_year"],
+        allocation=tuple(al["allocation"]), dte_open=tuple(float(x) for x in al["dte_open"]),
+        dte_roll=tuple(float(x) for x in al["dte_roll"]), strike_otm=al["strike_otm"],
+        activation_vix=al["activation_vix"],
+    )
+    return Scenario(
+        name=cfg["name"], path=path, text=text, raw=raw, data=d, model=m, simulation=s,
+        market=market, condor=condor, alvh=alvh,
+    )
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario file.
+
+    Raises
+    ------
+    ConfigError
+        Missing or unreadable file, or any error of :func:`parse_scenario`.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"{p}: file not found")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{p}: cannot read: {exc}") from None
+    return parse_scenario(text, where=str(p), path=p)

@@ -1,0 +1,343 @@
+"""Pricing along paths: SPX options with a state-dependent skewed smile, VIX futures and calls.
+
+Everything here is vectorised over paths: inputs are arrays of shape ``(n_paths,)`` (or anything
+broadcastable), one value per path on the current day. Prices are in index points per unit of
+underlying (multiply by the contract multiplier, 100 for SPX and VIX options, for dollars).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import special
+
+from models.heston import HestonParams, cir_transition, expected_average_variance, vix_coefficients
+
+__all__ = [
+    "black_scholes",
+    "SpxSmile",
+    "spx_option",
+    "strike_for_delta",
+    "VixOptionTable",
+]
+
+
+def black_scholes(
+    spot, strike, tau, rate: float, div: float, vol, is_call
+) -> tuple[np.ndarray, np.ndarray]:
+    """Black–Scholes–Merton price and spot delta of European options.
+
+    Parameters
+    ----------
+    spot, strike : array_like
+        Underlying level and strike (index points), broadcastable.
+    tau : array_like
+        Time to expiry in years, > 0.
+    rate, div : float
+        Risk-free rate and dividend yield, continuously compounded.
+    vol : array_like
+        Black–Scholes implied volatility (annualised, 0.2 = 20%), > 0.
+    is_call : bool or array_like of bool
+        Call where True, put where False.
+
+    Returns
+    -------
+    price : ndarray
+        Option price in index points.
+    delta : ndarray
+        dPrice/dSpot at fixed vol (calls in (0, 1), puts in (-1, 0)).
+
+    Notes
+    -----
+    Black & Scholes (1973), Merton (1973) with continuous dividend yield; written on the forward
+    ``F = S exp((r - q) tau)``: ``C = exp(-r tau) (F N(d1) - K N(d2))``, put by parity.
+    """
+    spot = np.asarray(spot, dtype=float)
+    tau = np.asarray(tau, dtype=float)
+    sd = np.asarray(vol, dtype=float) * np.sqrt(tau)
+    fwd = spot * np.exp((rate - div) * tau)
+    d1 = (np.log(fwd / strike) + 0.5 * sd * sd) / sd
+    d2 = d1 - sd
+    disc = np.exp(-rate * tau)
+    sign = np.where(is_call, 1.0, -1.0)
+    price = disc * sign * (fwd * special.ndtr(sign * d1) - strike * special.ndtr(sign * d2))
+    delta = sign * np.exp(-div * tau) * special.ndtr(sign * d1)
+    return price, delta
+
+
+@dataclass(frozen=True)
+class SpxSmile:
+    """SSVI implied-variance smile anchored to the model's expected variance.
+
+    The ATM total implied variance is the Heston Q-expected integrated variance,
+    ``theta_t = tau * E_Q[(1/tau) int v ds | v_t]``, so the whole surface moves with the simulated
+    state; the shape is the SSVI slice of Gatheral & Jacquier (2014), "Arbitrage-free SVI
+    volatility surfaces", Quantitative Finance 14(1), eq. (4.1)::
+
+        w(k) = theta_t / 2 * (1 + rho phi k + sqrt((phi k + rho)^2 + 1 - rho^2))
+        phi  = eta / (theta_t^gamma (1 + theta_t)^(1 - gamma))          (power law, eq. 4.5)
+
+    with ``k = ln(K / F)``. ``rho < 0`` gives the put skew. The surface is free of butterfly
+    arbitrage when ``eta (1 + |rho|) <= 2`` and ``0 < gamma <= 1/2`` (ibid., Remark 4.4), which
+    the scenario schema enforces.
+
+    Parameters
+    ----------
+    rho : float
+        Skew parameter in (-1, 1).
+    eta : float
+        Level of the curvature function, > 0.
+    gamma : float
+        Power of the curvature function, in (0, 0.5].
+    """
+
+    rho: float = -0.7
+    eta: float = 1.1
+    gamma: float = 0.5
+
+    def __post_init__(self) -> None:
+        if not -1.0 < self.rho < 1.0:
+            raise ValueError(f"SSVI rho must be in (-1, 1), got {self.rho}")
+        if self.eta <= 0:
+            raise ValueError(f"SSVI eta must be > 0, got {self.eta}")
+        if not 0.0 < self.gamma <= 0.5:
+            raise ValueError(f"SSVI gamma must be in (0, 0.5], got {self.gamma}")
+        if self.eta * (1.0 + abs(self.rho)) > 2.0 + 1e-12:
+            raise ValueError(
+                f"SSVI eta*(1+|rho|) must be <= 2 (no butterfly arbitrage), got {self.eta * (1 + abs(self.rho)):.3f}"
+            )
+
+    def total_variance(self, k, atm_total_variance) -> np.ndarray:
+        """Total implied variance ``w(k) = sigma_BS(k)^2 tau`` for log-moneyness ``k = ln(K/F)``."""
+        th = np.asarray(atm_total_variance, dtype=float)
+        phi = self.eta / (th**self.gamma * (1.0 + th) ** (1.0 - self.gamma))
+        pk = phi * np.asarray(k, dtype=float)
+        return 0.5 * th * (1.0 + self.rho * pk + np.sqrt((pk + self.rho) ** 2 + 1.0 - self.rho**2))
+
+
+def _atm_total_variance(v, tau, model: HestonParams):
+    return tau * expected_average_variance(v, tau, model.kappa_q, model.theta_q)
+
+
+def spx_option(
+    spot, strike, tau, v, is_call, model: HestonParams, smile: SpxSmile, rate: float, div: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Price and delta of SPX European options on the simulated state.
+
+    Parameters
+    ----------
+    spot : ndarray of shape (n_paths,)
+        SPX level (points).
+    strike : ndarray, broadcastable to (n_paths,)
+        Strikes (points).
+    tau : float or ndarray
+        Time to expiry in years, > 0.
+    v : ndarray of shape (n_paths,)
+        Heston spot variance on each path.
+    is_call : bool or ndarray of bool
+    model : HestonParams
+        Gives the Q-dynamics for the ATM level.
+    smile : SpxSmile
+        Smile shape.
+    rate, div : float
+        Continuously compounded rate and dividend yield.
+
+    Returns
+    -------
+    price, delta : ndarray of shape (n_paths,)
+        Black–Scholes price (points) at the smile's implied vol, and the sticky-strike delta.
+    """
+    tau = np.asarray(tau, dtype=float)
+    fwd = spot * np.exp((rate - div) * tau)
+    w = smile.total_variance(np.log(strike / fwd), _atm_total_variance(v, tau, model))
+    return black_scholes(spot, strike, tau, rate, div, np.sqrt(w / tau), is_call)
+
+
+def strike_for_delta(
+    spot, tau: float, v, target_delta: float, is_call: bool, model: HestonParams, smile: SpxSmile,
+    rate: float, div: float, tick: float = 5.0,
+) -> np.ndarray:
+    """Strike whose smile delta equals ``target_delta`` (e.g. 0.15 for calls, -0.15 for puts).
+
+    Parameters
+    ----------
+    spot, v : ndarray of shape (n_paths,)
+        Current SPX level and variance.
+    tau : float
+        Time to expiry in years.
+    target_delta : float
+        Desired delta: in (0, 1) for calls, in (-1, 0) for puts.
+    is_call : bool
+    model, smile, rate, div
+        As in :func:`spx_option`.
+    tick : float, default 5
+        Strike grid spacing (SPX lists 5-point strikes); the result is rounded to it.
+
+    Returns
+    -------
+    ndarray of shape (n_paths,)
+        Strikes in points.
+
+    Raises
+    ------
+    ValueError
+        If ``target_delta`` has the wrong sign for the option type.
+
+    Notes
+    -----
+    Vectorised bisection on log-moneyness over ``[-3, 3]`` total standard deviations from the
+    forward (60 halvings); delta is monotone in the strike there for the SSVI smile.
+    """
+    if is_call and not 0.0 < target_delta < 1.0:
+        raise ValueError(f"call delta must be in (0, 1), got {target_delta}")
+    if not is_call and not -1.0 < target_delta < 0.0:
+        raise ValueError(f"put delta must be in (-1, 0), got {target_delta}")
+    spot = np.asarray(spot, dtype=float)
+    fwd = spot * math.exp((rate - div) * tau)
+    sd = np.sqrt(np.maximum(_atm_total_variance(v, tau, model), 1e-12))
+    lo = np.full(spot.shape, -8.0)
+    hi = np.full(spot.shape, 8.0)
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        _, d = spx_option(spot, fwd * np.exp(mid * sd), tau, v, is_call, model, smile, rate, div)
+        # delta falls as the strike rises, for calls and puts alike
+        above = d > target_delta
+        lo = np.where(above, mid, lo)
+        hi = np.where(above, hi, mid)
+    strike = fwd * np.exp(0.5 * (lo + hi) * sd)
+    return np.round(strike / tick) * tick
+
+
+class VixOptionTable:
+    """Tabulated Heston VIX futures and VIX call prices, interpolated in the spot VIX.
+
+    Prices are exact CIR-law expectations (Zhang & Zhu 2006, eq. 9 for futures; the call is the
+    same integral with the call payoff), computed once on a grid and then looked up for every path
+    and day.
+
+    Grid: spot VIX nodes ``vix_nodes`` (points, from the model floor ``100 sqrt(b_Q)`` up to
+    ``vix_max``), time to expiry in whole simulation steps ``0..max_steps`` (years = steps * dt),
+    and integer strikes ``1..strike_max`` (VIX points). The terminal VIX is binned on a fine grid of
+    edges (0.2 points up to 60, wider above); the probability of each bin is a difference of
+    noncentral chi-square CDFs (``scipy.special.chndtr``) and the payoff is evaluated at the bin's
+    midpoint. Because strikes are integers and bin edges include every integer, the call payoff is
+    linear inside each bin, so the only error is the midpoint rule for the conditional mean (below
+    1e-3 points; see the tests). Lookups interpolate linearly in the spot VIX, in which the futures
+    price is nearly linear.
+
+    Parameters
+    ----------
+    model : HestonParams
+        Q-dynamics are used (``kappa_q``, ``theta_q``, ``sigma``).
+    dt : float
+        Simulation step in years.
+    max_steps : int
+        Longest time to expiry needed, in steps.
+    rate : float
+        Discount rate for the calls.
+    vix_max : float, default 150
+        Largest spot VIX node; paths above it are priced at the top node (clamped).
+    strike_max : int, default 150
+        Largest strike.
+    """
+
+    def __init__(
+        self, model: HestonParams, dt: float, max_steps: int, rate: float,
+        vix_max: float = 150.0, strike_max: int = 150,
+    ) -> None:
+        if max_steps < 1:
+            raise ValueError(f"max_steps must be >= 1, got {max_steps}")
+        self.model = model
+        self.dt = float(dt)
+        self.max_steps = int(max_steps)
+        self.rate = float(rate)
+        kq, tq, sig = model.kappa_q, model.theta_q, model.sigma
+        self.a, self.b = vix_coefficients(kq, tq)
+        floor = 100.0 * math.sqrt(self.b)
+        self.floor = floor
+        # spot VIX nodes: 0.25 points up to 40, 0.5 up to 80, 2 above
+        fine = np.concatenate((np.arange(math.ceil(floor * 4.0) / 4.0, 40.0, 0.25), np.arange(40.0, 80.0, 0.5)))
+        coarse = np.arange(80.0, vix_max + 1.0, 2.0)
+        self.vix_nodes = np.concatenate(([floor], fine[fine > floor + 1e-9], coarse))
+        self.strikes = np.arange(1.0, strike_max + 1.0)
+        # terminal VIX bin edges (points)
+        e1 = np.arange(math.floor(floor * 5.0) / 5.0, 60.0, 0.2)
+        e2 = np.arange(60.0, 150.0, 1.0)
+        e3 = np.arange(150.0, 400.0 + 1e-9, 5.0)
+        edges = np.concatenate(([floor], e1[e1 > floor + 1e-9], e2, e3))
+        mids = 0.5 * (edges[:-1] + edges[1:])
+        x_edges = ((edges / 100.0) ** 2 - self.b) / self.a  # terminal variance at the edges
+        x_edges[0] = 0.0
+
+        steps = np.arange(1, self.max_steps + 1)
+        v_nodes = ((self.vix_nodes / 100.0) ** 2 - self.b) / self.a
+        v_nodes[0] = 0.0
+        scale, df, nc = cir_transition(v_nodes[:, None], steps[None, :] * self.dt, kq, tq, sig)
+        cdf = special.chndtr(x_edges[None, None, :] / scale[..., None], df, nc[..., None])
+        mass = np.diff(cdf, axis=-1)                      # (n_v, n_steps, n_bins)
+        tail = 1.0 - cdf[..., -1]                         # beyond 400 points: priced at the edge
+        fut = mass @ mids + tail * edges[-1]
+        payoff = np.maximum(mids[:, None] - self.strikes[None, :], 0.0)   # (n_bins, n_K)
+        calls = mass @ payoff + tail[..., None] * np.maximum(edges[-1] - self.strikes, 0.0)
+        disc = np.exp(-self.rate * steps * self.dt)
+        # step 0 (expiry): the payoff at the spot VIX itself
+        self.futures_table = np.concatenate((self.vix_nodes[:, None], fut), axis=1)
+        intrinsic = np.maximum(self.vix_nodes[:, None] - self.strikes[None, :], 0.0)
+        self.call_table = np.concatenate(
+            (intrinsic[:, None, :], calls * disc[None, :, None]), axis=1
+        )  # (n_v, max_steps + 1, n_K)
+
+    def _locate(self, vix) -> tuple[np.ndarray, np.ndarray]:
+        x = np.clip(np.asarray(vix, dtype=float), self.vix_nodes[0], self.vix_nodes[-1])
+        i = np.clip(np.searchsorted(self.vix_nodes, x, side="right") - 1, 0, self.vix_nodes.size - 2)
+        w = (x - self.vix_nodes[i]) / (self.vix_nodes[i + 1] - self.vix_nodes[i])
+        return i, w
+
+    def _steps(self, steps) -> np.ndarray:
+        s = np.asarray(steps)
+        if np.any(s < 0) or np.any(s > self.max_steps):
+            raise ValueError(f"time to expiry must be within 0..{self.max_steps} steps")
+        return s.astype(np.intp)
+
+    def futures(self, vix, steps) -> np.ndarray:
+        """VIX futures price (points) for spot VIX ``vix`` and ``steps`` steps to expiry.
+
+        Parameters
+        ----------
+        vix : ndarray of shape (n,)
+            Model spot VIX on each path (points).
+        steps : int or ndarray of int, broadcastable to (n,)
+            Steps to expiry, 0..max_steps.
+        """
+        i, w = self._locate(vix)
+        s = self._steps(steps)
+        t = self.futures_table
+        return (1.0 - w) * t[i, s] + w * t[i + 1, s]
+
+    def call(self, vix, steps, strike_index) -> np.ndarray:
+        """VIX call price (points, discounted) from the table.
+
+        Parameters
+        ----------
+        vix : ndarray of shape (n,)
+            Spot VIX (points).
+        steps : int or ndarray of int, broadcastable to (n,)
+            Steps to expiry; at 0 the price is the exact intrinsic value.
+        strike_index : ndarray of int, broadcastable to (n,)
+            Index into :attr:`strikes` (strike = index + 1 points).
+        """
+        s = self._steps(steps)
+        k = np.asarray(strike_index, dtype=np.intp)
+        i, w = self._locate(vix)
+        t = self.call_table
+        price = (1.0 - w) * t[i, s, k] + w * t[i + 1, s, k]
+        at_expiry = s == 0
+        if np.any(at_expiry):
+            price = np.where(at_expiry, np.maximum(np.asarray(vix, dtype=float) - self.strikes[k], 0.0), price)
+        return price
+
+    def strike_index(self, strike) -> np.ndarray:
+        """Index of the listed (integer) strike nearest to ``strike``, clipped to the grid."""
+        return np.clip(np.rint(np.asarray(strike, dtype=float)) - 1.0, 0, self.strikes.size - 1).astype(np.intp)
