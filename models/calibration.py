@@ -154,11 +154,14 @@ def _negloglik(x, r, vix2, dt, free_q):
 
 def _fit(r, vix2, dt, free_q, x0):
     best = None
-    for attempt in range(3):
-        res = optimize.minimize(
-            _negloglik, x0, args=(r, vix2, dt, free_q), method="Nelder-Mead",
-            options={"maxiter": 40000, "maxfev": 40000, "xatol": 1e-9, "fatol": 1e-9, "adaptive": True},
-        )
+    for _ in range(3):
+        with warnings.catch_warnings():
+            # inadmissible points score +inf; Nelder-Mead's convergence test then subtracts inf
+            warnings.simplefilter("ignore", RuntimeWarning)
+            res = optimize.minimize(
+                _negloglik, x0, args=(r, vix2, dt, free_q), method="Nelder-Mead",
+                options={"maxiter": 40000, "maxfev": 40000, "xatol": 1e-9, "fatol": 1e-9, "adaptive": True},
+            )
         if best is None or res.fun < best.fun:
             best = res
         x0 = best.x

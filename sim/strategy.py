@@ -136,6 +136,8 @@ class BookResult:
         Daily P&L in dollars; column 0 is the opening day (costs of the first trades).
     hedge_premium : ndarray of shape (n_paths,)
         Premium paid for VIX calls at mid, dollars.
+    hedge_premium_by_layer : ndarray of shape (n_layers, n_paths)
+        The same, per layer.
     hedge_payoff : ndarray of shape (n_paths,)
         Mid value received when layers were sold, settled, or marked at the horizon, dollars.
     hedge_spread_cost : ndarray of shape (n_paths,)
@@ -153,6 +155,7 @@ class BookResult:
     condor_pnl: np.ndarray
     hedge_pnl: np.ndarray
     hedge_premium: np.ndarray
+    hedge_premium_by_layer: np.ndarray
     hedge_payoff: np.ndarray
     hedge_spread_cost: np.ndarray
     condor_spread_cost: np.ndarray
@@ -265,7 +268,8 @@ def run_books(
     h_qty = np.zeros((n_layers, n))
     h_mark = np.zeros((n_layers, n))
     hedge_pnl = np.zeros((n, t_len))
-    premium, payoff, h_spread = zeros(), zeros(), zeros()
+    premium_by_layer = np.zeros((n_layers, n))
+    payoff, h_spread = zeros(), zeros()
     active_days = zeros()
 
     for t in range(t_len):
@@ -361,7 +365,7 @@ def run_books(
                     h_expiry[i, buy] = t + open_steps[i]
                     h_qty[i, buy] = q
                     h_mark[i, buy] = price
-                    premium[buy] += price * q * MULTIPLIER
+                    premium_by_layer[i, buy] += price * q * MULTIPLIER
                     cost = market.vix_half_spread * q * MULTIPLIER
                     hedge_pnl[buy, t] -= cost
                     h_spread[buy] += cost
@@ -369,7 +373,8 @@ def run_books(
     return BookResult(
         condor_pnl=condor_pnl,
         hedge_pnl=hedge_pnl,
-        hedge_premium=premium,
+        hedge_premium=premium_by_layer.sum(axis=0),
+        hedge_premium_by_layer=premium_by_layer,
         hedge_payoff=payoff,
         hedge_spread_cost=h_spread,
         condor_spread_cost=condor_spread,

@@ -1,0 +1,101 @@
+"""The `alvh` command end to end: a tiny real-data run, and bad input refused cleanly."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+TESTS = Path(__file__).parent
+TINY = TESTS / "data" / "tiny.toml"
+
+
+def alvh(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "sim.cli", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, timeout=600)
+
+
+def _one_clean_line(proc):
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("alvh: error:")]
+    assert len(errors) == 1, proc.stderr
+    return errors[0]
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "tiny"
+    proc = alvh("run", TINY, "--paths", 300, "--jobs", 2, "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    return out, proc
+
+
+def test_run_writes_results_and_report(tiny_run):
+    out, proc = tiny_run
+    assert sorted(p.name for p in out.iterdir()) == ["report.html", "results.nc"]
+    assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]  # no partial folders left
+    with xr.open_dataset(out / "results.nc", engine="h5netcdf") as ds:
+        assert ds.sizes["path"] == 300 and ds.attrs["seed"] == 7 and ds.attrs["jobs"] == 2
+        assert "name = \"tiny\"" in ds.attrs["scenario_text"]
+        for name in ("pnl_hedged", "hedge_cost_annual_pct", "sample_vix", "calibration_value"):
+            assert "units" in ds[name].attrs or "long_name" in ds[name].attrs
+        assert ds["pnl_hedged"].attrs["units"] == "USD"
+        metrics = dict(zip(ds["metric"].values, ds["metric_value"].values))
+        assert {"cvar99_unhedged", "cvar99_hedged", "var95_hedged", "hedge_cost_share_1_2",
+                "hedge_efficiency"} <= set(metrics)
+        # metric table agrees with the per-path data it summarises
+        cost = ds["hedge_cost_annual_pct"].values
+        assert metrics["hedge_cost_mean"] == pytest.approx(cost.mean())
+        assert metrics["hedge_cost_share_1_2"] == pytest.approx(np.mean((cost >= 1) & (cost <= 2)))
+    html = (out / "report.html").read_text()
+    assert html.count("data:image/png;base64,") == 3 and "CVaR 99%" in html and "<table>" in html
+    assert "CVaR 99% of annual loss" in proc.stdout and "Median net annual hedge cost" in proc.stdout
+
+
+def test_rerun_with_same_seed_is_identical(tiny_run, tmp_path):
+    out, _ = tiny_run
+    proc = alvh("run", TINY, "--paths", 300, "--jobs", 1, "--out", tmp_path / "again", "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    with xr.open_dataset(out / "results.nc", engine="h5netcdf") as a, \
+            xr.open_dataset(tmp_path / "again" / "results.nc", engine="h5netcdf") as b:
+        assert np.array_equal(a["pnl_hedged"].values, b["pnl_hedged"].values)
+        assert np.array_equal(a["metric_value"].values, b["metric_value"].values, equal_nan=True)
+
+
+@pytest.mark.parametrize(
+    "body, expected",
+    [
+        ('name = "t"\n[strategy.condor]\nwings = 50\n', "key 'strategy.condor.wings': unknown key"),
+        ('name = "t"\n[simulation]\nseed = "abc"\n', "key 'simulation.seed': 'abc' is not of type 'integer'"),
+        ('name = "t"\n[strategy.alvh]\nbudget_pct_per_year = -1\n', "key 'strategy.alvh.budget_pct_per_year': -1 is less than the minimum of 0"),
+        ('name = "t"\n[data]\nspx = "no_such.csv"\n', "key 'data.spx': data file not found"),
+        ('name = "t"\n[data]\nspx = "spx_bad.csv"\n', "key 'data.spx'"),
+        ('name = "t"\n[simulation\n', "invalid TOML"),
+    ],
+)
+def test_bad_input_one_line_exit_2_nothing_written(tmp_path, body, expected):
+    scen = tmp_path / "bad.toml"
+    scen.write_text(body)
+    (tmp_path / "spx_bad.csv").write_text((TESTS / "data" / "spx_bad.csv").read_text())
+    proc = alvh("run", scen, "--paths", 10, cwd=tmp_path)
+    line = _one_clean_line(proc)
+    assert str(scen) in line and expected in line
+    assert not (tmp_path / "reports").exists()
+
+
+def test_missing_scenario_file(tmp_path):
+    line = _one_clean_line(alvh("run", tmp_path / "nope.toml", cwd=tmp_path))
+    assert "nope.toml: file not found" in line
+    assert not (tmp_path / "reports").exists()
+
+
+@pytest.mark.parametrize("opt", [("--paths", "0"), ("--seed", "-3"), ("--jobs", "0"), ("--paths", "x")])
+def test_bad_options_exit_2(tmp_path, opt):
+    proc = alvh("run", TINY, *opt, cwd=tmp_path)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr and opt[0] in proc.stderr
+    assert not (tmp_path / "reports").exists()

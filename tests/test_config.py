@@ -1,0 +1,57 @@
+"""Scenario validation: every rule gives one clear line naming the file and the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sim.config import ConfigError, load_scenario, parse_scenario
+
+BASELINE = Path(__file__).parents[1] / "scenarios" / "baseline.toml"
+
+
+def test_baseline_parses_to_the_documented_defaults():
+    sc = load_scenario(BASELINE)
+    assert sc.name == "baseline"
+    assert sc.condor.short_delta == 0.15 and sc.condor.dte == 45 and sc.condor.stop_multiple == 2.0
+    assert sc.alvh.allocation == (0.4, 0.4, 0.2) and sc.alvh.activation_vix == 16.0
+    assert sc.alvh.dte_open == (7.0, 45.0, 90.0) and sc.alvh.dte_roll == (4.0, 30.0, 60.0)
+    assert sc.data["start"] == "2014-01-03" and sc.n_steps == 252
+    assert sc.text == BASELINE.read_text()
+
+
+def test_minimal_scenario_takes_defaults():
+    sc = parse_scenario('name = "x"\n')
+    assert sc.simulation["n_paths"] == 20000 and sc.market.capital == 1_000_000
+    assert sc.model["v0"] == "last"
+
+
+@pytest.mark.parametrize(
+    "text, pattern",
+    [
+        ('name = "x"\n[strategy.condor]\nshort_delt = 0.1\n', r"f.toml: key 'strategy.condor.short_delt': unknown key"),
+        ('name = "x"\nfoo = 1\n', r"key 'foo': unknown key"),
+        ('name = "x"\n[simulation]\nn_paths = "many"\n', r"key 'simulation.n_paths': 'many' is not of type 'integer'"),
+        ('name = "x"\n[strategy.condor]\nshort_delta = 0.7\n', r"key 'strategy.condor.short_delta': 0.7 is greater than or equal to the maximum of 0.5"),
+        ('name = "x"\n[simulation]\nn_paths = 0\n', r"key 'simulation.n_paths': 0 is less than the minimum of 1"),
+        ('name = "x"\n[model]\nv0 = "first"\n', r"key 'model.v0': 'first' is not valid"),
+        ('name = "x"\n[strategy.alvh]\nallocation = [0.5, 0.4, 0.2]\n', r"key 'strategy.alvh.allocation': must sum to 1"),
+        ('name = "x"\n[strategy.alvh]\ndte_roll = [4, 50, 60]\n', r"key 'strategy.alvh.dte_roll': layer 2 rolls at 50"),
+        ('name = "x"\n[strategy.alvh]\ndte_open = [7, 45]\n', r"key 'strategy.alvh.dte_open': has 2 entries"),
+        ('name = "x"\n[market.spx_smile]\neta = 1.5\n', r"key 'market.spx_smile.eta': .* must be <= 2"),
+        ('name = "x"\n[data]\nstart = 2018-01-01\nend = 2017-01-01\n', r"key 'data.start'"),
+        ('[simulation]\nn_paths = 5\n', r"f.toml: 'name' is a required property"),
+        ('name = "x"\n[simulation\n', r"f.toml: invalid TOML"),
+        ('name = "a b"\n', r"key 'name': 'a b' does not match"),
+    ],
+)
+def test_bad_scenarios_are_refused_with_the_key_and_the_rule(text, pattern):
+    with pytest.raises(ConfigError, match=pattern) as info:
+        parse_scenario(text, where="f.toml")
+    assert "\n" not in str(info.value)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="file not found"):
+        load_scenario(tmp_path / "nope.toml")
