@@ -20,34 +20,20 @@ from pathlib import Path
 __all__ = ["main", "build_parser"]
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
+def _int_option(minimum: int, all_cores: bool = False):
+    """argparse type: an integer >= ``minimum`` (or -1 meaning all cores, when allowed)."""
 
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+        if value < minimum and not (all_cores and value == -1):
+            rule = f">= {minimum}" + (", or -1 for all cores" if all_cores else "")
+            raise argparse.ArgumentTypeError(f"must be {rule}, got {value}")
+        return value
 
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
-
-
-def _jobs(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
-    if value == 0 or value < -1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, or -1 for all cores, got {value}")
-    return value
+    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,9 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
                          description="Calibrate the model to the scenario's data, simulate paths, run the condor "
                                      "with and without the ALVH on them, and write results.nc and report.html.")
     run.add_argument("scenario", metavar="SCENARIO.toml", help="scenario file (see scenarios/baseline.toml)")
-    run.add_argument("--paths", type=_positive_int, help="number of paths (default: the scenario's n_paths)")
-    run.add_argument("--seed", type=_seed, help="root seed (default: the scenario's seed)")
-    run.add_argument("--jobs", type=_jobs, default=1, help="parallel workers, -1 for all cores (default 1); "
+    run.add_argument("--paths", type=_int_option(1), help="number of paths (default: the scenario's n_paths)")
+    run.add_argument("--seed", type=_int_option(0), help="root seed (default: the scenario's seed)")
+    run.add_argument("--jobs", type=_int_option(1, all_cores=True), default=1, help="parallel workers, -1 for all cores (default 1); "
                                                            "results do not depend on it")
     run.add_argument("--out", metavar="DIR", help="output folder (default: reports/<scenario name>)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")

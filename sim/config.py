@@ -27,30 +27,21 @@ class ConfigError(ValueError):
     """A scenario is unreadable or breaks a rule; the message is one line for the user."""
 
 
-def _num(minimum=None, maximum=None, exclusive_min=None, exclusive_max=None, default=None, desc=""):
-    s: dict[str, Any] = {"type": "number", "description": desc}
-    if minimum is not None:
-        s["minimum"] = minimum
-    if maximum is not None:
-        s["maximum"] = maximum
-    if exclusive_min is not None:
-        s["exclusiveMinimum"] = exclusive_min
-    if exclusive_max is not None:
-        s["exclusiveMaximum"] = exclusive_max
-    if default is not None:
-        s["default"] = default
+def _scalar(kind, minimum=None, maximum=None, exclusive_min=None, exclusive_max=None, default=None, desc=""):
+    """JSON-Schema fragment for a bounded number or integer."""
+    s: dict[str, Any] = {"type": kind, "description": desc}
+    bounds = {"minimum": minimum, "maximum": maximum, "exclusiveMinimum": exclusive_min,
+              "exclusiveMaximum": exclusive_max, "default": default}
+    s.update({k: v for k, v in bounds.items() if v is not None})
     return s
+
+
+def _num(*args, **kwargs):
+    return _scalar("number", *args, **kwargs)
 
 
 def _int(minimum=None, maximum=None, default=None, desc=""):
-    s: dict[str, Any] = {"type": "integer", "description": desc}
-    if minimum is not None:
-        s["minimum"] = minimum
-    if maximum is not None:
-        s["maximum"] = maximum
-    if default is not None:
-        s["default"] = default
-    return s
+    return _scalar("integer", minimum, maximum, default=default, desc=desc)
 
 
 def _table(props: dict, required=()) -> dict:

@@ -165,11 +165,21 @@ def _headline(ds: xr.Dataset) -> list[str]:
     red, rlo, rhi = _metric(ds, "cvar99_reduction")
     cu, _, _ = _metric(ds, "cvar99_unhedged")
     ch, _, _ = _metric(ds, "cvar99_hedged")
+    active, _, _ = _metric(ds, "hedge_active_share_mean")
+    prem, _, _ = _metric(ds, "hedge_premium_mean")
+    pay, _, _ = _metric(ds, "hedge_payoff_mean")
+    spx, slo1, shi1 = _metric(ds, "spx_return_worst1")
+    vmax, _, _ = _metric(ds, "vix_max_worst1")
+    hw, hlo, hhi = _metric(ds, "hedge_pnl_worst1")
     return [
         f"Median net annual hedge cost {cost:.2f}% of capital (95% CI {clo:.2f} to {chi:.2f}); "
         f"{100 * share:.1f}% of paths (CI {100 * slo:.1f} to {100 * shi:.1f}) land inside the claimed 1-2% band.",
         f"CVaR 99% of the annual loss: {cu:.1f}% of capital unhedged, {ch:.1f}% hedged; "
         f"reduction {red:.2f} points (95% CI {rlo:.2f} to {rhi:.2f}).",
+        f"The hedge was switched on {100 * active:.0f}% of days; it paid {prem:.2f}% of capital a year in premium "
+        f"and got back {pay:.2f}% ({100 * pay / prem if prem > 0 else float('nan'):.0f}%) before spreads.",
+        f"Tail anatomy, unhedged worst 1% of paths: SPX {spx:+.1f}% over the horizon (CI {slo1:+.1f} to {shi1:+.1f}), "
+        f"highest VIX {vmax:.1f} on average, hedge P&L {hw:+.2f}% of capital a year (CI {hlo:+.2f} to {hhi:+.2f}).",
     ]
 
 
