@@ -275,7 +275,9 @@ def simulate_qe(
             + np.sqrt(k3 * v + k4 * v_next) * zs
         )
         var[:, t + 1] = v_next
-    return np.exp(log_s), var
+    spot = np.exp(log_s)
+    spot[:, 0] = s0  # exactly, not exp(log(s0))
+    return spot, var
 
 
 def expected_average_variance(
@@ -391,6 +393,10 @@ def _vix_expectation(v, tau, params: HestonParams, payoff) -> float:
     if tau <= 0:
         return float(payoff(100.0 * math.sqrt(a * v + b)))
     scale, df, nc = cir_transition(v, tau, kq, tq, params.sigma)
+    if nc > 1e9:
+        # tau so short that v_T is v_t up to ~1e-9 relative: scipy's ncx2.ppf overflows there
+        mean = tq + (v - tq) * math.exp(-kq * tau)
+        return float(payoff(100.0 * math.sqrt(a * mean + b)))
     law = stats.ncx2(df, float(nc), scale=float(scale))
 
     def integrand(u):
