@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from joblib import Parallel, delayed
@@ -116,7 +116,6 @@ class RunResult:
     sample_cum_hedged: np.ndarray
     sample_path_index: np.ndarray
     elapsed_s: float = 0.0
-    extra: dict = field(default_factory=dict)
 
 
 def prepare(scenario: Scenario, seed: int) -> Prepared:
