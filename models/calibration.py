@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import differentiate, optimize, stats
 
-from models.heston import FellerConditionWarning, HestonParams, simulate_qe, vix_coefficients, VIX_TAU
+from models.heston import VIX_TAU, FellerConditionWarning, HestonParams, model_vix, simulate_qe, vix_coefficients
 
 __all__ = ["HestonCalibration", "calibrate_heston", "market_statistics", "simulate_stationary_statistics"]
 
@@ -340,8 +340,6 @@ def simulate_stationary_statistics(
     dict
         As :func:`market_statistics`; the model VIX uses the Q-dynamics.
     """
-    from models.heston import model_vix
-
     shape = 2.0 * params.kappa * params.theta / params.sigma**2
     v0 = rng.gamma(shape, params.sigma**2 / (2.0 * params.kappa), size=n_paths)
     spot, var = simulate_qe(

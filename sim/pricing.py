@@ -110,7 +110,20 @@ class SpxSmile:
             )
 
     def total_variance(self, k, atm_total_variance) -> np.ndarray:
-        """Total implied variance ``w(k) = sigma_BS(k)^2 tau`` for log-moneyness ``k = ln(K/F)``."""
+        """Total implied variance ``w(k) = sigma_BS(k)^2 tau`` of the SSVI slice.
+
+        Parameters
+        ----------
+        k : array_like
+            Log-moneyness ``ln(K / F)``, broadcastable against ``atm_total_variance``.
+        atm_total_variance : array_like
+            ATM total implied variance ``theta_t = sigma_ATM^2 tau`` (> 0, years x variance).
+
+        Returns
+        -------
+        ndarray
+            ``w(k)`` (dimensionless total variance); Gatheral & Jacquier (2014), eqs. (4.1), (4.5).
+        """
         th = np.asarray(atm_total_variance, dtype=float)
         phi = self.eta / (th**self.gamma * (1.0 + th) ** (1.0 - self.gamma))
         pk = phi * np.asarray(k, dtype=float)

@@ -56,8 +56,7 @@ def test_flat_path_takes_profit_on_the_first_day_the_mark_halves(table):
     assert book.n_condors[0] == 1 and book.n_profit_takes[0] == 1 and book.n_stops[0] == 0
     assert book.condor_pnl[0, 0] == pytest.approx(-cost, rel=1e-12)
     credit = book.condor_credit[0] / (qty * MULTIPLIER)
-    # find the strikes back from the credit is not possible; recompute the expected close day from
-    # the same rule with an independent mark: the day-0 strikes come from strike_for_delta
+    # recompute the day-0 strikes and the expected close day with an independent mark
     from sim.pricing import strike_for_delta
 
     steps = dte_to_steps(cs.dte)
