@@ -27,11 +27,14 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import integrate, special, stats
 
+from models.base import Paths, PathModel, State
+
 __all__ = [
     "VIX_TAU",
     "FellerConditionWarning",
     "HestonParams",
     "simulate_qe",
+    "qe_step",
     "expected_average_variance",
     "vix_coefficients",
     "model_vix",
@@ -40,6 +43,8 @@ __all__ = [
     "vix_futures_exact",
     "vix_call_exact",
     "heston_call_price",
+    "HestonModel",
+    "cir_quantile_step",
 ]
 
 #: The VIX's 30-calendar-day horizon in years (CBOE VIX white paper).
@@ -151,7 +156,7 @@ class HestonParams:
 
 
 def simulate_qe(
-    s0: float,
+    s0: float | np.ndarray,
     v0: float | np.ndarray,
     kappa: float,
     theta: float,
@@ -170,7 +175,7 @@ def simulate_qe(
 
     Parameters
     ----------
-    s0 : float
+    s0 : float or ndarray of shape (n_paths,)
         Initial price (index points).
     v0 : float or ndarray of shape (n_paths,)
         Initial variance (annualised).
@@ -224,7 +229,45 @@ def simulate_qe(
             f"normals must have shape (n_paths, {n_steps}, 2), got {normals.shape}"
         )
     n = normals.shape[0]
-    e = math.exp(-kappa * dt)
+    log_s = np.empty((n, n_steps + 1))
+    var = np.empty((n, n_steps + 1))
+    log_s[:, 0] = np.log(s0)
+    var[:, 0] = v0
+    for t in range(n_steps):
+        log_s[:, t + 1], var[:, t + 1] = qe_step(
+            log_s[:, t], var[:, t], normals[:, t, 0], normals[:, t, 1],
+            kappa, theta, sigma, rho, drift, dt, psi_c,
+        )
+    spot = np.exp(log_s)
+    spot[:, 0] = s0  # exactly, not exp(log(s0))
+    return spot, var
+
+
+def qe_step(log_s, v, zv, zs, kappa, theta, sigma, rho, drift, dt: float, psi_c: float = 1.5):
+    """One QE step of Andersen (2008) with martingale correction, vectorised over paths.
+
+    Parameters
+    ----------
+    log_s, v : ndarray of shape (n_paths,)
+        Log-price and variance at the start of the step.
+    zv, zs : ndarray of shape (n_paths,)
+        Independent standard normals driving the variance and the price.
+    kappa, theta, sigma, rho, drift : float or ndarray of shape (n_paths,)
+        Model parameters; arrays give each path its own (as in a regime-switching model).
+    dt : float
+        Step in years.
+    psi_c : float, default 1.5
+        Switching threshold between the quadratic and exponential branches.
+
+    Returns
+    -------
+    log_s_next, v_next : ndarray of shape (n_paths,)
+
+    Notes
+    -----
+    Equations as listed in :func:`simulate_qe`.
+    """
+    e = np.exp(-kappa * dt)
     c1 = sigma**2 * e * (1.0 - e) / kappa
     c2 = theta * sigma**2 * (1.0 - e) ** 2 / (2.0 * kappa)
     k0 = -rho * kappa * theta * dt / sigma
@@ -233,51 +276,32 @@ def simulate_qe(
     k3 = 0.5 * dt * (1.0 - rho**2)
     k4 = k3
     big_a = k2 + 0.5 * k4
-
-    log_s = np.empty((n, n_steps + 1))
-    var = np.empty((n, n_steps + 1))
-    log_s[:, 0] = math.log(s0)
-    var[:, 0] = v0
-    for t in range(n_steps):
-        v = var[:, t]
-        zv = normals[:, t, 0]
-        zs = normals[:, t, 1]
-        m = theta + (v - theta) * e
-        s2 = v * c1 + c2
-        psi = s2 / (m * m)
-        quad = psi <= psi_c
-        # quadratic branch (psi <= psi_c); the np.where guards keep the unused branch finite
-        psi_q = np.where(quad, psi, 1.0)
-        inv = 2.0 / psi_q
-        b2 = inv - 1.0 + np.sqrt(inv) * np.sqrt(inv - 1.0)
-        a = m / (1.0 + b2)
-        v_quad = a * (np.sqrt(b2) + zv) ** 2
-        # exponential branch (psi > psi_c)
-        psi_e = np.where(quad, 2.0, psi)
-        p = (psi_e - 1.0) / (psi_e + 1.0)
-        beta = (1.0 - p) / m
-        one_minus_u = special.ndtr(-zv)
-        u = 1.0 - one_minus_u
-        v_exp = np.where(u <= p, 0.0, np.log((1.0 - p) / np.maximum(one_minus_u, 1e-300)) / beta)
-        v_next = np.where(quad, v_quad, v_exp)
-        # martingale correction, Andersen (2008) Prop. 9
-        with np.errstate(invalid="ignore", divide="ignore"):
-            k0_quad = -big_a * b2 * a / (1.0 - 2.0 * big_a * a) + 0.5 * np.log(1.0 - 2.0 * big_a * a)
-            k0_exp = -np.log(p + beta * (1.0 - p) / (beta - big_a))
-        ok = np.where(quad, 2.0 * big_a * a < 1.0, big_a < beta)
-        k0_star = np.where(ok, np.where(quad, k0_quad, k0_exp) - (k1 + 0.5 * k3) * v, k0)
-        log_s[:, t + 1] = (
-            log_s[:, t]
-            + drift * dt
-            + k0_star
-            + k1 * v
-            + k2 * v_next
-            + np.sqrt(k3 * v + k4 * v_next) * zs
-        )
-        var[:, t + 1] = v_next
-    spot = np.exp(log_s)
-    spot[:, 0] = s0  # exactly, not exp(log(s0))
-    return spot, var
+    m = theta + (v - theta) * e
+    s2 = v * c1 + c2
+    psi = s2 / (m * m)
+    quad = psi <= psi_c
+    # quadratic branch (psi <= psi_c); the np.where guards keep the unused branch finite
+    psi_q = np.where(quad, psi, 1.0)
+    inv = 2.0 / psi_q
+    b2 = inv - 1.0 + np.sqrt(inv) * np.sqrt(inv - 1.0)
+    a = m / (1.0 + b2)
+    v_quad = a * (np.sqrt(b2) + zv) ** 2
+    # exponential branch (psi > psi_c)
+    psi_e = np.where(quad, 2.0, psi)
+    p = (psi_e - 1.0) / (psi_e + 1.0)
+    beta = (1.0 - p) / m
+    one_minus_u = special.ndtr(-zv)
+    u = 1.0 - one_minus_u
+    v_exp = np.where(u <= p, 0.0, np.log((1.0 - p) / np.maximum(one_minus_u, 1e-300)) / beta)
+    v_next = np.where(quad, v_quad, v_exp)
+    # martingale correction, Andersen (2008) Prop. 9
+    with np.errstate(invalid="ignore", divide="ignore"):
+        k0_quad = -big_a * b2 * a / (1.0 - 2.0 * big_a * a) + 0.5 * np.log(1.0 - 2.0 * big_a * a)
+        k0_exp = -np.log(p + beta * (1.0 - p) / (beta - big_a))
+    ok = np.where(quad, 2.0 * big_a * a < 1.0, big_a < beta)
+    k0_star = np.where(ok, np.where(quad, k0_quad, k0_exp) - (k1 + 0.5 * k3) * v, k0)
+    log_s_next = log_s + drift * dt + k0_star + k1 * v + k2 * v_next + np.sqrt(k3 * v + k4 * v_next) * zs
+    return log_s_next, v_next
 
 
 def expected_average_variance(
@@ -523,3 +547,84 @@ def heston_call_price(
     p1 = 0.5 + i1 / math.pi
     p2 = 0.5 + i2 / math.pi
     return float(s0 * math.exp(-q * t) * p1 - strike * math.exp(-r * t) * p2)
+
+
+class HestonModel(PathModel):
+    """Heston as a :class:`models.base.PathModel`: QE paths under P, CIR-law prices under Q.
+
+    Parameters
+    ----------
+    params : HestonParams
+        P parameters and the market price of variance risk; ``params.v0`` is the default
+        initial variance.
+    """
+
+    name = "heston"
+
+    def __init__(self, params: HestonParams) -> None:
+        self.params = params
+
+    @property
+    def default_var0(self) -> float:
+        return self.params.v0
+
+    def simulate(self, state0: State, n_steps: int, dt: float, rng: np.random.Generator,
+                 intensity: np.ndarray | None = None) -> Paths:
+        """QE paths under P (:func:`simulate_qe`); ``intensity`` is ignored (no jumps)."""
+        p = self.params
+        spot, var = simulate_qe(state0.spot, state0.var, p.kappa, p.theta, p.sigma, p.rho, p.mu, dt, n_steps,
+                                rng=rng, n_paths=state0.n_paths)
+        regime = np.zeros(spot.shape, np.int8)
+        return Paths(spot, var, self.vix(var), regime)
+
+    def stationary_state(self, s0: float, n_paths: int, rng: np.random.Generator) -> State:
+        """Variance from the stationary Gamma law (Cox, Ingersoll & Ross 1985, eq. 20)."""
+        p = self.params
+        v = rng.gamma(2.0 * p.kappa * p.theta / p.sigma**2, p.sigma**2 / (2.0 * p.kappa), size=n_paths)
+        return State(np.full(n_paths, float(s0)), v, np.zeros(n_paths, np.int8))
+
+    def vix(self, var, regime=None) -> np.ndarray:
+        return model_vix(var, self.params.kappa_q, self.params.theta_q)
+
+    def var_from_vix(self, vix, regime=None) -> np.ndarray:
+        return np.maximum(variance_from_vix(vix, self.params.kappa_q, self.params.theta_q), 0.0)
+
+    def atm_total_variance(self, var, tau, regime=None) -> np.ndarray:
+        return np.asarray(tau, dtype=float) * expected_average_variance(var, tau, self.params.kappa_q, self.params.theta_q)
+
+    def q_step(self, x, dt: float, regime: int = 0, m: int = 256):
+        """Exact CIR transition under Q at ``m`` mid-quantiles ``(j + 1/2) / m`` (equal weights)."""
+        p = self.params
+        return cir_quantile_step(x, dt, p.kappa_q, p.theta_q, p.sigma, m)
+
+    def cir_q(self):
+        return (self.params.kappa_q, self.params.theta_q, self.params.sigma, 0.0)
+
+    def to_dict(self) -> dict:
+        return {k: float(v) for k, v in asdict(self.params).items()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "HestonModel":
+        keys = ("v0", "kappa", "theta", "sigma", "rho", "mu", "lam")
+        return cls(HestonParams(**{k: float(d[k]) for k in keys if k in d}))
+
+
+def cir_quantile_step(x, dt: float, kappa: float, theta: float, sigma: float, m: int = 256):
+    """CIR transition ``v_{t+dt} | v_t = x`` at ``m`` mid-quantiles, for :meth:`PathModel.q_step`.
+
+    Returns
+    -------
+    x_next : ndarray of shape (n_nodes, m)
+        ``F^{-1}((j + 1/2) / m)`` of the scaled noncentral chi-square law (:func:`cir_transition`).
+    weights : ndarray of shape (m,)
+        ``1 / m`` each.
+    """
+    x = np.asarray(x, dtype=float)
+    u = (np.arange(m) + 0.5) / m
+    scale, df, nc = cir_transition(x, dt, kappa, theta, sigma)
+    big = nc > 1e9
+    with np.errstate(all="ignore"):
+        q = special.chndtrix(u[None, :], df, np.where(big, 0.0, nc)[:, None]) * scale
+    mean = theta + (x - theta) * math.exp(-kappa * dt)
+    q = np.where(big[:, None], mean[:, None], q)
+    return q, np.full(m, 1.0 / m)
