@@ -77,14 +77,17 @@ class Paths:
         return State(self.spot[:, t].copy(), self.var[:, t].copy(), self.regime[:, t].copy())
 
     def then(self, later: "Paths") -> "Paths":
-        """Join ``later`` (which starts where this ends, after any shock) onto these paths.
-
-        The joined paths keep ``later``'s first column, i.e. the post-shock state on the joining
-        day, and drop this segment's last column.
-        """
-        cat = lambda a, b: np.concatenate((a[:, :-1], b), axis=1)  # noqa: E731
+        """Append ``later``, whose first column is the day after this segment's last column."""
+        cat = lambda a, b: np.concatenate((a, b), axis=1)  # noqa: E731
         return Paths(cat(self.spot, later.spot), cat(self.var, later.var), cat(self.vix, later.vix),
                      cat(self.regime, later.regime))
+
+    @classmethod
+    def from_state(cls, model: "PathModel", state: State) -> "Paths":
+        """One-day paths (a single column) holding ``state``."""
+        col = lambda a: np.asarray(a)[:, None]  # noqa: E731
+        return cls(col(state.spot).astype(float), col(state.var).astype(float),
+                   col(model.vix(state.var, state.regime)), col(state.regime).astype(np.int8))
 
 
 class PathModel(ABC):

@@ -35,9 +35,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import differentiate, optimize, stats
 
-from models.heston import VIX_TAU, FellerConditionWarning, HestonParams, model_vix, simulate_qe, vix_coefficients
+from models.base import FitReport, PathModel
+from models.heston import VIX_TAU, FellerConditionWarning, HestonParams, vix_coefficients
 
-__all__ = ["HestonCalibration", "calibrate_heston", "market_statistics", "simulate_stationary_statistics"]
+__all__ = ["HestonCalibration", "calibrate_heston", "heston_fit_report", "market_statistics", "model_statistics"]
 
 _NAMES = ("mu", "kappa", "theta", "sigma", "rho", "lam")
 
@@ -317,33 +318,47 @@ def market_statistics(spx_close: np.ndarray, vix_close: np.ndarray) -> dict[str,
     }
 
 
-def simulate_stationary_statistics(
-    params: HestonParams, n_days: int, n_paths: int, rng: np.random.Generator, dt: float = 1.0 / 252.0
+def heston_fit_report(cal: HestonCalibration) -> FitReport:
+    """The :class:`models.base.FitReport` of a Heston calibration (6 free parameters)."""
+    p = cal.params
+    values = {k: float(getattr(p, k)) for k in (*_NAMES, "kappa_q", "theta_q")}
+    return FitReport(
+        model="heston", params=values, stderr={k: float(v) for k, v in cal.stderr.items()}, loglik=float(cal.loglik),
+        n_obs=int(cal.n_obs), n_params=len(_NAMES),
+        method="joint Euler quasi-ML on SPX returns and the VIX-implied variance (Ait-Sahalia & Kimmel 2007)",
+        sample=f"{cal.start} .. {cal.end}",
+        notes=[
+            f"Feller ratio 2 kappa theta / sigma^2 = {p.feller_ratio:.3f}",
+            f"LR test of Heston's one-parameter risk premium vs free (kappa_Q, theta_Q): stat {cal.lr_statistic:.2f}, "
+            f"p = {cal.lr_pvalue:.3f}",
+        ],
+    )
+
+
+def model_statistics(
+    model: PathModel, n_days: int, n_paths: int, rng: np.random.Generator, dt: float = 1.0 / 252.0,
+    s0: float = 100.0,
 ) -> dict[str, float]:
-    """:func:`market_statistics` of P-paths started in the stationary law of the variance.
+    """:func:`market_statistics` of P-paths of any model started from its stationary law.
 
     Parameters
     ----------
-    params : HestonParams
-        Model; ``v0`` is ignored, each path's initial variance is drawn from the stationary
-        Gamma law ``Gamma(2 kappa theta / sigma^2, scale sigma^2 / (2 kappa))`` (Cox, Ingersoll &
-        Ross 1985, eq. 20).
+    model : PathModel
     n_days : int
         Days per path (the length of the historical sample, for a like-for-like comparison).
     n_paths : int
-        Number of independent paths.
+        Independent paths.
     rng : numpy.random.Generator
         Source of all draws.
+    dt : float
+        Years per step.
+    s0 : float
+        Initial level (statistics use returns only).
 
     Returns
     -------
     dict
-        As :func:`market_statistics`; the model VIX uses the Q-dynamics.
+        As :func:`market_statistics`; the VIX is the model VIX (a Q quantity).
     """
-    shape = 2.0 * params.kappa * params.theta / params.sigma**2
-    v0 = rng.gamma(shape, params.sigma**2 / (2.0 * params.kappa), size=n_paths)
-    spot, var = simulate_qe(
-        100.0, v0, params.kappa, params.theta, params.sigma, params.rho, params.mu, dt, n_days - 1,
-        rng=rng, n_paths=n_paths,
-    )
-    return market_statistics(spot, model_vix(var, params.kappa_q, params.theta_q))
+    paths = model.simulate(model.stationary_state(s0, n_paths, rng), n_days - 1, dt, rng)
+    return market_statistics(paths.spot, paths.vix)

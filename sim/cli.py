@@ -1,4 +1,11 @@
-"""Command line: ``alvh run SCENARIO.toml [--paths N] [--seed S] [--jobs J] [--out DIR]``.
+"""Command line of the framework.
+
+- ``alvh run SCENARIO.toml [--paths N] [--seed S] [--jobs J] [--out DIR]``: one scenario end to end;
+- ``alvh calibrate MODEL [--data SCENARIO.toml] [--start D] [--end D] [--out FILE]``: fit a model
+  to the real data and write a parameter file a scenario can name in ``[model] params``;
+- ``alvh validate [MODEL ...] [--paths N] [--seed S] [--params-dir DIR] [--out FILE]``: simulated vs
+  real statistics per model (VIX mean and quantiles, SPX volatility, kurtosis, crash days, largest
+  VIX rise).
 
 Exit status: 0 on success, 2 on bad input (scenario, data, options; one line on stderr naming the
 file, the key and the rule, no traceback), 1 on an unexpected failure, 130 when interrupted. A run
@@ -53,7 +60,37 @@ def build_parser() -> argparse.ArgumentParser:
                                                            "results do not depend on it")
     run.add_argument("--out", metavar="DIR", help="output folder (default: reports/<scenario name>)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    cal = sub.add_parser("calibrate", help="fit a model to the real data and write its parameter file",
+                         description="Fit MODEL to the SPX and VIX closes of a scenario's [data] table (default: the "
+                                     "arch-bundled series, 2014-01-03 to 2018-12-31) and write a JSON parameter file "
+                                     "with the fit report (log-likelihood, AIC/BIC, standard errors).")
+    cal.add_argument("model", choices=[t for t in _model_types() if t != "replay"], metavar="MODEL",
+                     help="one of: " + ", ".join(t for t in _model_types() if t != "replay"))
+    cal.add_argument("--data", metavar="SCENARIO.toml", help="take the data sources and window from this scenario")
+    cal.add_argument("--start", metavar="YYYY-MM-DD", help="first day of the window")
+    cal.add_argument("--end", metavar="YYYY-MM-DD", help="last day of the window")
+    cal.add_argument("--k-regimes", type=int, choices=[2, 3], default=3, help="regimes of regime_heston (default 3)")
+    cal.add_argument("--out", metavar="FILE", help="parameter file (default: scenarios/params/MODEL.json)")
+
+    val = sub.add_parser("validate", help="compare each model's simulated statistics with the real data",
+                         description="For each model: calibrate (or read scenarios/params/MODEL.json when present), "
+                                     "simulate stationary paths as long as the real sample, and print the VIX mean "
+                                     "and quantiles, SPX volatility, kurtosis, share of days below -3% and largest "
+                                     "one-day VIX rise next to the real 2014-2018 values.")
+    val.add_argument("models", nargs="*", metavar="MODEL", help="models to validate (default: all)")
+    val.add_argument("--paths", type=_int_option(2), default=200, help="stationary paths per model (default 200)")
+    val.add_argument("--seed", type=_int_option(0), default=20261121, help="root seed (default 20261121)")
+    val.add_argument("--params-dir", metavar="DIR", default="scenarios/params",
+                     help="folder of parameter files to use instead of calibrating (default scenarios/params)")
+    val.add_argument("--out", metavar="FILE", help="also write the table here (Markdown)")
     return parser
+
+
+def _model_types() -> tuple[str, ...]:
+    from sim.modelspec import MODEL_TYPES
+
+    return MODEL_TYPES
 
 
 def _fail(message: str, code: int = 2) -> int:
@@ -64,6 +101,7 @@ def _fail(message: str, code: int = 2) -> int:
 def _run(args: argparse.Namespace) -> int:
     from sim.config import ConfigError, load_scenario
     from sim.data import DataError
+    from sim.modelspec import ParamsFileError
 
     try:
         scenario = load_scenario(args.scenario)
@@ -73,7 +111,7 @@ def _run(args: argparse.Namespace) -> int:
     if out_dir.exists() and not out_dir.is_dir():
         return _fail(f"--out {out_dir}: exists and is not a folder")
     n_paths = args.paths or scenario.simulation["n_paths"]
-    if n_paths < 2:
+    if n_paths < 2 and scenario.model["type"] != "replay":
         return _fail("--paths: at least 2 paths are needed for VaR, CVaR and their errors")
     seed = scenario.simulation["seed"] if args.seed is None else args.seed
     progress = not args.no_progress and sys.stderr.isatty()
@@ -83,13 +121,16 @@ def _run(args: argparse.Namespace) -> int:
     print(f"alvh: scenario '{scenario.name}' ({scenario.path}): calibrating to real data...", file=sys.stderr)
     try:
         prepared = runner.prepare(scenario, seed)
-    except DataError as exc:
+    except (DataError, ParamsFileError) as exc:
         return _fail(str(exc))
-    print(prepared.calibration.summary(), file=sys.stderr)
-    print(f"alvh: simulating {n_paths:,} paths x {scenario.n_steps} days in chunks of "
+    print(prepared.fit.summary(), file=sys.stderr)
+    if scenario.model["type"] == "replay" and n_paths != 1:
+        print(f"alvh: a replay is one path (the real one); ignoring {n_paths:,} paths", file=sys.stderr)
+        n_paths = 1
+    print(f"alvh: simulating {n_paths:,} paths x {prepared.n_steps} days in chunks of "
           f"{scenario.simulation['chunk_size']:,} on {args.jobs} job(s)...", file=sys.stderr)
     result = runner.run(prepared, n_paths, seed, jobs=args.jobs, progress=progress)
-    years = scenario.n_steps * prepared.dt
+    years = prepared.n_steps * prepared.dt
     metric_list = results.compute_metrics(result.per_path, scenario.market.capital, years)
     command = "alvh " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     ds = results.build_dataset(result, metric_list, command=command)
@@ -113,6 +154,112 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _data_for(args: argparse.Namespace):
+    """The calibration data: a scenario's [data] table (or the defaults) with --start/--end applied."""
+    from sim.config import ConfigError, load_scenario, parse_scenario
+    from sim.data import load_market_data
+
+    scenario = load_scenario(args.data) if getattr(args, "data", None) else parse_scenario('name = "calibrate"')
+    spec = dict(scenario.data)
+    for key in ("start", "end"):
+        value = getattr(args, key, None)
+        if value:
+            spec[key] = value
+    if spec["start"] >= spec["end"]:
+        raise ConfigError(f"--start {spec['start']} must be before --end {spec['end']}")
+    where = str(scenario.path) if scenario.path else "defaults"
+    return load_market_data(spec, where, scenario.path.parent if scenario.path else None)
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from sim.config import ConfigError
+    from sim.data import DataError
+    from sim.modelspec import calibrate, write_params
+
+    try:
+        data = _data_for(args)
+    except (ConfigError, DataError) as exc:
+        return _fail(str(exc))
+    out = Path(args.out) if args.out else Path("scenarios") / "params" / f"{args.model}.json"
+    if out.exists() and out.is_dir():
+        return _fail(f"--out {out}: is a folder")
+    print(f"alvh: calibrating {args.model} to {len(data.spx)} days, {data.dates[0].date()} to "
+          f"{data.dates[-1].date()}...", file=sys.stderr)
+    model, fit = calibrate(args.model, data, options={"k_regimes": args.k_regimes})
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.part")
+    write_params(tmp, args.model, model, fit)
+    os.replace(tmp, out)
+    print(fit.summary())
+    print(f"Parameter file: {out}  (name it in a scenario as [model] params = \"...\")")
+    return 0
+
+
+#: Rows of the validation table: statistic key, label, units.
+VALIDATION_ROWS = (
+    ("vix_mean", "VIX mean", "points"),
+    ("vix_q05", "VIX 5% quantile", "points"),
+    ("vix_q50", "VIX median", "points"),
+    ("vix_q95", "VIX 95% quantile", "points"),
+    ("vix_q99", "VIX 99% quantile", "points"),
+    ("spx_vol", "SPX daily-return sd, annualised", "%"),
+    ("spx_kurtosis", "SPX excess kurtosis", "1"),
+    ("share_below_3pct", "days with SPX below -3%", "% of days"),
+    ("vix_max_rise", "largest one-day VIX rise", "points"),
+    ("vix_max_rise_pct", "largest one-day VIX rise", "%"),
+)
+
+
+def validation_table(stats: dict[str, dict[str, float]]) -> str:
+    """Markdown table: one row per statistic, one column per source (``real`` first)."""
+    cols = list(stats)
+    lines = ["| statistic | units | " + " | ".join(cols) + " |", "|---|---|" + "---:|" * len(cols)]
+    for key, label, units in VALIDATION_ROWS:
+        lines.append(f"| {label} | {units} | " + " | ".join(f"{stats[c][key]:.2f}" for c in cols) + " |")
+    return "\n".join(lines)
+
+
+def _validate(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from models.calibration import market_statistics, model_statistics
+    from sim.config import ConfigError
+    from sim.data import DataError
+    from sim.modelspec import MODEL_TYPES, ParamsFileError, calibrate, read_params
+
+    known = [t for t in MODEL_TYPES if t != "replay"]
+    models = args.models or known
+    bad = [m for m in models if m not in known]
+    if bad:
+        return _fail(f"unknown model {bad[0]!r}; known: {', '.join(known)}")
+    try:
+        data = _data_for(args)
+    except (ConfigError, DataError) as exc:
+        return _fail(str(exc))
+    stats = {"real": market_statistics(data.spx, data.vix)}
+    seeds = np.random.SeedSequence(args.seed).spawn(len(known))
+    for name in models:
+        params = Path(args.params_dir) / f"{name}.json"
+        try:
+            if params.is_file():
+                print(f"alvh: {name}: parameters from {params}", file=sys.stderr)
+                model, _ = read_params(params, name)
+            else:
+                print(f"alvh: {name}: calibrating...", file=sys.stderr)
+                model, _ = calibrate(name, data)
+        except ParamsFileError as exc:
+            return _fail(str(exc))
+        rng = np.random.default_rng(seeds[known.index(name)])
+        stats[name] = model_statistics(model, len(data.spx), args.paths, rng)
+    table = validation_table(stats)
+    print(f"Real: {data.dates[0].date()} to {data.dates[-1].date()} ({len(data.spx)} days); each model: "
+          f"{args.paths} stationary paths of the same length (seed {args.seed}).")
+    print(table)
+    if args.out:
+        Path(args.out).write_text(table + "\n", encoding="utf-8")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``alvh`` command; returns the exit status."""
     parser = build_parser()
@@ -121,6 +268,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             return _run(args)
+        if args.command == "calibrate":
+            return _calibrate(args)
+        if args.command == "validate":
+            return _validate(args)
     except KeyboardInterrupt:
         return _fail("interrupted; no result was written", 130)
     return _fail(f"unknown command {args.command!r}")

@@ -17,6 +17,8 @@ from typing import Any
 import jsonschema
 from jsonschema.exceptions import best_match
 
+from models.stress import PRESETS
+from sim.modelspec import MODEL_TYPES
 from sim.pricing import SpxSmile
 from sim.strategy import AlvhSpec, CondorSpec, MarketSpec
 
@@ -63,11 +65,33 @@ SCHEMA: dict[str, Any] = _table(
             "end": {**_DATE, "default": "2018-12-31"},
         }),
         "model": _table({
-            "type": {"enum": ["heston"], "default": "heston"},
-            "v0": {"oneOf": [{"enum": ["last", "theta"]}, _num(minimum=0.0, maximum=4.0)], "default": "last",
-                   "description": "initial variance: from the last VIX, the P long-run level, or a number"},
+            "type": {"enum": list(MODEL_TYPES), "default": "heston"},
+            "params": {"type": "string", "description": "parameter file written by 'alvh calibrate' (JSON), "
+                       "relative to the scenario; without it the model is calibrated on the fly"},
+            "v0": {"oneOf": [{"enum": ["last", "theta", "default"]}, _num(minimum=0.0, maximum=4.0)], "default": "last",
+                   "description": "initial variance: from the last VIX, the model's long-run level, or a number"},
             "mu": {"oneOf": [{"enum": ["fit"]}, _num(minimum=-1.0, maximum=1.0)], "default": "fit",
-                   "description": "P drift of SPX per year"},
+                   "description": "P drift of SPX per year (heston, bates, svcj)"},
+            "k_regimes": {"enum": [2, 3], "default": 3, "description": "regimes of regime_heston"},
+            "regime0": {"oneOf": [{"enum": ["last"]}, _int(0, 2)], "default": "last",
+                        "description": "initial regime: the most likely on the window's last day, or its index"},
+            "pricing": {"enum": ["heston", "bates", "svcj"], "default": "heston",
+                        "description": "model that prices options along a replay"},
+        }),
+        "stress": _table({
+            "shocks": {"type": "array", "default": [], "items": _table({
+                "day": _int(1, 2520, desc="trading day of the shock (day 0 is the start)"),
+                "preset": {"enum": sorted(PRESETS), "description": "a real day; its SPX and VIX moves"},
+                "spx_return": _num(exclusive_min=-1.0, maximum=10.0, desc="simple return of the day"),
+                "vix_multiplier": _num(exclusive_min=0.0, maximum=20.0, desc="VIX close over previous close"),
+                "var_jump": _num(0.0, 4.0, desc="added to the variance, annualised"),
+                "regime": _int(0, 2, desc="regime forced from the shock day on"),
+            }, required=["day"])},
+            "events": _table({
+                "every_days": _int(1, 252, 30, desc="trading days between scheduled events"),
+                "multiplier": _num(0.0, 100.0, default=4.0, desc="jump intensity on event days / base"),
+                "first_day": _int(1, 252, 1),
+            }),
         }),
         "simulation": _table({
             "n_paths": _int(1, 100_000_000, 20_000),
@@ -141,6 +165,10 @@ class Scenario:
     market : MarketSpec
     condor : CondorSpec
     alvh : AlvhSpec
+    stress : dict
+        ``shocks`` (list of tables: ``day`` and a ``preset`` or ``spx_return``/``vix_multiplier``/
+        ``var_jump``/``regime``) and ``events`` (``every_days``, ``multiplier``, ``first_day``) or
+        ``None`` when the scenario has no event calendar.
     """
 
     name: str
@@ -153,6 +181,7 @@ class Scenario:
     market: MarketSpec
     condor: CondorSpec
     alvh: AlvhSpec
+    stress: dict
 
     @property
     def n_steps(self) -> int:
@@ -268,9 +297,28 @@ def parse_scenario(text: str, where: str = "<scenario>", path: Path | None = Non
         dte_roll=tuple(float(x) for x in al["dte_roll"]), strike_otm=al["strike_otm"],
         activation_vix=al["activation_vix"],
     )
+    stress = {"shocks": cfg["stress"]["shocks"],
+              "events": cfg["stress"]["events"] if "events" in raw.get("stress", {}) else None}
+    days = [sh["day"] for sh in stress["shocks"]]
+    n_steps = max(int(round(s["horizon_years"] * s["steps_per_year"])), 1)
+    for i, sh in enumerate(stress["shocks"]):
+        if "preset" in sh and any(k in sh for k in ("spx_return", "vix_multiplier")):
+            raise ConfigError(f"{where}: key 'stress.shocks[{i}]': give a preset or spx_return/vix_multiplier, not both")
+        if "preset" not in sh and "spx_return" not in sh:
+            raise ConfigError(f"{where}: key 'stress.shocks[{i}]': needs a preset or an spx_return")
+        if sh["day"] > n_steps and m["type"] != "replay":
+            raise ConfigError(f"{where}: key 'stress.shocks[{i}].day': day {sh['day']} is beyond the horizon "
+                              f"({n_steps} trading days)")
+    if len(set(days)) != len(days):
+        raise ConfigError(f"{where}: key 'stress.shocks': shock days must be distinct, got {sorted(days)}")
+    if m["type"] == "replay" and (stress["shocks"] or stress["events"]):
+        raise ConfigError(f"{where}: key 'stress': a replay is the real path; it takes no stress overlays")
+    if stress["events"] is not None and m["type"] not in ("bates", "svcj"):
+        raise ConfigError(f"{where}: key 'stress.events': scheduled events scale jump intensity; "
+                          f"model {m['type']!r} has no jumps (use bates or svcj)")
     return Scenario(
         name=cfg["name"], path=path, text=text, raw=raw, data=d, model=m, simulation=s,
-        market=market, condor=condor, alvh=alvh,
+        market=market, condor=condor, alvh=alvh, stress=stress,
     )
 
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
-from models.heston import HestonParams, cir_transition, expected_average_variance, vix_coefficients
+from models.base import PathModel
+from models.heston import HestonModel, HestonParams, cir_transition, vix_coefficients
 
 __all__ = [
     "black_scholes",
@@ -21,7 +22,15 @@ __all__ = [
     "spx_option",
     "strike_for_delta",
     "VixOptionTable",
+    "MarkovVixTable",
+    "make_vix_table",
+    "as_model",
 ]
+
+
+def as_model(model: PathModel | HestonParams) -> PathModel:
+    """The :class:`models.base.PathModel` behind ``model`` (plain Heston parameters are wrapped)."""
+    return HestonModel(model) if isinstance(model, HestonParams) else model
 
 
 def black_scholes(
@@ -130,12 +139,13 @@ class SpxSmile:
         return 0.5 * th * (1.0 + self.rho * pk + np.sqrt((pk + self.rho) ** 2 + 1.0 - self.rho**2))
 
 
-def _atm_total_variance(v, tau, model: HestonParams):
-    return tau * expected_average_variance(v, tau, model.kappa_q, model.theta_q)
+def _atm_total_variance(v, tau, model, regime=None):
+    return as_model(model).atm_total_variance(v, tau, regime)
 
 
 def spx_option(
-    spot, strike, tau, v, is_call, model: HestonParams, smile: SpxSmile, rate: float, div: float
+    spot, strike, tau, v, is_call, model: PathModel | HestonParams, smile: SpxSmile, rate: float, div: float,
+    regime=None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Price and delta of SPX European options on the simulated state.
 
@@ -148,14 +158,17 @@ def spx_option(
     tau : float or ndarray
         Time to expiry in years, > 0.
     v : ndarray of shape (n_paths,)
-        Heston spot variance on each path.
+        Variance state on each path (annualised).
     is_call : bool or ndarray of bool
-    model : HestonParams
-        Gives the Q-dynamics for the ATM level.
+    model : PathModel or HestonParams
+        Its :meth:`~models.base.PathModel.atm_total_variance` (Q-expected total variance,
+        jumps included) sets the ATM level.
     smile : SpxSmile
         Smile shape.
     rate, div : float
         Continuously compounded rate and dividend yield.
+    regime : ndarray of int, shape (n_paths,), optional
+        Regime labels for regime-switching models.
 
     Returns
     -------
@@ -164,13 +177,13 @@ def spx_option(
     """
     tau = np.asarray(tau, dtype=float)
     fwd = spot * np.exp((rate - div) * tau)
-    w = smile.total_variance(np.log(strike / fwd), _atm_total_variance(v, tau, model))
+    w = smile.total_variance(np.log(strike / fwd), _atm_total_variance(v, tau, model, regime))
     return black_scholes(spot, strike, tau, rate, div, np.sqrt(w / tau), is_call)
 
 
 def strike_for_delta(
-    spot, tau: float, v, target_delta: float, is_call: bool, model: HestonParams, smile: SpxSmile,
-    rate: float, div: float, tick: float = 5.0,
+    spot, tau: float, v, target_delta: float, is_call: bool, model: PathModel | HestonParams, smile: SpxSmile,
+    rate: float, div: float, tick: float = 5.0, regime=None,
 ) -> np.ndarray:
     """Strike whose smile delta equals ``target_delta`` (e.g. 0.15 for calls, -0.15 for puts).
 
@@ -183,7 +196,7 @@ def strike_for_delta(
     target_delta : float
         Desired delta: in (0, 1) for calls, in (-1, 0) for puts.
     is_call : bool
-    model, smile, rate, div
+    model, smile, rate, div, regime
         As in :func:`spx_option`.
     tick : float, default 5
         Strike grid spacing (SPX lists 5-point strikes); the result is rounded to it.
@@ -210,18 +223,19 @@ def strike_for_delta(
         raise ValueError(f"put delta must be in (-1, 0), got {target_delta}")
     spot = np.asarray(spot, dtype=float)
     fwd = spot * math.exp((rate - div) * tau)
-    sd = np.sqrt(np.maximum(_atm_total_variance(v, tau, model), 1e-12))
+    model = as_model(model)
+    sd = np.sqrt(np.maximum(_atm_total_variance(v, tau, model, regime), 1e-12))
     lo = np.full(spot.shape, -40.0)
     hi = np.full(spot.shape, 40.0)
     for _ in range(64):
         mid = 0.5 * (lo + hi)
-        _, d = spx_option(spot, fwd * np.exp(mid * sd), tau, v, is_call, model, smile, rate, div)
+        _, d = spx_option(spot, fwd * np.exp(mid * sd), tau, v, is_call, model, smile, rate, div, regime)
         # delta falls as the strike rises, for calls and puts alike
         above = d > target_delta
         lo = np.where(above, mid, lo)
         hi = np.where(above, hi, mid)
     strike = fwd * np.exp(0.5 * (lo + hi) * sd)
-    _, d = spx_option(spot, strike, tau, v, is_call, model, smile, rate, div)
+    _, d = spx_option(spot, strike, tau, v, is_call, model, smile, rate, div, regime)
     missed = np.abs(d - target_delta) > 1e-6
     if np.any(missed):
         raise ValueError(
@@ -232,7 +246,7 @@ def strike_for_delta(
 
 
 class VixOptionTable:
-    """Tabulated Heston VIX futures and VIX call prices, interpolated in the spot VIX.
+    """Tabulated VIX futures and VIX call prices for CIR variance under Q (Heston, Bates).
 
     Prices are exact CIR-law expectations (Zhang & Zhu 2006, eq. 9 for futures; the call is the
     same integral with the call payoff), computed once on a grid and then looked up for every path
@@ -251,8 +265,9 @@ class VixOptionTable:
 
     Parameters
     ----------
-    model : HestonParams
-        Q-dynamics are used (``kappa_q``, ``theta_q``, ``sigma``).
+    model : PathModel or HestonParams
+        A model whose :meth:`~models.base.PathModel.cir_q` is not ``None`` (its Q variance is
+        CIR; ``b_extra``, e.g. Bates' jump term, shifts the VIX^2 intercept).
     dt : float
         Simulation step in years.
     max_steps : int
@@ -266,17 +281,22 @@ class VixOptionTable:
     """
 
     def __init__(
-        self, model: HestonParams, dt: float, max_steps: int, rate: float,
+        self, model: PathModel | HestonParams, dt: float, max_steps: int, rate: float,
         vix_max: float = 150.0, strike_max: int = 150,
     ) -> None:
+        model = as_model(model)
+        cir = model.cir_q()
+        if cir is None:
+            raise ValueError(f"VixOptionTable needs a CIR variance under Q; use MarkovVixTable for {model.name}")
         if max_steps < 1:
             raise ValueError(f"max_steps must be >= 1, got {max_steps}")
         self.model = model
         self.dt = float(dt)
         self.max_steps = int(max_steps)
         self.rate = float(rate)
-        kq, tq, sig = model.kappa_q, model.theta_q, model.sigma
+        kq, tq, sig, b_extra = cir
         self.a, self.b = vix_coefficients(kq, tq)
+        self.b += b_extra
         floor = 100.0 * math.sqrt(self.b)
         self.floor = floor
         # spot VIX nodes: 0.25 points up to 40, 0.5 up to 80, 2 above
@@ -323,7 +343,7 @@ class VixOptionTable:
             raise ValueError(f"time to expiry must be within 0..{self.max_steps} steps")
         return s.astype(np.intp)
 
-    def futures(self, vix, steps) -> np.ndarray:
+    def futures(self, vix, steps, regime=None) -> np.ndarray:
         """VIX futures price (points) for spot VIX ``vix`` and ``steps`` steps to expiry.
 
         Parameters
@@ -338,7 +358,7 @@ class VixOptionTable:
         t = self.futures_table
         return (1.0 - w) * t[i, s] + w * t[i + 1, s]
 
-    def call(self, vix, steps, strike_index) -> np.ndarray:
+    def call(self, vix, steps, strike_index, regime=None) -> np.ndarray:
         """VIX call price (points, discounted) from the table.
 
         Parameters
@@ -363,3 +383,151 @@ class VixOptionTable:
     def strike_index(self, strike) -> np.ndarray:
         """Index of the listed (integer) strike nearest to ``strike``, clipped to the grid."""
         return np.clip(np.rint(np.asarray(strike, dtype=float)) - 1.0, 0, self.strikes.size - 1).astype(np.intp)
+
+
+def _split_mass(x_next: np.ndarray, weights: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """Transition matrix on ``grid`` from quadrature points, by mean-preserving linear splitting.
+
+    Each point's weight goes to the two grid nodes around it in proportion to its distance from
+    each, so the conditional mean of the state is kept exactly inside the grid (Kushner & Dupuis
+    2001, ch. 4, "locally consistent" chains); points beyond the last node go to it.
+    """
+    n, m = x_next.shape
+    w = np.broadcast_to(weights, (n, m))
+    x = np.clip(x_next, grid[0], grid[-1])
+    j = np.clip(np.searchsorted(grid, x, side="right") - 1, 0, grid.size - 2)
+    f = (x - grid[j]) / (grid[j + 1] - grid[j])
+    rows = np.broadcast_to(np.arange(n)[:, None], (n, m))
+    out = np.zeros((n, grid.size))
+    np.add.at(out, (rows.ravel(), j.ravel()), (w * (1.0 - f)).ravel())
+    np.add.at(out, (rows.ravel(), (j + 1).ravel()), (w * f).ravel())
+    return out / out.sum(axis=1, keepdims=True)
+
+
+class MarkovVixTable:
+    """VIX futures and calls for any path model, by a Markov chain on a variance grid under Q.
+
+    The Q law of the variance state (and of the regime, for regime-switching models) is
+    approximated by a finite Markov chain: for each regime the one-step transition comes from the
+    model's own quadrature :meth:`~models.base.PathModel.q_step`, mapped onto the grid by
+    mean-preserving linear splitting (Kushner & Dupuis 2001, "Numerical Methods for Stochastic
+    Control Problems in Continuous Time", ch. 4). With regimes the chain lives on
+    (regime, variance): the regime switches at the start of a step by
+    :meth:`~models.base.PathModel.regime_transition`, then the variance moves under the new
+    regime's Q-dynamics. Then::
+
+        F(x, r, k)    = (P^k  VIX(., .))(x, r)               (VIX future, k steps to expiry)
+        C(x, r, k, K) = e^{-r_f k dt} (P^k (VIX - K)^+)(x, r)
+
+    computed once by repeated multiplication and interpolated linearly in the variance at lookup.
+    The grid is uniform in volatility ``sqrt(x)`` (``n_nodes`` nodes from 0 up to the variance of
+    VIX ``vix_max`` in the most volatile regime). Under Heston, where the exact CIR-law price is
+    known, the error is measured in tests/test_pricing.py.
+
+    Parameters
+    ----------
+    model : PathModel
+        Supplies ``q_step``, ``vix``, ``var_from_vix`` and ``regime_transition``.
+    dt : float
+        Simulation step in years.
+    max_steps : int
+        Longest time to expiry, in steps (>= 1).
+    rate : float
+        Discount rate for calls (continuously compounded).
+    vix_max : float, default 150
+        VIX level (points) of the top grid node.
+    strike_max : int, default 150
+        Strikes are the integers ``1..strike_max`` (VIX points).
+    n_nodes : int, default 300
+        Variance nodes per regime.
+
+    Raises
+    ------
+    ValueError
+        If ``max_steps < 1`` or ``n_nodes < 10``.
+    """
+
+    def __init__(
+        self, model: PathModel, dt: float, max_steps: int, rate: float,
+        vix_max: float = 150.0, strike_max: int = 150, n_nodes: int = 300,
+    ) -> None:
+        if max_steps < 1:
+            raise ValueError(f"max_steps must be >= 1, got {max_steps}")
+        if n_nodes < 10:
+            raise ValueError(f"n_nodes must be >= 10, got {n_nodes}")
+        self.model = model
+        self.dt = float(dt)
+        self.max_steps = int(max_steps)
+        self.rate = float(rate)
+        self.strikes = np.arange(1.0, strike_max + 1.0)
+        n_reg = model.n_regimes
+        top = max(float(model.var_from_vix(np.array([vix_max]), np.array([r]))[0]) for r in range(n_reg))
+        self.grid = np.linspace(0.0, math.sqrt(top), n_nodes) ** 2
+        blocks = [_split_mass(*model.q_step(self.grid, self.dt, r), self.grid) for r in range(n_reg)]
+        pi = np.asarray(model.regime_transition(self.dt), dtype=float)
+        # P[(r, i), (s, j)] = pi[r, s] * K_s[i, j]
+        chain = np.concatenate([np.concatenate([pi[r, s] * blocks[s] for s in range(n_reg)], axis=1)
+                                for r in range(n_reg)], axis=0)
+        vix_nodes = np.concatenate([model.vix(self.grid, np.full(n_nodes, r)) for r in range(n_reg)])
+        g = np.concatenate((vix_nodes[:, None], np.maximum(vix_nodes[:, None] - self.strikes[None, :], 0.0)), axis=1)
+        fut = np.empty((n_reg * n_nodes, self.max_steps + 1))
+        calls = np.empty((n_reg * n_nodes, self.max_steps + 1, self.strikes.size))
+        for k in range(self.max_steps + 1):
+            if k:
+                g = chain @ g
+            fut[:, k] = g[:, 0]
+            calls[:, k, :] = math.exp(-self.rate * k * self.dt) * g[:, 1:]
+        self.futures_table = fut.reshape(n_reg, n_nodes, -1)
+        self.call_table = calls.reshape(n_reg, n_nodes, self.max_steps + 1, -1)
+
+    def _locate(self, vix, regime):
+        vix = np.asarray(vix, dtype=float)
+        r = np.zeros(vix.shape, np.intp) if regime is None else np.broadcast_to(np.asarray(regime, np.intp), vix.shape)
+        x = np.clip(self.model.var_from_vix(vix, r), self.grid[0], self.grid[-1])
+        i = np.clip(np.searchsorted(self.grid, x, side="right") - 1, 0, self.grid.size - 2)
+        w = (x - self.grid[i]) / (self.grid[i + 1] - self.grid[i])
+        return r, i, w
+
+    def _steps(self, steps) -> np.ndarray:
+        s = np.asarray(steps)
+        if np.any(s < 0) or np.any(s > self.max_steps):
+            raise ValueError(f"time to expiry must be within 0..{self.max_steps} steps")
+        return s.astype(np.intp)
+
+    def futures(self, vix, steps, regime=None) -> np.ndarray:
+        """VIX future (points) for spot VIX ``vix`` (shape (n,)), ``steps`` to expiry and ``regime``."""
+        r, i, w = self._locate(vix, regime)
+        s = self._steps(steps)
+        t = self.futures_table
+        return (1.0 - w) * t[r, i, s] + w * t[r, i + 1, s]
+
+    def call(self, vix, steps, strike_index, regime=None) -> np.ndarray:
+        """VIX call price (points, discounted); exact intrinsic value at 0 steps to expiry."""
+        r, i, w = self._locate(vix, regime)
+        s = self._steps(steps)
+        k = np.asarray(strike_index, dtype=np.intp)
+        t = self.call_table
+        price = (1.0 - w) * t[r, i, s, k] + w * t[r, i + 1, s, k]
+        at_expiry = s == 0
+        if np.any(at_expiry):
+            price = np.where(at_expiry, np.maximum(np.asarray(vix, dtype=float) - self.strikes[k], 0.0), price)
+        return price
+
+    def strike_index(self, strike) -> np.ndarray:
+        """Index of the listed (integer) strike nearest to ``strike``, clipped to the grid."""
+        return np.clip(np.rint(np.asarray(strike, dtype=float)) - 1.0, 0, self.strikes.size - 1).astype(np.intp)
+
+
+def make_vix_table(model: PathModel | HestonParams, dt: float, max_steps: int, rate: float):
+    """The VIX pricer for ``model``: exact CIR-law table when the Q variance is CIR, else the Markov chain.
+
+    Returns
+    -------
+    VixOptionTable or MarkovVixTable
+        Both offer ``futures(vix, steps, regime=None)``, ``call(vix, steps, strike_index,
+        regime=None)``, ``strike_index(strike)`` and ``max_steps``.
+    """
+    model = as_model(model)
+    if model.cir_q() is not None:
+        return VixOptionTable(model, dt, max_steps, rate)
+    return MarkovVixTable(model, dt, max_steps, rate)

@@ -189,7 +189,7 @@ def summary_text(ds: xr.Dataset, out_dir: Path | None = None) -> str:
     lines = [
         f"ALVH stress test '{a['scenario']}': {a['n_paths']:,} paths x {a['n_steps']} days "
         f"(seed {a['seed']}, {a['jobs']} job(s), {a['elapsed_s']:.1f} s)",
-        f"Heston calibrated on {a['calibration_window']}: "
+        f"{a['model_type']} ({a['calibration_window']}): "
         + ", ".join(f"{k}={float(v):.4g}" for k, v in zip(ds['calibration_param'].values, ds['calibration_value'].values)),
     ]
     lines += _headline(ds)

@@ -6,7 +6,7 @@ Layout (every variable has ``attrs["units"]`` and ``attrs["long_name"]``):
 * dims ``(sample, day)``: whole sample paths ``sample_spx``, ``sample_vix``, ``sample_cum_pnl_*``;
 * dim ``metric``: ``metric_value``, ``metric_se``, ``metric_ci_low``, ``metric_ci_high`` with the
   string coordinates ``metric_units`` and ``metric_label``;
-* dim ``calibration_param``: fitted Heston parameters and standard errors;
+* dim ``calibration_param``: fitted model parameters and standard errors;
 * dim ``statistic``: fit diagnostics, historical vs model;
 * attrs: seed, paths, chunking, jobs, package versions, the scenario text, creation time.
 """
@@ -124,7 +124,8 @@ def compute_metrics(per_path: dict[str, np.ndarray], capital: float, years: floa
 def package_versions() -> dict[str, str]:
     """Versions of Python and the packages a result depends on."""
     out = {"python": platform.python_version()}
-    for pkg in ("alvh", "numpy", "scipy", "arch", "pandas", "joblib", "xarray", "h5netcdf", "seaborn", "matplotlib"):
+    for pkg in ("alvh", "numpy", "scipy", "arch", "statsmodels", "pandas", "joblib", "xarray", "h5netcdf", "seaborn",
+                "matplotlib"):
         try:
             out[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
@@ -145,7 +146,7 @@ def build_dataset(result: RunResult, metrics: list[Metric], command: str = "") -
     """
     prep = result.prepared
     sc = prep.scenario
-    n_steps = sc.n_steps
+    n_steps = prep.n_steps
     data_vars = {}
     for key, (units, desc) in PATH_FIELDS.items():
         data_vars[key] = xr.Variable("path", result.per_path[key], {"units": units, "long_name": desc})
@@ -154,10 +155,12 @@ def build_dataset(result: RunResult, metrics: list[Metric], command: str = "") -
         "sample_vix": ("VIX points", "model VIX on sample paths"),
         "sample_cum_pnl_unhedged": ("USD", "cumulative P&L of the condor on sample paths"),
         "sample_cum_pnl_hedged": ("USD", "cumulative P&L of condor + ALVH on sample paths"),
+        "sample_regime": ("1", "regime label on sample paths"),
     }
     arrays = {
         "sample_spx": result.sample_spx, "sample_vix": result.sample_vix,
         "sample_cum_pnl_unhedged": result.sample_cum_unhedged, "sample_cum_pnl_hedged": result.sample_cum_hedged,
+        "sample_regime": result.sample_regime,
     }
     for key, (units, desc) in sample_attrs.items():
         data_vars[key] = xr.Variable(("sample", "day"), arrays[key], {"units": units, "long_name": desc})
@@ -167,13 +170,13 @@ def build_dataset(result: RunResult, metrics: list[Metric], command: str = "") -
     data_vars["metric_ci_low"] = xr.Variable("metric", [m.est.ci_low for m in metrics], {"long_name": "95% CI low"})
     data_vars["metric_ci_high"] = xr.Variable("metric", [m.est.ci_high for m in metrics], {"long_name": "95% CI high"})
 
-    cal = prep.calibration
-    pnames = ["mu", "kappa", "theta", "sigma", "rho", "lam", "kappa_q", "theta_q"]
-    pd_ = prep.params.to_dict()
+    fit = prep.fit
+    pnames = [k for k, v in fit.params.items() if isinstance(v, (int, float))]
     data_vars["calibration_value"] = xr.Variable(
-        "calibration_param", [pd_[k] for k in pnames], {"long_name": "Heston parameter used for the paths"})
+        "calibration_param", [float(fit.params[k]) for k in pnames], {"long_name": f"fitted {fit.model} parameter"})
     data_vars["calibration_se"] = xr.Variable(
-        "calibration_param", [cal.stderr.get(k, np.nan) for k in pnames], {"long_name": "quasi-ML standard error"})
+        "calibration_param", [float(fit.stderr.get(k, np.nan) or np.nan) for k in pnames],
+        {"long_name": "standard error (NaN: not available)"})
     stat_names = list(prep.history_stats)
     data_vars["history_statistic"] = xr.Variable(
         "statistic", [prep.history_stats[k] for k in stat_names], {"long_name": "real data, calibration window"})
@@ -204,13 +207,19 @@ def build_dataset(result: RunResult, metrics: list[Metric], command: str = "") -
         "n_steps": int(n_steps),
         "capital_usd": float(sc.market.capital),
         "spot0": float(prep.s0),
-        "v0": float(prep.params.v0),
+        "v0": float(prep.var0),
+        "regime0": int(prep.regime0),
+        "regime_names": json.dumps(list(prep.model.regime_names)),
+        "model_type": prep.model.name,
+        "stress_shocks_json": json.dumps([vars(x) for x in prep.shocks]),
         "data_source": prep.data.source,
-        "calibration_window": f"{cal.start} to {cal.end}",
-        "calibration_loglik": float(cal.loglik),
-        "calibration_lr_stat_free_q": float(cal.lr_statistic),
-        "calibration_summary": cal.summary(),
-        "model_params_json": json.dumps(prep.params.to_dict()),
+        "calibration_window": fit.sample,
+        "calibration_method": fit.method,
+        "calibration_loglik": float("nan") if fit.loglik is None else float(fit.loglik),
+        "calibration_aic": float("nan") if fit.aic is None else float(fit.aic),
+        "calibration_bic": float("nan") if fit.bic is None else float(fit.bic),
+        "calibration_summary": fit.summary(),
+        "model_params_json": json.dumps(prep.model.to_dict(), default=float),
         "package_versions_json": json.dumps(package_versions()),
         "command": command,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),

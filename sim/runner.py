@@ -21,11 +21,15 @@ import numpy as np
 from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
-from models.calibration import HestonCalibration, calibrate_heston, market_statistics, simulate_stationary_statistics
-from models.heston import FellerConditionWarning, HestonParams, model_vix, simulate_qe
+from models.base import FitReport, PathModel
+from models.calibration import market_statistics, model_statistics
+from models.heston import FellerConditionWarning
+from models.replay import HistoricalReplay
+from models.stress import Shock, event_intensity, preset_shock, simulate_with_overlays
 from sim.config import Scenario
-from sim.data import MarketData, load_market_data
-from sim.pricing import VixOptionTable
+from sim.data import MarketData, load_market_data, load_series
+from sim.modelspec import build_model
+from sim.pricing import make_vix_table
 from sim.strategy import AlvhSpec, CondorSpec, MarketSpec, dte_to_steps, run_books
 
 __all__ = ["Prepared", "RunResult", "prepare", "simulate_chunk", "run", "PATH_FIELDS"]
@@ -50,6 +54,8 @@ PATH_FIELDS: dict[str, tuple[str, str]] = {
     "n_stops": ("1", "condors closed at the stop"),
     "spx_return": ("%", "SPX price return over the horizon"),
     "vix_max": ("VIX points", "highest model VIX on the path"),
+    "top_regime_share": ("1", "share of days in the most volatile regime (0 for single-regime models)"),
+    "regime_worst_day": ("1", "regime label on the worst day of condor + ALVH"),
 }
 
 
@@ -61,12 +67,22 @@ class Prepared:
     ----------
     scenario : Scenario
     data : MarketData
-    calibration : HestonCalibration
-    params : HestonParams
-        Parameters used for the paths (``v0`` and ``mu`` as the scenario chose).
+    model : PathModel
+        The calibrated model (P paths, Q prices), with the scenario's overrides.
+    fit : FitReport
+        How the model was fitted (or which parameter file it came from).
     s0 : float
         Initial SPX level.
-    table : VixOptionTable
+    var0 : float
+        Initial variance (annualised).
+    regime0 : int
+        Initial regime.
+    table : VixOptionTable or MarkovVixTable
+        VIX futures and call prices for the model (:func:`sim.pricing.make_vix_table`).
+    shocks : tuple of Shock
+        Scripted stress shocks.
+    intensity : ndarray of shape (n_steps,) or None
+        Jump-intensity multipliers of the event calendar.
     history_stats, model_stats : dict
         :func:`models.calibration.market_statistics` of the real sample and of stationary model
         paths of the same length.
@@ -74,16 +90,27 @@ class Prepared:
 
     scenario: Scenario
     data: MarketData
-    calibration: HestonCalibration
-    params: HestonParams
+    model: PathModel
+    fit: FitReport
     s0: float
-    table: VixOptionTable
+    var0: float
+    regime0: int
+    table: object
+    shocks: tuple
+    intensity: np.ndarray | None
     history_stats: dict
     model_stats: dict
 
     @property
     def dt(self) -> float:
         return 1.0 / self.scenario.simulation["steps_per_year"]
+
+    @property
+    def n_steps(self) -> int:
+        """Steps simulated: the scenario's horizon, or the whole real path for a replay."""
+        if isinstance(self.model, HistoricalReplay):
+            return self.model.n_days - 1
+        return self.scenario.n_steps
 
 
 @dataclass
@@ -98,6 +125,8 @@ class RunResult:
         Fields of :data:`PATH_FIELDS`.
     sample_spx, sample_vix, sample_cum_unhedged, sample_cum_hedged : ndarray of shape (n_sample, n_steps + 1)
         Whole paths kept for fan charts: SPX (points), VIX (points), cumulative P&L (USD).
+    sample_regime : ndarray of int8, shape (n_sample, n_steps + 1)
+        Regime labels of the sampled paths.
     sample_path_index : ndarray of int, shape (n_sample,)
         Index of each sampled path among all paths.
     elapsed_s : float
@@ -114,12 +143,33 @@ class RunResult:
     sample_vix: np.ndarray
     sample_cum_unhedged: np.ndarray
     sample_cum_hedged: np.ndarray
+    sample_regime: np.ndarray
     sample_path_index: np.ndarray
     elapsed_s: float = 0.0
 
 
+def _shocks(scenario: Scenario, where: str) -> tuple[Shock, ...]:
+    out = []
+    long_spx = None
+    for sh in scenario.stress["shocks"]:
+        if "preset" in sh:
+            if long_spx is None:
+                s = load_series("arch:sp500", "spx", where)
+                v = load_series("arch:vix", "vix", where)
+                long_spx = (s.index.values, s.to_numpy(float), v.index.values, v.to_numpy(float))
+            shock = preset_shock(sh["preset"], sh["day"], *long_spx)
+            if "var_jump" in sh or "regime" in sh:
+                shock = Shock(shock.day, shock.spx_return, shock.vix_multiplier, sh.get("var_jump", 0.0),
+                              sh.get("regime"), shock.name)
+        else:
+            shock = Shock(sh["day"], sh["spx_return"], sh.get("vix_multiplier", 1.0), sh.get("var_jump", 0.0),
+                          sh.get("regime"), f"day {sh['day']}")
+        out.append(shock)
+    return tuple(out)
+
+
 def prepare(scenario: Scenario, seed: int) -> Prepared:
-    """Load data, calibrate P and Q, build the VIX option table and the fit diagnostics.
+    """Load data, calibrate the model (or read its parameter file), build the VIX pricer and diagnostics.
 
     Parameters
     ----------
@@ -132,31 +182,35 @@ def prepare(scenario: Scenario, seed: int) -> Prepared:
     sim.data.DataError
         Missing or unreadable data.
     ValueError
-        Calibration failure.
+        Calibration failure, a bad parameter file, or parameters that break a model rule.
     """
     where = str(scenario.path) if scenario.path else scenario.name
     base = scenario.path.parent if scenario.path else None
     data = load_market_data(scenario.data, where, base)
+    sim = scenario.simulation
+    dt = 1.0 / sim["steps_per_year"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FellerConditionWarning)
-        cal = calibrate_heston(
-            data.spx, data.vix, dt=1.0 / scenario.simulation["steps_per_year"],
-            start=str(data.dates[0].date()), end=str(data.dates[-1].date()),
-        )
-        p = cal.params
-        v0 = {"last": p.v0, "theta": p.theta}.get(scenario.model["v0"], scenario.model["v0"])
-        mu = p.mu if scenario.model["mu"] == "fit" else float(scenario.model["mu"])
-        params = HestonParams(v0=float(v0), kappa=p.kappa, theta=p.theta, sigma=p.sigma, rho=p.rho, mu=mu, lam=p.lam)
-    sim = scenario.simulation
-    s0 = float(data.spx[-1]) if sim["spot0"] == "last" else float(sim["spot0"])
-    dt = 1.0 / sim["steps_per_year"]
+        model, fit, var0, regime0 = build_model(scenario, data, dt)
+    if isinstance(model, HistoricalReplay):
+        s0 = float(data.spx[0])
+    else:
+        s0 = float(data.spx[-1]) if sim["spot0"] == "last" else float(sim["spot0"])
     max_steps = max([dte_to_steps(d, sim["steps_per_year"]) for d in scenario.alvh.dte_open] + [1])
-    table = VixOptionTable(params, dt, max_steps, scenario.market.rate)
+    table = make_vix_table(model, dt, max_steps, scenario.market.rate)
+    shocks = _shocks(scenario, where)
+    ev = scenario.stress["events"]
+    intensity = None if ev is None else event_intensity(scenario.n_steps, ev["every_days"], ev["multiplier"],
+                                                          ev["first_day"])
     diag_ss = np.random.SeedSequence(seed).spawn(2)[1]
-    model_stats = simulate_stationary_statistics(params, len(data.spx), 200, np.random.default_rng(diag_ss), dt)
+    history = market_statistics(data.spx, data.vix)
+    if isinstance(model, HistoricalReplay):
+        model_stats = dict(history)
+    else:
+        model_stats = model_statistics(model, len(data.spx), 200, np.random.default_rng(diag_ss), dt)
     return Prepared(
-        scenario=scenario, data=data, calibration=cal, params=params, s0=s0, table=table,
-        history_stats=market_statistics(data.spx, data.vix), model_stats=model_stats,
+        scenario=scenario, data=data, model=model, fit=fit, s0=s0, var0=var0, regime0=regime0, table=table,
+        shocks=shocks, intensity=intensity, history_stats=history, model_stats=model_stats,
     )
 
 
@@ -169,15 +223,19 @@ def _max_drawdown(pnl: np.ndarray) -> np.ndarray:
 def simulate_chunk(
     seed_seq: np.random.SeedSequence,
     n_paths: int,
-    params: HestonParams,
+    model: PathModel,
     s0: float,
+    var0: float,
+    regime0: int,
     n_steps: int,
     dt: float,
     market: MarketSpec,
     condor: CondorSpec,
     alvh: AlvhSpec,
-    table: VixOptionTable,
+    table,
     n_sample: int,
+    shocks: tuple = (),
+    intensity: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Generate one chunk of P-paths, run both books on it and reduce it to per-path summaries.
 
@@ -187,10 +245,10 @@ def simulate_chunk(
         This chunk's own seed.
     n_paths : int
         Paths in the chunk.
-    params : HestonParams
-        Model (P for paths, Q for prices).
-    s0 : float
-        Initial SPX level.
+    model : PathModel
+        P for paths, Q for prices.
+    s0, var0, regime0 : float, float, int
+        Initial SPX level, variance and regime.
     n_steps : int
         Daily steps.
     dt : float
@@ -199,6 +257,10 @@ def simulate_chunk(
         Pricing and strategy inputs.
     n_sample : int
         Number of leading paths returned whole.
+    shocks : tuple of Shock
+        Scripted stress shocks (:func:`models.stress.simulate_with_overlays`).
+    intensity : ndarray of shape (n_steps,), optional
+        Jump-intensity multipliers (event calendar).
 
     Returns
     -------
@@ -207,14 +269,15 @@ def simulate_chunk(
         (min(n_sample, n_paths), n_steps + 1).
     """
     rng = np.random.default_rng(seed_seq)
-    spot, var = simulate_qe(
-        s0, params.v0, params.kappa, params.theta, params.sigma, params.rho, params.mu, dt, n_steps,
-        rng=rng, n_paths=n_paths,
-    )
-    vix = model_vix(var, params.kappa_q, params.theta_q)
-    book = run_books(spot, var, vix, params, market, condor, alvh, table, dt)
+    state0 = model.initial_state(s0, n_paths, var0, regime0)
+    paths = simulate_with_overlays(model, state0, n_steps, dt, rng, shocks, intensity)
+    spot, vix = paths.spot, paths.vix
+    book = run_books(spot, paths.var, vix, model, market, condor, alvh, table, dt,
+                     regime=paths.regime if model.n_regimes > 1 else None)
     hedged = book.condor_pnl + book.hedge_pnl
     years = n_steps * dt
+    worst = np.argmin(hedged, axis=1)
+    top = model.n_regimes - 1
     out = {
         "pnl_unhedged": book.condor_pnl.sum(axis=1),
         "pnl_hedged": hedged.sum(axis=1),
@@ -232,12 +295,15 @@ def simulate_chunk(
         "n_condors": book.n_condors.astype(float),
         "n_profit_takes": book.n_profit_takes.astype(float),
         "n_stops": book.n_stops.astype(float),
-        "spx_return": (spot[:, -1] / s0 - 1.0) * 100.0,
+        "spx_return": (spot[:, -1] / spot[:, 0] - 1.0) * 100.0,
         "vix_max": vix.max(axis=1),
+        "top_regime_share": (paths.regime == top).mean(axis=1) if top > 0 else np.zeros(n_paths),
+        "regime_worst_day": paths.regime[np.arange(n_paths), worst].astype(float),
     }
     k = min(n_sample, n_paths)
     out["sample_spx"] = spot[:k].copy()
     out["sample_vix"] = vix[:k].copy()
+    out["sample_regime"] = paths.regime[:k].copy()
     out["sample_cum_unhedged"] = np.cumsum(book.condor_pnl[:k], axis=1)
     out["sample_cum_hedged"] = np.cumsum(hedged[:k], axis=1)
     return out
@@ -287,8 +353,9 @@ def run(
     children = np.random.SeedSequence(seed).spawn(2)[0].spawn(n_chunks)
     n_sample = sc.simulation["sample_paths_per_chunk"]
     common = dict(
-        params=prepared.params, s0=prepared.s0, n_steps=sc.n_steps, dt=prepared.dt, market=sc.market,
-        condor=sc.condor, alvh=sc.alvh, table=prepared.table, n_sample=n_sample,
+        model=prepared.model, s0=prepared.s0, var0=prepared.var0, regime0=prepared.regime0,
+        n_steps=prepared.n_steps, dt=prepared.dt, market=sc.market, condor=sc.condor, alvh=sc.alvh,
+        table=prepared.table, n_sample=n_sample, shocks=prepared.shocks, intensity=prepared.intensity,
     )
     t0 = time.perf_counter()
     with warnings.catch_warnings():
@@ -308,5 +375,5 @@ def run(
         prepared=prepared, n_paths=n_paths, seed=seed, jobs=jobs, chunk_size=chunk_size, per_path=per_path,
         sample_spx=cat("sample_spx"), sample_vix=cat("sample_vix"),
         sample_cum_unhedged=cat("sample_cum_unhedged"), sample_cum_hedged=cat("sample_cum_hedged"),
-        sample_path_index=sample_idx.astype(np.int64), elapsed_s=elapsed,
+        sample_regime=cat("sample_regime"), sample_path_index=sample_idx.astype(np.int64), elapsed_s=elapsed,
     )

@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from models.base import PathModel
 from models.heston import HestonParams
-from sim.pricing import SpxSmile, VixOptionTable, spx_option, strike_for_delta
+from sim.pricing import MarkovVixTable, SpxSmile, VixOptionTable, as_model, spx_option, strike_for_delta
 
 __all__ = ["CondorSpec", "AlvhSpec", "MarketSpec", "BookResult", "run_books", "dte_to_steps"]
 
@@ -166,7 +167,7 @@ class BookResult:
     hedge_active_share: np.ndarray
 
 
-def _condor_value(spot, v, strikes, tau, model, market):
+def _condor_value(spot, v, strikes, tau, model, market, regime=None):
     """Mid value (points) of one short iron condor: short put, call minus long wings; and its delta."""
     kp_long, kp_short, kc_short, kc_long = strikes
     n = spot.size
@@ -176,6 +177,7 @@ def _condor_value(spot, v, strikes, tau, model, market):
     price, delta = spx_option(
         np.broadcast_to(spot, (4, n)), k, tau, np.broadcast_to(v, (4, n)), is_call,
         model, market.smile, market.rate, market.div,
+        None if regime is None else np.broadcast_to(regime, (4, n)),
     )
     return (sgn * price).sum(axis=0), -(sgn * delta).sum(axis=0)
 
@@ -192,29 +194,32 @@ def run_books(
     spot: np.ndarray,
     variance: np.ndarray,
     vix: np.ndarray,
-    model: HestonParams,
+    model: PathModel | HestonParams,
     market: MarketSpec,
     condor: CondorSpec,
     alvh: AlvhSpec,
-    table: VixOptionTable | None,
+    table: VixOptionTable | MarkovVixTable | None,
     dt: float,
+    regime: np.ndarray | None = None,
 ) -> BookResult:
     """Run the condor and the ALVH books along a chunk of paths.
 
     Parameters
     ----------
     spot, variance, vix : ndarray of shape (n_paths, n_steps + 1)
-        SPX level (points), Heston variance (annualised) and model VIX (points) per path and day.
-    model : HestonParams
-        Its Q-dynamics price everything.
+        SPX level (points), variance state (annualised) and model VIX (points) per path and day.
+    model : PathModel or HestonParams
+        Its Q side prices the SPX options (:meth:`~models.base.PathModel.atm_total_variance`).
     market : MarketSpec
     condor : CondorSpec
     alvh : AlvhSpec
-    table : VixOptionTable or None
-        VIX option prices; required when ``alvh.enabled``. Its ``max_steps`` must cover
-        ``dte_open``.
+    table : VixOptionTable or MarkovVixTable or None
+        VIX option prices (:func:`sim.pricing.make_vix_table`); required when ``alvh.enabled``.
+        Its ``max_steps`` must cover ``dte_open``.
     dt : float
         Years per step.
+    regime : ndarray of int8, shape (n_paths, n_steps + 1), optional
+        Regime labels (regime-switching models); ``None`` means a single regime.
 
     Returns
     -------
@@ -227,6 +232,7 @@ def run_books(
     """
     if spot.shape != variance.shape or spot.shape != vix.shape or spot.ndim != 2:
         raise ValueError("spot, variance and vix must be 2-D arrays of equal shape (n_paths, n_steps + 1)")
+    model = as_model(model)
     n, t_len = spot.shape
     n_steps = t_len - 1
     steps_per_year = 1.0 / dt
@@ -253,7 +259,7 @@ def run_books(
     n_layers = len(alvh.allocation) if alvh.enabled else 0
     if alvh.enabled:
         if table is None:
-            raise ValueError("the ALVH needs a VixOptionTable")
+            raise ValueError("the ALVH needs a VixOptionTable or MarkovVixTable")
         open_steps = [max(dte_to_steps(d, steps_per_year), 1) for d in alvh.dte_open]
         roll_steps = [dte_to_steps(d, steps_per_year) for d in alvh.dte_roll]
         if max(open_steps) > table.max_steps:
@@ -274,6 +280,8 @@ def run_books(
 
     for t in range(t_len):
         s_t, v_t, x_t = spot[:, t], variance[:, t], vix[:, t]
+        r_t = None if regime is None else regime[:, t]
+        sub = lambda ix: None if r_t is None else r_t[ix]  # noqa: E731
         last = t == n_steps
 
         # ---------------- condor: mark, settle, exits
@@ -289,7 +297,7 @@ def run_books(
             if live.any():
                 l_ = idx[live]
                 value[live], _ = _condor_value(
-                    s_t[l_], v_t[l_], c_strikes[:, l_], rem[live] * dt, model, market
+                    s_t[l_], v_t[l_], c_strikes[:, l_], rem[live] * dt, model, market, sub(l_)
                 )
             condor_pnl[idx, t] -= (value - c_mark[idx]) * qty * MULTIPLIER
             c_mark[idx] = value
@@ -310,10 +318,13 @@ def run_books(
             if new.size:
                 tau = c_steps * dt
                 s_n, v_n = s_t[new], v_t[new]
-                kp = strike_for_delta(s_n, tau, v_n, -condor.short_delta, False, model, market.smile, market.rate, market.div)
-                kc = strike_for_delta(s_n, tau, v_n, condor.short_delta, True, model, market.smile, market.rate, market.div)
+                r_n = sub(new)
+                kp = strike_for_delta(s_n, tau, v_n, -condor.short_delta, False, model, market.smile, market.rate,
+                                      market.div, regime=r_n)
+                kc = strike_for_delta(s_n, tau, v_n, condor.short_delta, True, model, market.smile, market.rate,
+                                      market.div, regime=r_n)
                 strikes = np.stack((kp - condor.wing_width, kp, kc, kc + condor.wing_width))
-                value, _ = _condor_value(s_n, v_n, strikes, tau, model, market)
+                value, _ = _condor_value(s_n, v_n, strikes, tau, model, market, r_n)
                 ok = value > 0.0
                 new, strikes, value = new[ok], strikes[:, ok], value[ok]
                 c_open[new] = True
@@ -335,7 +346,7 @@ def run_books(
                 if held.any():
                     idx = np.flatnonzero(held)
                     rem = h_expiry[i, idx] - t
-                    val = table.call(x_t[idx], np.maximum(rem, 0), h_k[i, idx])
+                    val = table.call(x_t[idx], np.maximum(rem, 0), h_k[i, idx], sub(idx))
                     hedge_pnl[idx, t] += (val - h_mark[i, idx]) * h_qty[i, idx] * MULTIPLIER
                     h_mark[i, idx] = val
                     settle = rem <= 0
@@ -354,9 +365,9 @@ def run_books(
                     continue
                 buy = np.flatnonzero(active & ~h_open[i])
                 if buy.size:
-                    fut = table.futures(x_t[buy], open_steps[i])
+                    fut = table.futures(x_t[buy], open_steps[i], sub(buy))
                     k_idx = table.strike_index(fut * (1.0 + alvh.strike_otm))
-                    price = table.call(x_t[buy], open_steps[i], k_idx)
+                    price = table.call(x_t[buy], open_steps[i], k_idx, sub(buy))
                     ok = price > 1e-4  # a call worth nothing is not bought
                     buy, k_idx, price = buy[ok], k_idx[ok], price[ok]
                     q = spend[i] / (price * MULTIPLIER)

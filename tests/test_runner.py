@@ -20,9 +20,10 @@ def test_chunk_i_is_seeded_by_child_i_of_the_path_stream(tiny_prepared):
     sc = tiny_prepared.scenario
     res = run(tiny_prepared, 300, seed=7, jobs=1, progress=False)  # chunks of 128: 128, 128, 44
     child2 = np.random.SeedSequence(7).spawn(2)[0].spawn(3)[2]
+    tp = tiny_prepared
     chunk = simulate_chunk(
-        child2, 44, tiny_prepared.params, tiny_prepared.s0, sc.n_steps, tiny_prepared.dt, sc.market, sc.condor,
-        sc.alvh, tiny_prepared.table, 4,
+        child2, 44, tp.model, tp.s0, tp.var0, tp.regime0, sc.n_steps, tp.dt, sc.market, sc.condor,
+        sc.alvh, tp.table, 4,
     )
     for key in PATH_FIELDS:
         assert np.array_equal(res.per_path[key][256:], chunk[key]), key

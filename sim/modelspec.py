@@ -1,0 +1,217 @@
+"""From a scenario's ``[model]`` table to a calibrated :class:`models.base.PathModel`.
+
+Every model type has a calibrator (a function of the real data returning the model and a
+:class:`models.base.FitReport`). A scenario either calibrates on the fly or names a parameter file
+written by ``alvh calibrate`` (JSON: ``{"type", "params", "fit"}``), which is how slow fits are
+done once and reused.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from models.base import FitReport, PathModel
+from models.calibration import calibrate_heston, heston_fit_report
+from models.heston import FellerConditionWarning, HestonModel
+from sim.data import MarketData, load_series
+
+__all__ = ["MODEL_TYPES", "calibrate", "build_model", "write_params", "read_params", "ParamsFileError"]
+
+#: Model types a scenario may name (``replay`` is built from the data, with a pricing model).
+MODEL_TYPES = ("heston", "bates", "svcj", "gjr_garch", "regime_heston", "replay")
+
+#: Types whose parameter ``mu`` is the annual P drift of the SPX (a scenario may override it).
+_HAS_ANNUAL_MU = ("heston", "bates", "svcj")
+
+
+class ParamsFileError(ValueError):
+    """A parameter file is missing, unreadable, or for another model type."""
+
+
+def _long_spx(where: str) -> tuple[np.ndarray, np.ndarray]:
+    s = load_series("arch:sp500", "spx", where)
+    return s.index.values.astype("datetime64[D]"), s.to_numpy(dtype=float)
+
+
+def calibrate(model_type: str, data: MarketData, dt: float = 1.0 / 252.0, options: dict | None = None
+              ) -> tuple[PathModel, FitReport]:
+    """Calibrate ``model_type`` to the real data.
+
+    Parameters
+    ----------
+    model_type : str
+        One of :data:`MODEL_TYPES` except ``replay``.
+    data : MarketData
+        SPX and VIX closes on common days (the calibration window).
+    dt : float
+        Years per observation.
+    options : dict, optional
+        ``k_regimes`` (regime_heston).
+
+    Returns
+    -------
+    model : PathModel
+    fit : FitReport
+
+    Raises
+    ------
+    ValueError
+        Unknown type, or a calibration failure.
+    """
+    options = options or {}
+    start, end = str(data.dates[0].date()), str(data.dates[-1].date())
+    spx, vix = np.asarray(data.spx, float), np.asarray(data.vix, float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FellerConditionWarning)
+        if model_type == "heston":
+            cal = calibrate_heston(spx, vix, dt=dt, start=start, end=end)
+            return HestonModel(cal.params), heston_fit_report(cal)
+        if model_type == "bates":
+            from models.jumps import calibrate_bates
+            return calibrate_bates(spx, vix, dt, start, end)
+        if model_type == "svcj":
+            from models.jumps import calibrate_svcj
+            return calibrate_svcj(spx, vix, dt, start, end)
+        if model_type == "gjr_garch":
+            from models.garch import calibrate_gjr_garch
+            _, long_spx = _long_spx(start)
+            return calibrate_gjr_garch(spx, vix, dt, start, end, fit_spx=long_spx)
+        if model_type == "regime_heston":
+            from models.regimes import calibrate_regimes
+            _, long_spx = _long_spx(start)
+            return calibrate_regimes(spx, vix, dates=np.asarray(data.dates), k_regimes=options.get("k_regimes", 3),
+                                     dt=dt, regime_spx=long_spx)
+    raise ValueError(f"no calibrator for model type {model_type!r}; known: {', '.join(MODEL_TYPES[:-1])}")
+
+
+def _model_class(model_type: str) -> type[PathModel]:
+    if model_type == "heston":
+        return HestonModel
+    if model_type in ("bates", "svcj"):
+        from models import jumps
+        return jumps.BatesModel if model_type == "bates" else jumps.SvcjModel
+    if model_type == "gjr_garch":
+        from models.garch import GjrGarchModel
+        return GjrGarchModel
+    if model_type == "regime_heston":
+        from models.regimes import RegimeSwitchingModel
+        return RegimeSwitchingModel
+    raise ValueError(f"model type {model_type!r} has no parameter file form")
+
+
+def write_params(path: Path, model_type: str, model: PathModel, fit: FitReport) -> None:
+    """Write a parameter file (JSON) that a scenario can name in ``[model] params``."""
+    doc = {"type": model_type, "params": model.to_dict(), "fit": fit.to_dict()}
+    Path(path).write_text(json.dumps(doc, indent=2, default=float) + "\n", encoding="utf-8")
+
+
+def read_params(path: Path, model_type: str) -> tuple[PathModel, FitReport]:
+    """Read a parameter file written by :func:`write_params`.
+
+    Raises
+    ------
+    ParamsFileError
+        Missing, unreadable or malformed file, or a file for another model type.
+    ValueError
+        Parameters that break a model rule (from the model's constructor).
+    """
+    p = Path(path)
+    try:
+        doc = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ParamsFileError(f"{p}: cannot read parameter file: {exc}") from None
+    if not isinstance(doc, dict) or "params" not in doc or "type" not in doc:
+        raise ParamsFileError(f"{p}: not a parameter file (needs 'type' and 'params'; write one with alvh calibrate)")
+    if doc["type"] != model_type:
+        raise ParamsFileError(f"{p}: holds a {doc['type']!r} model, the scenario asks for {model_type!r}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FellerConditionWarning)
+        model = _model_class(model_type).from_dict(doc["params"])
+    f = doc.get("fit") or {}
+    fit = FitReport(
+        model=model_type, params=f.get("params", doc["params"]), stderr=f.get("stderr", {}), loglik=f.get("loglik"),
+        n_obs=int(f.get("n_obs", 0)), n_params=int(f.get("n_params", 0)), method=f.get("method", "from file"),
+        sample=f.get("sample", ""), notes=list(f.get("notes", [])) + [f"parameters read from {p.name}"],
+    )
+    return model, fit
+
+
+def _with_overrides(model_type: str, model: PathModel, data: MarketData, spec: dict) -> PathModel:
+    """Apply the scenario's ``v0`` and ``mu`` choices."""
+    d = model.to_dict()
+    if spec.get("mu", "fit") != "fit":
+        if model_type not in _HAS_ANNUAL_MU:
+            raise ValueError(f"model.mu can be set only for {', '.join(_HAS_ANNUAL_MU)}; {model_type} takes 'fit'")
+        d["mu"] = float(spec["mu"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FellerConditionWarning)
+        return _model_class(model_type).from_dict(d)
+
+
+def build_model(scenario, data: MarketData, dt: float) -> tuple[PathModel, FitReport, float, int]:
+    """The scenario's model, its fit report, and the initial variance and regime.
+
+    Parameters
+    ----------
+    scenario : sim.config.Scenario
+    data : MarketData
+    dt : float
+
+    Returns
+    -------
+    model : PathModel
+    fit : FitReport
+    var0 : float
+        Initial variance: from the window's last VIX (``"last"``), the model's default
+        (``"default"``; for Heston-type models ``"theta"`` is the P long-run variance), or the
+        number given.
+    regime0 : int
+        Initial regime: the most likely regime on the window's last day (``"last"``, regime
+        models) or the number given.
+
+    Raises
+    ------
+    ParamsFileError, ValueError
+    """
+    spec = scenario.model
+    mtype = spec["type"]
+    if mtype == "replay":
+        pricing, fit = _calibrated(spec.get("pricing", "heston"), scenario, data, dt, spec)
+        from models.replay import HistoricalReplay
+        model = HistoricalReplay(data.spx, data.vix, np.asarray(data.dates), pricing)
+        fit.notes.append(f"replay of the real path, priced by the calibrated {pricing.name} model")
+        return model, fit, model.default_var0, 0
+    model, fit = _calibrated(mtype, scenario, data, dt, spec)
+    model = _with_overrides(mtype, model, data, spec)
+    r0 = spec.get("regime0", "last")
+    if r0 == "last":
+        regime0 = int(getattr(model, "last_regime", 0))
+    else:
+        regime0 = int(r0)
+        if not 0 <= regime0 < model.n_regimes:
+            raise ValueError(f"model.regime0 must be in 0..{model.n_regimes - 1}, got {regime0}")
+    v0 = spec.get("v0", "last")
+    if v0 == "last":
+        var0 = float(model.var_from_vix(np.array([data.vix[-1]]), np.array([regime0]))[0])
+    elif v0 in ("theta", "default"):
+        var0 = float(model.default_var0)
+    else:
+        var0 = float(v0)
+    if not (math.isfinite(var0) and var0 >= 0):
+        raise ValueError(f"initial variance must be finite and >= 0, got {var0}")
+    return model, fit, var0, regime0
+
+
+def _calibrated(mtype: str, scenario, data: MarketData, dt: float, spec: dict) -> tuple[PathModel, FitReport]:
+    params = spec.get("params")
+    if params:
+        base = scenario.path.parent if scenario.path else Path.cwd()
+        p = Path(params)
+        return read_params(p if p.is_absolute() else base / p, mtype)
+    return calibrate(mtype, data, dt, {"k_regimes": spec.get("k_regimes", 3)})
