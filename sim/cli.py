@@ -71,18 +71,18 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--start", metavar="YYYY-MM-DD", help="first day of the window")
     cal.add_argument("--end", metavar="YYYY-MM-DD", help="last day of the window")
     cal.add_argument("--k-regimes", type=int, choices=[2, 3], default=3, help="regimes of regime_heston (default 3)")
-    cal.add_argument("--out", metavar="FILE", help="parameter file (default: scenarios/params/MODEL.json)")
+    cal.add_argument("--out", metavar="FILE", help="parameter file (default: reports/params/MODEL.json)")
 
     val = sub.add_parser("validate", help="compare each model's simulated statistics with the real data",
-                         description="For each model: calibrate (or read scenarios/params/MODEL.json when present), "
+                         description="For each model: calibrate (or read DIR/MODEL.json with --params-dir), "
                                      "simulate stationary paths as long as the real sample, and print the VIX mean "
                                      "and quantiles, SPX volatility, kurtosis, share of days below -3% and largest "
                                      "one-day VIX rise next to the real 2014-2018 values.")
     val.add_argument("models", nargs="*", metavar="MODEL", help="models to validate (default: all)")
     val.add_argument("--paths", type=_int_option(2), default=200, help="stationary paths per model (default 200)")
     val.add_argument("--seed", type=_int_option(0), default=20261121, help="root seed (default 20261121)")
-    val.add_argument("--params-dir", metavar="DIR", default="scenarios/params",
-                     help="folder of parameter files to use instead of calibrating (default scenarios/params)")
+    val.add_argument("--params-dir", metavar="DIR",
+                     help="folder of parameter files (MODEL.json from alvh calibrate) to use instead of calibrating")
     val.add_argument("--out", metavar="FILE", help="also write the table here (Markdown)")
     return parser
 
@@ -180,7 +180,7 @@ def _calibrate(args: argparse.Namespace) -> int:
         data = _data_for(args)
     except (ConfigError, DataError) as exc:
         return _fail(str(exc))
-    out = Path(args.out) if args.out else Path("scenarios") / "params" / f"{args.model}.json"
+    out = Path(args.out) if args.out else Path("reports") / "params" / f"{args.model}.json"
     if out.exists() and out.is_dir():
         return _fail(f"--out {out}: is a folder")
     print(f"alvh: calibrating {args.model} to {len(data.spx)} days, {data.dates[0].date()} to "
@@ -239,9 +239,9 @@ def _validate(args: argparse.Namespace) -> int:
     stats = {"real": market_statistics(data.spx, data.vix)}
     seeds = np.random.SeedSequence(args.seed).spawn(len(known))
     for name in models:
-        params = Path(args.params_dir) / f"{name}.json"
+        params = Path(args.params_dir) / f"{name}.json" if args.params_dir else None
         try:
-            if params.is_file():
+            if params is not None:
                 print(f"alvh: {name}: parameters from {params}", file=sys.stderr)
                 model, _ = read_params(params, name)
             else:

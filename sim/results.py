@@ -62,11 +62,16 @@ def compute_metrics(per_path: dict[str, np.ndarray], capital: float, years: floa
         the paired CVaR reduction; median annual hedge cost; the share of paths with annual cost
         within 1-2%; hedge efficiency (CVaR99 reduction per 1% of mean annual cost).
 
-    Raises
-    ------
-    ValueError
-        Fewer than 2 paths.
+    Notes
+    -----
+    With a single path (a historical replay) every metric is that path's own value (its P&L,
+    its loss as VaR and CVaR, ...) and every standard error and interval is NaN.
     """
+    n = len(next(iter(per_path.values())))
+    if n == 1:
+        twice = {k: np.repeat(np.asarray(v), 2) for k, v in per_path.items()}
+        return [Metric(m.key, m.label, m.units, mx.Estimate(m.est.value, np.nan, np.nan, np.nan))
+                for m in compute_metrics(twice, capital, years)]
     pct = lambda usd: np.asarray(usd) / capital * 100.0  # noqa: E731
     per_year = lambda usd: pct(usd) / years  # noqa: E731
     out: list[Metric] = []

@@ -44,6 +44,18 @@ def test_minimal_scenario_takes_defaults():
         ('[simulation]\nn_paths = 5\n', r"f.toml: 'name' is a required property"),
         ('name = "x"\n[simulation\n', r"f.toml: invalid TOML"),
         ('name = "a b"\n', r"key 'name': 'a b' does not match"),
+        ('name = "x"\n[model]\ntype = "sabr"\n', r"key 'model.type': 'sabr' is not one of"),
+        ('name = "x"\n[[stress.shocks]]\nday = 3\npreset = "2020-03-16"\n', r"key 'stress.shocks.0.preset'"),
+        ('name = "x"\n[[stress.shocks]]\nday = 3\n', r"key 'stress.shocks\[0\]': needs a preset or an spx_return"),
+        ('name = "x"\n[[stress.shocks]]\nday = 3\npreset = "2018-02-05"\nspx_return = -0.1\n',
+         r"give a preset or spx_return/vix_multiplier, not both"),
+        ('name = "x"\n[[stress.shocks]]\nday = 300\nspx_return = -0.1\n', r"day 300 is beyond the horizon \(252"),
+        ('name = "x"\n[[stress.shocks]]\nday = 3\nspx_return = -0.1\n[[stress.shocks]]\nday = 3\nspx_return = 0.1\n',
+         r"shock days must be distinct"),
+        ('name = "x"\n[stress.events]\nevery_days = 30\n', r"key 'stress.events': .*model 'heston' has no jumps"),
+        ('name = "x"\n[model]\ntype = "replay"\n[[stress.shocks]]\nday = 3\nspx_return = -0.1\n',
+         r"a replay is the real path"),
+        ('name = "x"\n[model]\nk_regimes = 4\n', r"key 'model.k_regimes'"),
     ],
 )
 def test_bad_scenarios_are_refused_with_the_key_and_the_rule(text, pattern):
@@ -55,3 +67,20 @@ def test_bad_scenarios_are_refused_with_the_key_and_the_rule(text, pattern):
 def test_missing_file(tmp_path):
     with pytest.raises(ConfigError, match="file not found"):
         load_scenario(tmp_path / "nope.toml")
+
+
+def test_every_bundled_scenario_parses():
+    files = sorted((Path(__file__).parents[1] / "scenarios").glob("*.toml"))
+    assert len(files) >= 1
+    for f in files:
+        sc = load_scenario(f)
+        assert sc.name == f.stem, f
+
+
+def test_stress_tables_parse():
+    sc = parse_scenario('name = "x"\n[model]\ntype = "bates"\n[[stress.shocks]]\nday = 3\npreset = "2018-02-05"\n'
+                        '[[stress.shocks]]\nday = 9\nspx_return = -0.05\nvix_multiplier = 1.5\n'
+                        '[stress.events]\nmultiplier = 5.0\n')
+    assert [s["day"] for s in sc.stress["shocks"]] == [3, 9]
+    assert sc.stress["events"] == {"every_days": 30, "multiplier": 5.0, "first_day": 1}
+    assert parse_scenario('name = "x"\n').stress == {"shocks": [], "events": None}

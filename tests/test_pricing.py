@@ -352,3 +352,127 @@ def test_vix_table_futures_below_floor_clamped(vix_table):
     f_floor = vix_table.futures(np.array([vix_table.floor]), 10)
     f_below = vix_table.futures(np.array([vix_table.floor - 3.0]), 10)
     np.testing.assert_array_equal(f_floor, f_below)
+
+
+# ---------------------------------------------------------------------------
+# MarkovVixTable: the generic VIX pricer, against the exact CIR-law table and Monte Carlo
+from models.base import PathModel  # noqa: E402
+from models.heston import HestonModel, cir_quantile_step, cir_transition, model_vix, variance_from_vix  # noqa: E402
+from sim.pricing import MarkovVixTable, make_vix_table  # noqa: E402
+
+
+def _baseline_model():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FellerConditionWarning)
+        # the baseline calibration (README), rounded
+        return HestonModel(HestonParams(v0=0.03, kappa=11.0, theta=0.0177, sigma=0.68, rho=-0.74, mu=0.076, lam=-9.8))
+
+
+@pytest.fixture(scope="module")
+def heston_tables():
+    m = _baseline_model()
+    return make_vix_table(m, 1 / 252, 62, 0.02), MarkovVixTable(m, 1 / 252, 62, 0.02)
+
+
+def test_make_vix_table_uses_the_exact_table_for_cir_models(heston_tables):
+    assert isinstance(heston_tables[0], VixOptionTable)
+
+
+@pytest.mark.parametrize("steps", [1, 5, 21, 62])
+def test_markov_table_matches_the_exact_cir_table(heston_tables, steps):
+    exact, chain = heston_tables
+    vix = np.array([12.0, 15.0, 20.0, 25.0, 30.0, 40.0, 60.0])
+    # documented accuracy of the chain (sim/pricing.py): futures within 0.05 points, calls within
+    # 0.01 points up to 62 steps; the error is the grid's Jensen gap, growing with the horizon
+    np.testing.assert_allclose(chain.futures(vix, steps), exact.futures(vix, steps), atol=0.05)
+    k = exact.strike_index(exact.futures(vix, steps) * 1.2)
+    np.testing.assert_allclose(chain.call(vix, steps, k), exact.call(vix, steps, k), atol=0.01)
+    # at expiry the call is its intrinsic value exactly
+    np.testing.assert_array_equal(chain.call(vix, 0, k), np.maximum(vix - chain.strikes[k], 0.0))
+
+
+class _TwoRegimeCir(PathModel):
+    """Toy Markov-modulated CIR variance: regime r has its own Q (kappa, theta), VIX^2 = a_r v + b_r."""
+
+    name = "toy"
+    regime_names = ("calm", "crisis")
+    Q = ((3.0, 0.03), (1.0, 0.12))
+    SIGMA = 0.6
+    PI = np.array([[0.97, 0.03], [0.10, 0.90]])
+
+    default_var0 = 0.03
+
+    def simulate(self, *a, **k):  # pragma: no cover - not needed
+        raise NotImplementedError
+
+    def stationary_state(self, *a, **k):  # pragma: no cover
+        raise NotImplementedError
+
+    def _r(self, regime, shape):
+        return np.zeros(shape, np.intp) if regime is None else np.broadcast_to(np.asarray(regime, np.intp), shape)
+
+    def vix(self, var, regime=None):
+        var = np.asarray(var, float)
+        r = self._r(regime, var.shape)
+        out = np.empty(var.shape)
+        for i, (k, t) in enumerate(self.Q):
+            out[r == i] = model_vix(var[r == i], k, t)
+        return out
+
+    def var_from_vix(self, vix, regime=None):
+        vix = np.asarray(vix, float)
+        r = self._r(regime, vix.shape)
+        out = np.empty(vix.shape)
+        for i, (k, t) in enumerate(self.Q):
+            out[r == i] = variance_from_vix(vix[r == i], k, t)
+        return np.maximum(out, 0.0)
+
+    def atm_total_variance(self, var, tau, regime=None):  # pragma: no cover
+        raise NotImplementedError
+
+    def q_step(self, x, dt, regime=0):
+        k, t = self.Q[regime]
+        return cir_quantile_step(x, dt, k, t, self.SIGMA)
+
+    def regime_transition(self, dt):
+        return self.PI
+
+    def to_dict(self):  # pragma: no cover
+        return {}
+
+    @classmethod
+    def from_dict(cls, d):  # pragma: no cover
+        return cls()
+
+
+def test_markov_table_with_regimes_against_monte_carlo():
+    """Regime switches at the start of each step, then CIR moves under the new regime (exact law)."""
+    model, dt, steps = _TwoRegimeCir(), 1 / 252, 21
+    table = MarkovVixTable(model, dt, steps, 0.0)
+    rng = np.random.default_rng(11)
+    n = 200_000
+    for r0, v0 in ((0, 0.02), (1, 0.09)):
+        v = np.full(n, v0)
+        r = np.full(n, r0)
+        for _ in range(steps):
+            r = np.where(rng.random(n) < model.PI[r, 1], 1, 0)
+            for i, (k, t) in enumerate(model.Q):
+                sel = r == i
+                scale, df, nc = cir_transition(v[sel], dt, k, t, model.SIGMA)
+                v[sel] = scale * rng.noncentral_chisquare(df, nc)
+        vix_t = model.vix(v, r)
+        spot_vix = model.vix(np.array([v0]), np.array([r0]))
+        fut = table.futures(spot_vix, steps, np.array([r0]))[0]
+        se = vix_t.std() / np.sqrt(n)
+        # Monte Carlo SE plus the chain's documented grid error (0.05 points, see above)
+        assert abs(fut - vix_t.mean()) < 4 * se + 0.05, (r0, fut, vix_t.mean(), se)
+        call = table.call(spot_vix, steps, table.strike_index([25.0]), np.array([r0]))[0]
+        payoff = np.maximum(vix_t - 25.0, 0.0)
+        assert abs(call - payoff.mean()) < 4 * payoff.std() / np.sqrt(n) + 0.01, (r0, call, payoff.mean())
+
+
+def test_markov_table_refuses_bad_sizes():
+    with pytest.raises(ValueError, match="max_steps"):
+        MarkovVixTable(_baseline_model(), 1 / 252, 0, 0.0)
+    with pytest.raises(ValueError, match="n_nodes"):
+        MarkovVixTable(_baseline_model(), 1 / 252, 5, 0.0, n_nodes=3)
