@@ -80,8 +80,9 @@ def calibrate(model_type: str, data: MarketData, dt: float = 1.0 / 252.0, option
             return calibrate_svcj(spx, vix, dt, start, end)
         if model_type == "gjr_garch":
             from models.garch import calibrate_gjr_garch
-            _, long_spx = _long_spx(start)
-            return calibrate_gjr_garch(spx, vix, dt, start, end, fit_spx=long_spx)
+            # fitted on the calibration window itself, so P and the VIX premium (Q) share one sample;
+            # the 1999-2018 fit is more persistent still (see models/garch.py and the README)
+            return calibrate_gjr_garch(spx, vix, dt, start, end)
         if model_type == "regime_heston":
             from models.regimes import calibrate_regimes
             _, long_spx = _long_spx(start)
@@ -117,9 +118,8 @@ def read_params(path: Path, model_type: str) -> tuple[PathModel, FitReport]:
     Raises
     ------
     ParamsFileError
-        Missing, unreadable or malformed file, or a file for another model type.
-    ValueError
-        Parameters that break a model rule (from the model's constructor).
+        Missing, unreadable or malformed file, a file for another model type, or parameters
+        that break a model rule (the model's own message, e.g. ``rho must be in (-1, 1)``).
     """
     p = Path(path)
     try:
@@ -132,7 +132,10 @@ def read_params(path: Path, model_type: str) -> tuple[PathModel, FitReport]:
         raise ParamsFileError(f"{p}: holds a {doc['type']!r} model, the scenario asks for {model_type!r}")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FellerConditionWarning)
-        model = _model_class(model_type).from_dict(doc["params"])
+        try:
+            model = _model_class(model_type).from_dict(doc["params"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ParamsFileError(f"{p}: bad {model_type} parameters: {exc}") from None
     f = doc.get("fit") or {}
     fit = FitReport(
         model=model_type, params=f.get("params", doc["params"]), stderr=f.get("stderr", {}), loglik=f.get("loglik"),
@@ -142,7 +145,7 @@ def read_params(path: Path, model_type: str) -> tuple[PathModel, FitReport]:
     return model, fit
 
 
-def _with_overrides(model_type: str, model: PathModel, data: MarketData, spec: dict) -> PathModel:
+def _with_overrides(model_type: str, model: PathModel, spec: dict) -> PathModel:
     """Apply the scenario's ``v0`` and ``mu`` choices."""
     d = model.to_dict()
     if spec.get("mu", "fit") != "fit":
@@ -188,7 +191,7 @@ def build_model(scenario, data: MarketData, dt: float) -> tuple[PathModel, FitRe
         fit.notes.append(f"replay of the real path, priced by the calibrated {pricing.name} model")
         return model, fit, model.default_var0, 0
     model, fit = _calibrated(mtype, scenario, data, dt, spec)
-    model = _with_overrides(mtype, model, data, spec)
+    model = _with_overrides(mtype, model, spec)
     r0 = spec.get("regime0", "last")
     if r0 == "last":
         regime0 = int(getattr(model, "last_regime", 0))

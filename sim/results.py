@@ -113,12 +113,14 @@ def compute_metrics(per_path: dict[str, np.ndarray], capital: float, years: floa
     out.append(Metric("hedge_active_share_mean", "Mean share of days with the hedge switched on", "1",
                       mx.mean(per_path["hedge_active_share"])))
     worst = loss_u >= np.quantile(loss_u, 0.99)
+    # fewer than 200 paths leave one path in the worst 1%: its value, with no interval
+    tail = lambda x: mx.mean(x) if x.size >= 2 else mx.Estimate(float(x.mean()), np.nan, np.nan, np.nan)  # noqa: E731
     out.append(Metric("spx_return_worst1", "Tail anatomy: mean SPX return on the unhedged worst 1% of paths",
-                      "%", mx.mean(per_path["spx_return"][worst])))
+                      "%", tail(per_path["spx_return"][worst])))
     out.append(Metric("vix_max_worst1", "Tail anatomy: mean highest VIX on the unhedged worst 1% of paths",
-                      "VIX points", mx.mean(per_path["vix_max"][worst])))
+                      "VIX points", tail(per_path["vix_max"][worst])))
     out.append(Metric("hedge_pnl_worst1", "Tail anatomy: mean hedge P&L on the unhedged worst 1% of paths",
-                      "% of capital per year", mx.mean(-per_path["hedge_cost_annual_pct"][worst])))
+                      "% of capital per year", tail(-per_path["hedge_cost_annual_pct"][worst])))
     out.append(Metric("condor_stops_mean", "Mean condor stops per year", "1 per year",
                       mx.mean(per_path["n_stops"] / years)))
     out.append(Metric("condor_trades_mean", "Mean condors opened per year", "1 per year",

@@ -99,3 +99,60 @@ def test_bad_options_exit_2(tmp_path, opt):
     proc = alvh("run", TINY, *opt, cwd=tmp_path)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr and opt[0] in proc.stderr
     assert not (tmp_path / "reports").exists()
+
+
+@pytest.fixture(scope="module")
+def heston_params(tmp_path_factory):
+    out = tmp_path_factory.mktemp("params") / "heston.json"
+    proc = alvh("calibrate", "heston", "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    return out, proc
+
+
+def test_calibrate_writes_a_parameter_file_with_its_fit_report(heston_params):
+    import json
+
+    out, proc = heston_params
+    doc = json.loads(out.read_text())
+    assert doc["type"] == "heston" and set(doc["params"]) >= {"v0", "kappa", "theta", "sigma", "rho", "mu", "lam"}
+    fit = doc["fit"]
+    # AIC = 2k - 2 logL and BIC = k ln(n) - 2 logL (Akaike 1974; Schwarz 1978)
+    assert fit["aic"] == pytest.approx(2 * fit["n_params"] - 2 * fit["loglik"])
+    assert fit["bic"] == pytest.approx(fit["n_params"] * np.log(fit["n_obs"]) - 2 * fit["loglik"])
+    assert fit["stderr"]["kappa"] > 0 and "log-likelihood" in proc.stdout
+
+
+def test_scenario_runs_from_a_parameter_file(heston_params, tmp_path):
+    src, _ = heston_params
+    (tmp_path / "p.json").write_text(src.read_text())
+    scen = tmp_path / "fromfile.toml"
+    scen.write_text('name = "fromfile"\n[model]\ntype = "heston"\nparams = "p.json"\n'
+                    '[simulation]\nhorizon_years = 0.1\nchunk_size = 50\n')
+    proc = alvh("run", scen, "--paths", 50, "--out", tmp_path / "o", "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    assert "parameters read from p.json" in proc.stderr
+
+
+@pytest.mark.parametrize("doc, expected", [
+    ('{"type": "bates", "params": {}}', "holds a 'bates' model, the scenario asks for 'heston'"),
+    ('{"type": "heston", "params": {"v0": 0.02, "kappa": 2, "theta": 0.04, "sigma": 0.5, "rho": -1.5}}', "rho"),
+    ('not json', "cannot read parameter file"),
+])
+def test_bad_parameter_files_are_refused(tmp_path, doc, expected):
+    (tmp_path / "p.json").write_text(doc)
+    scen = tmp_path / "s.toml"
+    scen.write_text('name = "s"\n[model]\ntype = "heston"\nparams = "p.json"\n')
+    line = _one_clean_line(alvh("run", scen, "--paths", 10, cwd=tmp_path))
+    assert "p.json" in line and expected in line
+    assert not (tmp_path / "reports").exists()
+
+
+def test_validate_prints_the_table(tmp_path):
+    proc = alvh("validate", "heston", "--paths", 20, "--out", tmp_path / "v.md")
+    assert proc.returncode == 0, proc.stderr
+    table = (tmp_path / "v.md").read_text()
+    for row in ("VIX mean", "VIX 99% quantile", "SPX excess kurtosis", "days with SPX below -3%", "largest one-day VIX rise"):
+        assert row in table
+    assert "| statistic | units | real | heston |" in table
+    bad = alvh("validate", "sabr")
+    assert bad.returncode == 2 and "unknown model 'sabr'" in bad.stderr
