@@ -85,9 +85,9 @@ def calibrate(model_type: str, data: MarketData, dt: float = 1.0 / 252.0, option
             return calibrate_gjr_garch(spx, vix, dt, start, end)
         if model_type == "regime_heston":
             from models.regimes import calibrate_regimes
-            _, long_spx = _long_spx(start)
+            # the chain is estimated on the long 1999-2018 SPX sample, which holds 2008
             return calibrate_regimes(spx, vix, dates=np.asarray(data.dates), k_regimes=options.get("k_regimes", 3),
-                                     dt=dt, regime_spx=long_spx)
+                                     dt=dt, regime_spx=_long_spx(start))
     raise ValueError(f"no calibrator for model type {model_type!r}; known: {', '.join(MODEL_TYPES[:-1])}")
 
 

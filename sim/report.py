@@ -190,7 +190,9 @@ def summary_text(ds: xr.Dataset, out_dir: Path | None = None) -> str:
         f"ALVH stress test '{a['scenario']}': {a['n_paths']:,} paths x {a['n_steps']} days "
         f"(seed {a['seed']}, {a['jobs']} job(s), {a['elapsed_s']:.1f} s)",
         f"{a['model_type']} ({a['calibration_window']}): "
-        + ", ".join(f"{k}={float(v):.4g}" for k, v in zip(ds['calibration_param'].values, ds['calibration_value'].values)),
+        + ", ".join(f"{k}={float(v):.4g}" for k, v in
+                    list(zip(ds['calibration_param'].values, ds['calibration_value'].values))[:10])
+        + (", ... (all in results.nc)" if ds.sizes["calibration_param"] > 10 else ""),
     ]
     lines += _headline(ds)
     keys = ["pnl_mean_unhedged", "pnl_mean_hedged", "cvar95_unhedged", "cvar95_hedged", "cvar99_unhedged",
