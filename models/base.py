@@ -168,7 +168,7 @@ class PathModel(ABC):
         """
 
     @abstractmethod
-    def q_step(self, x: np.ndarray, dt: float, regime: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    def q_step(self, x: np.ndarray, dt: float, regime: int = 0, m: int = 256) -> tuple[np.ndarray, np.ndarray]:
         """One-step Q transition of the variance state, as a quadrature.
 
         Parameters
@@ -179,6 +179,8 @@ class PathModel(ABC):
             Step in years.
         regime : int
             Regime whose Q-dynamics apply during the step.
+        m : int, default 256
+            Quadrature points of the main shock (a model may add points, e.g. for jumps).
 
         Returns
         -------
