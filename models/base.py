@@ -146,6 +146,11 @@ class PathModel(ABC):
     def default_var0(self) -> float:
         """Initial variance used when the scenario does not choose one (annualised)."""
 
+    @property
+    def long_run_var(self) -> float:
+        """Long-run (stationary mean) variance under P, annualised; ``v0 = "theta"`` in a scenario."""
+        return self.default_var0
+
     @abstractmethod
     def stationary_state(self, s0: float, n_paths: int, rng: np.random.Generator) -> State:
         """Draw states from (an approximation of) the stationary law, for validation runs."""

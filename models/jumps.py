@@ -51,6 +51,8 @@ from scipy import differentiate, integrate, optimize, special
 from models.base import FitReport, Paths, PathModel, State
 from models.heston import (
     VIX_TAU,
+    _cir_moments,
+    _moment_matched,
     FellerConditionWarning,
     HestonParams,
     cir_quantile_step,
@@ -106,47 +108,6 @@ def _check_state(state0: State, n_steps: int, dt: float) -> None:
     if np.any(np.asarray(state0.var) < 0):
         raise ValueError("state0.var must be >= 0")
 
-
-def _moment_matched(q: np.ndarray, mean, var=None) -> np.ndarray:
-    """Adjust each row of equal-weight quadrature points ``q`` to a given mean (and variance).
-
-    Mid-quantiles of a right-skewed law understate its mean (the top bucket's tail is cut off):
-    by up to ~0.2% for daily CIR steps, several % when ``4 kappa theta / sigma^2 < 1`` and
-    ``v ~ 0``; they also understate the variance. The points are first scaled so their mean is
-    ``mean`` (keeps them >= 0), then, if ``var`` is given, stretched about the mean by
-    ``sqrt(var / var_q)``, the stretch capped so that no point goes below 0 (so the variance is
-    exact wherever that is possible; points are only stretched, never shrunk).
-
-    Parameters
-    ----------
-    q : ndarray of shape (n_nodes, m)
-    mean, var : ndarray of shape (n_nodes,)
-
-    Returns
-    -------
-    ndarray of shape (n_nodes, m)
-    """
-    mean = np.asarray(mean, dtype=float)
-    qm = q.mean(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        q = q * np.where(qm > 0, mean / qm, 1.0)[:, None]
-        if var is None:
-            return q
-        dev = q - mean[:, None]
-        vq = (dev * dev).mean(axis=1)
-        stretch = np.where(vq > 0, np.sqrt(np.asarray(var, dtype=float) / vq), 1.0)
-        lowest = dev.min(axis=1)
-        cap = np.where(lowest < 0, mean / -lowest, np.inf)
-        stretch = np.clip(np.minimum(stretch, cap), 1.0, None)
-    return np.maximum(mean[:, None] + dev * stretch[:, None], 0.0)  # the cap leaves at most -1 ulp
-
-
-def _cir_moments(x, dt, kappa, theta, sigma):
-    """CIR conditional mean and variance of ``v_{t+dt}`` given ``v_t = x`` (Andersen 2008, eqs. 17-18)."""
-    e = math.exp(-kappa * dt)
-    x = np.asarray(x, dtype=float)
-    return (theta + (x - theta) * e,
-            x * sigma**2 * e * (1.0 - e) / kappa + theta * sigma**2 * (1.0 - e) ** 2 / (2.0 * kappa))
 
 
 # ================================================================================================
@@ -446,6 +407,10 @@ class BatesModel(PathModel):
     def default_var0(self) -> float:
         return self.params.v0
 
+    @property
+    def long_run_var(self) -> float:
+        return self.params.theta
+
     # ------------------------------------------------------------------ paths (P)
     def simulate(self, state0: State, n_steps: int, dt: float, rng: np.random.Generator,
                  intensity: np.ndarray | None = None) -> Paths:
@@ -696,6 +661,11 @@ class SvcjModel(PathModel):
     @property
     def default_var0(self) -> float:
         return self.params.v0
+
+    @property
+    def long_run_var(self) -> float:
+        """Stationary mean of v under P, jumps included: ``theta + lam_j mu_v / kappa``."""
+        return self.theta_total
 
     # ------------------------------------------------------------------ paths (P)
     def simulate(self, state0: State, n_steps: int, dt: float, rng: np.random.Generator,

@@ -416,6 +416,11 @@ class RegimeSwitchingModel(PathModel):
         """Initial variance when none is chosen: :attr:`v0` (annualised), which belongs with :attr:`regime0`."""
         return self.v0
 
+    @property
+    def long_run_var(self) -> float:
+        """Stationary mean variance under P: the regimes' ``theta`` weighted by the stationary law."""
+        return float(np.dot(self.stationary_probabilities, self.theta))
+
     def initial_state(self, s0: float, n_paths: int, var0: float | None = None, regime0: int | None = None) -> State:
         """A state with every path at ``s0``, variance ``var0`` and regime ``regime0``.
 

@@ -123,6 +123,8 @@ def _run(args: argparse.Namespace) -> int:
         prepared = runner.prepare(scenario, seed)
     except (DataError, ParamsFileError) as exc:
         return _fail(str(exc))
+    except ValueError as exc:  # calibration failure, or a model rule the scenario breaks
+        return _fail(f"{scenario.path}: {exc}")
     print(prepared.fit.summary(), file=sys.stderr)
     if scenario.model["type"] == "replay" and n_paths != 1:
         print(f"alvh: a replay is one path (the real one); ignoring {n_paths:,} paths", file=sys.stderr)
@@ -185,7 +187,10 @@ def _calibrate(args: argparse.Namespace) -> int:
         return _fail(f"--out {out}: is a folder")
     print(f"alvh: calibrating {args.model} to {len(data.spx)} days, {data.dates[0].date()} to "
           f"{data.dates[-1].date()}...", file=sys.stderr)
-    model, fit = calibrate(args.model, data, options={"k_regimes": args.k_regimes})
+    try:
+        model, fit = calibrate(args.model, data, options={"k_regimes": args.k_regimes})
+    except ValueError as exc:
+        return _fail(f"calibrating {args.model}: {exc}")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.part")
     write_params(tmp, args.model, model, fit)
@@ -249,6 +254,8 @@ def _validate(args: argparse.Namespace) -> int:
                 model, _ = calibrate(name, data)
         except ParamsFileError as exc:
             return _fail(str(exc))
+        except ValueError as exc:
+            return _fail(f"calibrating {name}: {exc}")
         rng = np.random.default_rng(seeds[known.index(name)])
         stats[name] = model_statistics(model, len(data.spx), args.paths, rng)
     table = validation_table(stats)

@@ -313,6 +313,11 @@ def parse_scenario(text: str, where: str = "<scenario>", path: Path | None = Non
         raise ConfigError(f"{where}: key 'stress.shocks': shock days must be distinct, got {sorted(days)}")
     if m["type"] == "replay" and (stress["shocks"] or stress["events"]):
         raise ConfigError(f"{where}: key 'stress': a replay is the real path; it takes no stress overlays")
+    if m["mu"] != "fit" and m["type"] not in ("heston", "bates", "svcj"):
+        raise ConfigError(f"{where}: key 'model.mu': a number is allowed only for heston, bates and svcj "
+                          f"(annual drift); {m['type']} takes \"fit\"")
+    if m["regime0"] not in ("last", 0) and m["type"] != "regime_heston":
+        raise ConfigError(f"{where}: key 'model.regime0': model {m['type']!r} has a single regime (0)")
     if stress["events"] is not None and m["type"] not in ("bates", "svcj"):
         raise ConfigError(f"{where}: key 'stress.events': scheduled events scale jump intensity; "
                           f"model {m['type']!r} has no jumps (use bates or svcj)")

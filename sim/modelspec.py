@@ -136,12 +136,17 @@ def read_params(path: Path, model_type: str) -> tuple[PathModel, FitReport]:
             model = _model_class(model_type).from_dict(doc["params"])
         except (KeyError, TypeError, ValueError) as exc:
             raise ParamsFileError(f"{p}: bad {model_type} parameters: {exc}") from None
-    f = doc.get("fit") or {}
-    fit = FitReport(
-        model=model_type, params=f.get("params", doc["params"]), stderr=f.get("stderr", {}), loglik=f.get("loglik"),
-        n_obs=int(f.get("n_obs", 0)), n_params=int(f.get("n_params", 0)), method=f.get("method", "from file"),
-        sample=f.get("sample", ""), notes=list(f.get("notes", [])) + [f"parameters read from {p.name}"],
-    )
+    try:
+        f = doc.get("fit") or {}
+        stderr = {str(k): float(v) for k, v in dict(f.get("stderr", {})).items()}
+        loglik = None if f.get("loglik") is None else float(f["loglik"])
+        fit = FitReport(
+            model=model_type, params=dict(f.get("params", doc["params"])), stderr=stderr, loglik=loglik,
+            n_obs=int(f.get("n_obs", 0)), n_params=int(f.get("n_params", 0)), method=str(f.get("method", "from file")),
+            sample=str(f.get("sample", "")), notes=[str(n) for n in f.get("notes", [])] + [f"parameters read from {p.name}"],
+        )
+    except (AttributeError, TypeError, ValueError) as exc:
+        raise ParamsFileError(f"{p}: malformed 'fit' block: {exc}") from None
     return model, fit
 
 
@@ -171,9 +176,9 @@ def build_model(scenario, data: MarketData, dt: float) -> tuple[PathModel, FitRe
     model : PathModel
     fit : FitReport
     var0 : float
-        Initial variance: from the window's last VIX (``"last"``), the model's default
-        (``"default"``; for Heston-type models ``"theta"`` is the P long-run variance), or the
-        number given.
+        Initial variance: from the window's last VIX (``"last"``), the model's long-run P variance
+        (``"theta"`` or ``"default"``: :attr:`~models.base.PathModel.long_run_var`), or the number
+        given.
     regime0 : int
         Initial regime: the most likely regime on the window's last day (``"last"``, regime
         models) or the number given.
@@ -203,7 +208,7 @@ def build_model(scenario, data: MarketData, dt: float) -> tuple[PathModel, FitRe
     if v0 == "last":
         var0 = float(model.var_from_vix(np.array([data.vix[-1]]), np.array([regime0]))[0])
     elif v0 in ("theta", "default"):
-        var0 = float(model.default_var0)
+        var0 = float(model.long_run_var)
     else:
         var0 = float(v0)
     if not (math.isfinite(var0) and var0 >= 0):

@@ -274,7 +274,7 @@ class VixOptionTable:
         Longest time to expiry needed, in steps.
     rate : float
         Discount rate for the calls.
-    vix_max : float, default 150
+    vix_max : float, default 500
         Largest spot VIX node; paths above it are priced at the top node (clamped).
     strike_max : int, default 150
         Largest strike.
@@ -282,7 +282,7 @@ class VixOptionTable:
 
     def __init__(
         self, model: PathModel | HestonParams, dt: float, max_steps: int, rate: float,
-        vix_max: float = 150.0, strike_max: int = 150,
+        vix_max: float = 500.0, strike_max: int = 150,
     ) -> None:
         model = as_model(model)
         cir = model.cir_q()
@@ -301,13 +301,13 @@ class VixOptionTable:
         self.floor = floor
         # spot VIX nodes: 0.25 points up to 40, 0.5 up to 80, 2 above
         fine = np.concatenate((np.arange(math.ceil(floor * 4.0) / 4.0, 40.0, 0.25), np.arange(40.0, 80.0, 0.5)))
-        coarse = np.arange(80.0, vix_max + 1.0, 2.0)
+        coarse = np.concatenate((np.arange(80.0, 150.0, 2.0), np.arange(150.0, vix_max + 1.0, 10.0)))
         self.vix_nodes = np.concatenate(([floor], fine[fine > floor + 1e-9], coarse))
         self.strikes = np.arange(1.0, strike_max + 1.0)
         # terminal VIX bin edges (points)
         e1 = np.arange(math.floor(floor * 5.0) / 5.0, 60.0, 0.2)
         e2 = np.arange(60.0, 150.0, 1.0)
-        e3 = np.arange(150.0, 400.0 + 1e-9, 5.0)
+        e3 = np.arange(150.0, 800.0 + 1e-9, 5.0)
         edges = np.concatenate(([floor], e1[e1 > floor + 1e-9], e2, e3))
         mids = 0.5 * (edges[:-1] + edges[1:])
         x_edges = ((edges / 100.0) ** 2 - self.b) / self.a  # terminal variance at the edges
@@ -319,7 +319,7 @@ class VixOptionTable:
         scale, df, nc = cir_transition(v_nodes[:, None], steps[None, :] * self.dt, kq, tq, sig)
         cdf = special.chndtr(x_edges[None, None, :] / scale[..., None], df, nc[..., None])
         mass = np.diff(cdf, axis=-1)                      # (n_v, n_steps, n_bins)
-        tail = 1.0 - cdf[..., -1]                         # beyond 400 points: priced at the edge
+        tail = 1.0 - cdf[..., -1]                         # beyond 800 points: priced at the edge
         fut = mass @ mids + tail * edges[-1]
         payoff = np.maximum(mids[:, None] - self.strikes[None, :], 0.0)   # (n_bins, n_K)
         calls = mass @ payoff + tail[..., None] * np.maximum(edges[-1] - self.strikes, 0.0)
@@ -421,8 +421,12 @@ class MarkovVixTable:
 
     computed once by repeated multiplication and interpolated linearly in the variance at lookup.
     The grid is uniform in volatility ``sqrt(x)`` (``n_nodes`` nodes from 0 up to the variance of
-    VIX ``vix_max`` in the most volatile regime). Under Heston, where the exact CIR-law price is
-    known, the error is measured in tests/test_pricing.py.
+    VIX ``vix_fine`` in the most volatile regime), then 60 nodes geometric in volatility up to VIX
+    ``vix_max`` for stress states; states beyond the last node are priced there. Under Heston,
+    against the exact CIR-law table (tests/test_pricing.py), the chain is within 0.015 VIX points
+    for futures and 0.01 for calls up to 62 daily steps, for spot VIX 12-60 (0.02 for futures one
+    step from VIX 60); at stress levels (spot VIX 140-300) within 0.3% for futures and 1% for
+    calls. The residual is the grid's Jensen gap (futures slightly low).
 
     Parameters
     ----------
@@ -434,12 +438,14 @@ class MarkovVixTable:
         Longest time to expiry, in steps (>= 1).
     rate : float
         Discount rate for calls (continuously compounded).
-    vix_max : float, default 150
+    vix_max : float, default 500
         VIX level (points) of the top grid node.
     strike_max : int, default 150
         Strikes are the integers ``1..strike_max`` (VIX points).
     n_nodes : int, default 300
-        Variance nodes per regime.
+        Fine variance nodes per regime (up to ``vix_fine``).
+    vix_fine : float, default 150
+        VIX level (points) up to which the grid is fine.
 
     Raises
     ------
@@ -449,7 +455,7 @@ class MarkovVixTable:
 
     def __init__(
         self, model: PathModel, dt: float, max_steps: int, rate: float,
-        vix_max: float = 150.0, strike_max: int = 150, n_nodes: int = 300,
+        vix_max: float = 500.0, strike_max: int = 150, n_nodes: int = 300, vix_fine: float = 150.0,
     ) -> None:
         if max_steps < 1:
             raise ValueError(f"max_steps must be >= 1, got {max_steps}")
@@ -461,8 +467,14 @@ class MarkovVixTable:
         self.rate = float(rate)
         self.strikes = np.arange(1.0, strike_max + 1.0)
         n_reg = model.n_regimes
-        top = max(float(model.var_from_vix(np.array([vix_max]), np.array([r]))[0]) for r in range(n_reg))
-        self.grid = np.linspace(0.0, math.sqrt(top), n_nodes) ** 2
+        top_var = lambda level: max(  # noqa: E731
+            float(model.var_from_vix(np.array([level]), np.array([r]))[0]) for r in range(n_reg))
+        fine_top = math.sqrt(top_var(min(vix_fine, vix_max)))
+        vols = np.linspace(0.0, fine_top, n_nodes)
+        if vix_max > vix_fine:  # stress levels: 60 nodes, geometric in volatility
+            vols = np.concatenate((vols, np.geomspace(fine_top, math.sqrt(top_var(vix_max)), 61)[1:]))
+        self.grid = vols**2
+        n_nodes = self.grid.size
         blocks = [_split_mass(*model.q_step(self.grid, self.dt, r), self.grid) for r in range(n_reg)]
         pi = np.asarray(model.regime_transition(self.dt), dtype=float)
         # P[(r, i), (s, j)] = pi[r, s] * K_s[i, j]

@@ -199,6 +199,10 @@ def prepare(scenario: Scenario, seed: int) -> Prepared:
     max_steps = max([dte_to_steps(d, sim["steps_per_year"]) for d in scenario.alvh.dte_open] + [1])
     table = make_vix_table(model, dt, max_steps, scenario.market.rate)
     shocks = _shocks(scenario, where)
+    for sh in shocks:
+        if sh.regime is not None and not 0 <= sh.regime < model.n_regimes:
+            raise ValueError(f"stress shock on day {sh.day}: regime {sh.regime} is outside 0..{model.n_regimes - 1} "
+                             f"for the {model.name} model")
     ev = scenario.stress["events"]
     intensity = None if ev is None else event_intensity(scenario.n_steps, ev["every_days"], ev["multiplier"],
                                                           ev["first_day"])

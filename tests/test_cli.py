@@ -76,6 +76,7 @@ def test_rerun_with_same_seed_is_identical(tiny_run, tmp_path):
         ('name = "t"\n[data]\nspx = "no_such.csv"\n', "key 'data.spx': data file not found"),
         ('name = "t"\n[data]\nspx = "spx_bad.csv"\n', "key 'data.spx'"),
         ('name = "t"\n[simulation\n', "invalid TOML"),
+        ('name = "t"\n[[stress.shocks]]\nday = 3\nspx_return = -0.1\nregime = 2\n', "regime 2 is outside 0..0"),
     ],
 )
 def test_bad_input_one_line_exit_2_nothing_written(tmp_path, body, expected):

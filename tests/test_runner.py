@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from sim.runner import PATH_FIELDS, run, simulate_chunk
 
@@ -46,3 +47,21 @@ def test_per_path_summaries_are_consistent(tiny_prepared):
     assert res.sample_spx.shape == (12, tiny_prepared.scenario.n_steps + 1)
     assert list(res.sample_path_index) == [0, 1, 2, 3, 128, 129, 130, 131, 256, 257, 258, 259]
     assert np.allclose(res.sample_cum_hedged[:, -1], pp["pnl_hedged"][res.sample_path_index])
+
+
+def test_initial_variance_choices(tiny_scenario, tiny_prepared, tmp_path):
+    import dataclasses
+
+    from sim.modelspec import build_model, write_params
+
+    write_params(tmp_path / "h.json", "heston", tiny_prepared.model, tiny_prepared.fit)
+    dt = tiny_prepared.dt
+    p = tiny_prepared.model.params
+    for v0, expected in (("last", float(tiny_prepared.model.var_from_vix(tiny_prepared.data.vix[-1:])[0])),
+                         ("theta", p.theta), ("default", p.theta), (0.05, 0.05)):
+        sc = dataclasses.replace(tiny_scenario, model={**tiny_scenario.model, "params": str(tmp_path / "h.json"),
+                                                       "v0": v0})
+        _, _, var0, regime0 = build_model(sc, tiny_prepared.data, dt)
+        assert var0 == pytest.approx(expected, rel=1e-12) and regime0 == 0, v0
+    # the last VIX of 2018 (25.4) is far above the long-run level: the two choices must differ
+    assert abs(p.theta - tiny_prepared.var0) > 0.02

@@ -55,10 +55,27 @@ def test_two_shocks_and_a_shock_on_day_one():
     np.testing.assert_allclose(p.vix[:, 5] / p.vix[:, 4], 0.8, rtol=1e-12)
 
 
-def test_var_jump_and_forced_regime():
+def test_var_jump_adds_to_the_variance():
     st = MODEL.initial_state(100.0, 3, var0=0.02)
-    out = apply_shock(MODEL, st, Shock(day=1, spx_return=0.0, var_jump=0.05, regime=0))
+    out = apply_shock(MODEL, st, Shock(day=1, spx_return=0.0, var_jump=0.05))
     np.testing.assert_allclose(out.var, 0.07, rtol=1e-12)
+
+
+def test_forced_regime_moves_the_vix_exactly_in_the_new_regime():
+    from models.regimes import RegimeSwitchingModel
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FellerConditionWarning)
+        calm = HestonParams(v0=0.01, kappa=5.0, theta=0.01, sigma=0.3, rho=-0.7, mu=0.05, lam=-2.0)
+        crisis = HestonParams(v0=0.1, kappa=5.0, theta=0.15, sigma=1.2, rho=-0.7, mu=-0.2, lam=-2.0)
+        model = RegimeSwitchingModel([calm, crisis], [[0.98, 0.02], [0.05, 0.95]])
+    st = model.initial_state(100.0, 4, var0=0.02, regime0=0)
+    vix_before = model.vix(st.var, st.regime)
+    out = apply_shock(model, st, Shock(day=1, spx_return=-0.1, vix_multiplier=3.0, regime=1))
+    assert np.all(out.regime == 1)
+    np.testing.assert_allclose(model.vix(out.var, out.regime), 3.0 * vix_before, rtol=1e-12)
+    # the crisis regime's VIX floor differs from the calm one's, so keeping the old regime would miss
+    assert not np.allclose(model.vix(out.var, st.regime), 3.0 * vix_before, rtol=1e-6)
 
 
 def test_preset_2018_02_05_is_measured_from_the_bundled_data():
