@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["State", "Paths", "PathModel", "FitReport"]
+__all__ = ["State", "Paths", "PathModel", "AffineVix", "FitReport"]
 
 
 @dataclass
@@ -223,6 +223,24 @@ class PathModel(ABC):
         for k, v in self.to_dict().items():
             lines.append(f"  {k:<14} {v}")
         return "\n".join(lines)
+
+
+class AffineVix:
+    """Mixin for models whose squared VIX is affine in the variance: ``(VIX/100)^2 = a var + b``.
+
+    The model supplies ``vix_coefficients() -> (a, b)``; this gives :meth:`PathModel.vix` and
+    :meth:`PathModel.var_from_vix` (single regime).
+    """
+
+    def vix(self, var, regime=None) -> np.ndarray:
+        """Model VIX (points) ``100 sqrt(a var + b)``; shape of ``var``."""
+        a, b = self.vix_coefficients()
+        return 100.0 * np.sqrt(a * np.asarray(var, dtype=float) + b)
+
+    def var_from_vix(self, vix, regime=None) -> np.ndarray:
+        """Inverse of :meth:`vix`, ``((vix/100)^2 - b) / a`` floored at 0."""
+        a, b = self.vix_coefficients()
+        return np.maximum(((np.asarray(vix, dtype=float) / 100.0) ** 2 - b) / a, 0.0)
 
 
 @dataclass

@@ -38,7 +38,10 @@ from scipy import differentiate, optimize, stats
 from models.base import FitReport, PathModel
 from models.heston import VIX_TAU, FellerConditionWarning, HestonParams, vix_coefficients
 
-__all__ = ["HestonCalibration", "calibrate_heston", "heston_fit_report", "market_statistics", "model_statistics"]
+__all__ = [
+    "HestonCalibration", "calibrate_heston", "heston_fit_report", "market_statistics", "model_statistics",
+    "returns_and_vix2",
+]
 
 _NAMES = ("mu", "kappa", "theta", "sigma", "rho", "lam")
 
@@ -169,6 +172,37 @@ def _fit(r, vix2, dt, free_q, x0):
     return best
 
 
+def returns_and_vix2(spx_close, vix_close) -> tuple[np.ndarray, np.ndarray]:
+    """Daily SPX log returns and squared VIX (annualised variance) from aligned closes.
+
+    Parameters
+    ----------
+    spx_close, vix_close : array_like of shape (n_days,)
+        SPX level and VIX (points) on the same days.
+
+    Returns
+    -------
+    r : ndarray of shape (n_days - 1,)
+        ``diff(log(spx))``.
+    vix2 : ndarray of shape (n_days,)
+        ``(vix / 100)^2``.
+
+    Raises
+    ------
+    ValueError
+        Not 1-D of equal length, fewer than 60 days, or a non-finite or non-positive close.
+    """
+    spx = np.asarray(spx_close, dtype=float)
+    vix = np.asarray(vix_close, dtype=float)
+    if spx.ndim != 1 or vix.ndim != 1 or spx.shape != vix.shape:
+        raise ValueError(f"spx and vix closes must be 1-D of equal length, got {spx.shape}, {vix.shape}")
+    if spx.size < 60:
+        raise ValueError(f"need at least 60 aligned daily observations, got {spx.size}")
+    if not (np.all(np.isfinite(spx)) and np.all(np.isfinite(vix)) and spx.min() > 0 and vix.min() > 0):
+        raise ValueError("SPX and VIX closes must be finite and > 0")
+    return np.diff(np.log(spx)), (vix / 100.0) ** 2
+
+
 def calibrate_heston(
     spx_close: np.ndarray,
     vix_close: np.ndarray,
@@ -205,16 +239,7 @@ def calibrate_heston(
     See the module docstring for the likelihood (Aït-Sahalia & Kimmel 2007, Euler transition) and
     the standard errors.
     """
-    spx = np.asarray(spx_close, dtype=float)
-    vix = np.asarray(vix_close, dtype=float)
-    if spx.ndim != 1 or vix.ndim != 1 or spx.shape != vix.shape:
-        raise ValueError(f"spx_close and vix_close must be 1-D of equal length, got {spx.shape}, {vix.shape}")
-    if spx.size < 60:
-        raise ValueError(f"need at least 60 aligned daily observations, got {spx.size}")
-    if not (np.all(np.isfinite(spx)) and np.all(np.isfinite(vix)) and spx.min() > 0 and vix.min() > 0):
-        raise ValueError("SPX and VIX closes must be finite and > 0")
-    r = np.diff(np.log(spx))
-    vix2 = (vix / 100.0) ** 2
+    r, vix2 = returns_and_vix2(spx_close, vix_close)
 
     # Start: theta at realized variance, a fast P reversion, a slower Q reversion that keeps b_Q
     # below the smallest VIX^2 (so every implied v_t is positive).

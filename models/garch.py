@@ -53,7 +53,7 @@ from typing import Any
 import numpy as np
 from scipy import integrate, special
 
-from models.base import FitReport, PathModel, Paths, State
+from models.base import AffineVix, FitReport, PathModel, Paths, State
 
 __all__ = [
     "TRADING_DAYS",
@@ -391,7 +391,7 @@ def _check_dt(dt: float) -> None:
         raise ValueError(f"dt must be 1/252 (the GJR-GARCH model is daily), got {dt}")
 
 
-class GjrGarchModel(PathModel):
+class GjrGarchModel(AffineVix, PathModel):
     """GJR-GARCH(1,1) with skew-t innovations as a :class:`models.base.PathModel`.
 
     Parameters
@@ -599,16 +599,6 @@ class GjrGarchModel(PathModel):
         return State(np.full(n_paths, float(s0)), h[-1] * _SCALE, np.zeros(n_paths, np.int8))
 
     # ------------------------------------------------------------------ prices (Q)
-    def vix(self, var, regime=None) -> np.ndarray:
-        """Model VIX (points): ``100 sqrt(A var + B)`` (:meth:`vix_coefficients`); shape of ``var``."""
-        a, b = self.vix_coefficients()
-        return 100.0 * np.sqrt(a * np.asarray(var, dtype=float) + b)
-
-    def var_from_vix(self, vix, regime=None) -> np.ndarray:
-        """Inverse of :meth:`vix`, ``((vix/100)^2 - B) / A`` floored at 0."""
-        a, b = self.vix_coefficients()
-        return np.maximum(((np.asarray(vix, dtype=float) / 100.0) ** 2 - b) / a, 0.0)
-
     def atm_total_variance(self, var, tau, regime=None) -> np.ndarray:
         """Q-expected total variance over ``tau`` years: ``vrp * sum_{k=1}^{n} E[h_{t+k}] / 1e4``, ``n = 252 tau``.
 

@@ -46,10 +46,12 @@ import warnings
 from dataclasses import asdict
 
 import numpy as np
-from scipy import differentiate, integrate, optimize, special
+from scipy import differentiate, optimize, special
 
-from models.base import FitReport, Paths, PathModel, State
+from models.base import AffineVix, FitReport, Paths, PathModel, State
+from models.calibration import returns_and_vix2
 from models.heston import (
+    gil_pelaez_call,
     VIX_TAU,
     _cir_moments,
     _moment_matched,
@@ -108,6 +110,42 @@ def _check_state(state0: State, n_steps: int, dt: float) -> None:
     if np.any(np.asarray(state0.var) < 0):
         raise ValueError("state0.var must be >= 0")
 
+
+def _simulate_jump_diffusion(model, state0: State, n_steps: int, dt: float, rng: np.random.Generator,
+                             intensity, jumps) -> Paths:
+    """QE diffusion (:func:`models.heston.qe_step`) plus compound-Poisson jumps, for Bates and SVCJ.
+
+    Each step draws the two QE normals, then the Poisson counts at intensity
+    ``lam_j * intensity[t]``; ``jumps(c, rng)`` returns the summed log-price jumps and the summed
+    variance jumps (or ``None``) of the paths with ``c >= 1`` jumps. The drift is compensated by
+    ``lam_j * intensity[t] * kbar`` so that ``E_P[S_{t+dt} / S_t] = exp(mu dt)``.
+    """
+    _check_state(state0, n_steps, dt)
+    mult = _intensity_path(intensity, n_steps)
+    p = model.params
+    n = state0.n_paths
+    spot = np.empty((n, n_steps + 1))
+    var = np.empty((n, n_steps + 1))
+    spot[:, 0] = state0.spot
+    var[:, 0] = state0.var
+    log_s = np.log(np.asarray(state0.spot, dtype=float))
+    v = np.asarray(state0.var, dtype=float).copy()
+    kbar = model.kbar
+    for t in range(n_steps):
+        lam_t = model.lam_j * mult[t]
+        z = rng.standard_normal((2, n))
+        log_s, v = qe_step(log_s, v, z[0], z[1], p.kappa, p.theta, p.sigma, p.rho, p.mu - lam_t * kbar, dt)
+        if lam_t > 0.0:
+            cnt = rng.poisson(lam_t * dt, n)
+            k = np.flatnonzero(cnt)
+            if k.size:
+                d_log_s, d_v = jumps(cnt[k], rng)
+                if d_v is not None:
+                    v[k] += d_v
+                log_s[k] += d_log_s
+        spot[:, t + 1] = np.exp(log_s)
+        var[:, t + 1] = v
+    return Paths(spot, var, model.vix(var), np.zeros(spot.shape, np.int8))
 
 
 # ================================================================================================
@@ -246,29 +284,6 @@ def svcj_characteristic_function(u, t, s0, r, q, v0, kappa, theta, sigma, rho,
     return np.exp(w * (math.log(s0) + (r - q) * t) + c + dd * v0 + jump)
 
 
-def _gil_pelaez_call(cf, s0, strike, t, r, q) -> float:
-    """``C = S e^{-qt} P1 - K e^{-rt} P2`` from a CF of ``ln S_t`` (Heston 1993, eqs. 10, 18).
-
-    ``P1`` uses ``cf(u - i) / cf(-i)`` (share measure), with ``cf(-i) = S0 e^{(r-q)t}`` exactly
-    for a martingale-compensated model; integrals by ``scipy.integrate.quad`` as in
-    :func:`models.heston.heston_call_price`.
-    """
-    lk = math.log(strike)
-    fwd = s0 * math.exp((r - q) * t)
-
-    def f1(u):
-        return (np.exp(-1j * u * lk) * cf(u - 1j) / (1j * u * fwd)).real
-
-    def f2(u):
-        return (np.exp(-1j * u * lk) * cf(u) / (1j * u)).real
-
-    i1, _ = integrate.quad(f1, 1e-12, np.inf, limit=500, epsabs=1e-12)
-    i2, _ = integrate.quad(f2, 1e-12, np.inf, limit=500, epsabs=1e-12)
-    p1 = 0.5 + i1 / math.pi
-    p2 = 0.5 + i2 / math.pi
-    return float(s0 * math.exp(-q * t) * p1 - strike * math.exp(-r * t) * p2)
-
-
 def bates_call_price(s0: float, strike: float, tau: float, r: float, q: float, v0: float, kappa: float,
                      theta: float, sigma: float, rho: float, lam_j: float, mu_j: float, sigma_j: float) -> float:
     """European call under Bates (1996) by Fourier inversion (reference, scalar).
@@ -299,7 +314,7 @@ def bates_call_price(s0: float, strike: float, tau: float, r: float, q: float, v
     ``sigma -> 0`` and ``v0 = theta`` it tends to Merton's (1976) jump-diffusion price.
     """
     args = (tau, s0, r, q, v0, kappa, theta, sigma, rho, lam_j, mu_j, sigma_j)
-    return _gil_pelaez_call(lambda u: bates_characteristic_function(u, *args), s0, strike, tau, r, q)
+    return gil_pelaez_call(lambda u: bates_characteristic_function(u, *args), s0, strike, tau, r, q)
 
 
 def svcj_call_price(s0: float, strike: float, tau: float, r: float, q: float, v0: float, kappa: float,
@@ -327,7 +342,7 @@ def svcj_call_price(s0: float, strike: float, tau: float, r: float, q: float, v0
     ``(mu_j, sigma_j) = (mu_s, sigma_s)``; ``lam_j = 0`` gives Heston.
     """
     args = (tau, s0, r, q, v0, kappa, theta, sigma, rho, lam_j, mu_s, sigma_s, mu_v, rho_j)
-    return _gil_pelaez_call(lambda u: svcj_characteristic_function(u, *args), s0, strike, tau, r, q)
+    return gil_pelaez_call(lambda u: svcj_characteristic_function(u, *args), s0, strike, tau, r, q)
 
 
 # ================================================================================================
@@ -439,31 +454,10 @@ class BatesModel(PathModel):
         ValueError
             Bad ``n_steps``, ``dt``, negative variance, or ``intensity`` of the wrong shape / sign.
         """
-        _check_state(state0, n_steps, dt)
-        mult = _intensity_path(intensity, n_steps)
-        p = self.params
-        n = state0.n_paths
-        spot = np.empty((n, n_steps + 1))
-        var = np.empty((n, n_steps + 1))
-        spot[:, 0] = state0.spot
-        var[:, 0] = state0.var
-        log_s = np.log(np.asarray(state0.spot, dtype=float))
-        v = np.asarray(state0.var, dtype=float).copy()
-        kbar = self.kbar
-        for t in range(n_steps):
-            lam_t = self.lam_j * mult[t]
-            z = rng.standard_normal((2, n))
-            log_s, v = qe_step(log_s, v, z[0], z[1], p.kappa, p.theta, p.sigma, p.rho,
-                               p.mu - lam_t * kbar, dt)
-            if lam_t > 0.0:
-                cnt = rng.poisson(lam_t * dt, n)
-                k = np.flatnonzero(cnt)
-                if k.size:
-                    c = cnt[k]
-                    log_s[k] += c * self.mu_j + np.sqrt(c) * self.sigma_j * rng.standard_normal(k.size)
-            spot[:, t + 1] = np.exp(log_s)
-            var[:, t + 1] = v
-        return Paths(spot, var, self.vix(var), np.zeros(spot.shape, np.int8))
+        def jumps(c, rng):  # c jumps on each path that jumps: summed lognormal log-jumps
+            return c * self.mu_j + np.sqrt(c) * self.sigma_j * rng.standard_normal(c.size), None
+
+        return _simulate_jump_diffusion(self, state0, n_steps, dt, rng, intensity, jumps)
 
     def stationary_state(self, s0: float, n_paths: int, rng: np.random.Generator) -> State:
         """Variance from the stationary Gamma law of the CIR variance (Cox, Ingersoll & Ross 1985, eq. 20)."""
@@ -547,7 +541,7 @@ class BatesModel(PathModel):
 # ================================================================================================
 
 
-class SvcjModel(PathModel):
+class SvcjModel(AffineVix, PathModel):
     """SVCJ model (simultaneous correlated jumps in price and variance) as a :class:`PathModel`.
 
     Parameters
@@ -674,34 +668,11 @@ class SvcjModel(PathModel):
 
         Parameters, returns and errors as :meth:`BatesModel.simulate`.
         """
-        _check_state(state0, n_steps, dt)
-        mult = _intensity_path(intensity, n_steps)
-        p = self.params
-        n = state0.n_paths
-        spot = np.empty((n, n_steps + 1))
-        var = np.empty((n, n_steps + 1))
-        spot[:, 0] = state0.spot
-        var[:, 0] = state0.var
-        log_s = np.log(np.asarray(state0.spot, dtype=float))
-        v = np.asarray(state0.var, dtype=float).copy()
-        kbar = self.kbar
-        for t in range(n_steps):
-            lam_t = self.lam_j * mult[t]
-            z = rng.standard_normal((2, n))
-            log_s, v = qe_step(log_s, v, z[0], z[1], p.kappa, p.theta, p.sigma, p.rho,
-                               p.mu - lam_t * kbar, dt)
-            if lam_t > 0.0:
-                cnt = rng.poisson(lam_t * dt, n)
-                k = np.flatnonzero(cnt)
-                if k.size:
-                    c = cnt[k]
-                    zv = rng.gamma(c, self.mu_v) if self.mu_v > 0 else np.zeros(k.size)
-                    js = c * self.mu_s + self.rho_j * zv + np.sqrt(c) * self.sigma_s * rng.standard_normal(k.size)
-                    v[k] += zv
-                    log_s[k] += js
-            spot[:, t + 1] = np.exp(log_s)
-            var[:, t + 1] = v
-        return Paths(spot, var, self.vix(var), np.zeros(spot.shape, np.int8))
+        def jumps(c, rng):  # c co-jumps: exponential variance jumps, correlated normal log-jumps
+            zv = rng.gamma(c, self.mu_v) if self.mu_v > 0 else np.zeros(c.size)
+            return c * self.mu_s + self.rho_j * zv + np.sqrt(c) * self.sigma_s * rng.standard_normal(c.size), zv
+
+        return _simulate_jump_diffusion(self, state0, n_steps, dt, rng, intensity, jumps)
 
     def stationary_state(self, s0: float, n_paths: int, rng: np.random.Generator) -> State:
         """Variance from a Gamma law with the stationary P mean and variance of ``v``.
@@ -718,16 +689,6 @@ class SvcjModel(PathModel):
         return State(np.full(n_paths, float(s0)), v, np.zeros(n_paths, np.int8))
 
     # ------------------------------------------------------------------ prices (Q)
-    def vix(self, var, regime=None) -> np.ndarray:
-        """Model VIX (points), ``100 sqrt(a v + b')`` with :meth:`vix_coefficients`."""
-        a, b = self.vix_coefficients()
-        return 100.0 * np.sqrt(a * np.asarray(var, dtype=float) + b)
-
-    def var_from_vix(self, vix, regime=None) -> np.ndarray:
-        """Inverse of :meth:`vix`, floored at 0."""
-        a, b = self.vix_coefficients()
-        return np.maximum(((np.asarray(vix, dtype=float) / 100.0) ** 2 - b) / a, 0.0)
-
     def atm_total_variance(self, var, tau, regime=None) -> np.ndarray:
         """``E_Q[int_t^{t+tau} v_s ds + sum of squared price jumps]``.
 
@@ -1005,18 +966,6 @@ def _svcj_negloglik(x, r, vix2, dt):
     return np.where(bad, np.inf, -total)
 
 
-def _check_inputs(spx, vix):
-    spx = np.asarray(spx, dtype=float)
-    vix = np.asarray(vix, dtype=float)
-    if spx.ndim != 1 or vix.ndim != 1 or spx.shape != vix.shape:
-        raise ValueError(f"spx and vix must be 1-D of equal length, got {spx.shape}, {vix.shape}")
-    if spx.size < 60:
-        raise ValueError(f"need at least 60 aligned daily observations, got {spx.size}")
-    if not (np.all(np.isfinite(spx)) and np.all(np.isfinite(vix)) and spx.min() > 0 and vix.min() > 0):
-        raise ValueError("SPX and VIX closes must be finite and > 0")
-    return np.diff(np.log(spx)), (vix / 100.0) ** 2
-
-
 def _nelder_mead(f, x0, max_runs: int = 4):
     """Adaptive Nelder-Mead restarted from its best point until a run gains < 1e-3 (deterministic)."""
     best_x = np.asarray(x0, dtype=float)
@@ -1218,7 +1167,7 @@ def calibrate_bates(spx: np.ndarray, vix: np.ndarray, dt: float = 1.0 / 252.0, s
     starts in an unconstrained transform; standard errors by the delta method on the inverse
     numerical Hessian (``scipy.differentiate.hessian``).
     """
-    r, vix2 = _check_inputs(spx, vix)
+    r, vix2 = returns_and_vix2(spx, vix)
     f = lambda x: _bates_negloglik(x, r, vix2, dt)  # noqa: E731
     base = _heston_start(r, vix2, dt)
     starts = [base + [math.log(lam0), mu0, sj0]
@@ -1274,7 +1223,7 @@ def calibrate_svcj(spx: np.ndarray, vix: np.ndarray, dt: float = 1.0 / 252.0, st
     normal cdf (a two-dimensional exponentially modified Gaussian). ``rho_j mu_v < 1`` is
     enforced.
     """
-    r, vix2 = _check_inputs(spx, vix)
+    r, vix2 = returns_and_vix2(spx, vix)
     f = lambda x: _svcj_negloglik(x, r, vix2, dt)  # noqa: E731
     base = _heston_start(r, vix2, dt)
     starts = [base + [math.log(lam0), ms0, ss0, math.log(mv0), rj0]

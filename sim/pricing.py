@@ -245,7 +245,31 @@ def strike_for_delta(
     return np.round(strike / tick) * tick
 
 
-class VixOptionTable:
+class _VixTable:
+    """What both VIX pricers share: integer strikes, the step range, and exact expiry values."""
+
+    strikes: np.ndarray
+    max_steps: int
+
+    def _steps(self, steps) -> np.ndarray:
+        s = np.asarray(steps)
+        if np.any(s < 0) or np.any(s > self.max_steps):
+            raise ValueError(f"time to expiry must be within 0..{self.max_steps} steps")
+        return s.astype(np.intp)
+
+    def _intrinsic_at_expiry(self, price, vix, s, k) -> np.ndarray:
+        """``price`` with the exact intrinsic value ``(vix - K)^+`` where ``s == 0``."""
+        at_expiry = s == 0
+        if np.any(at_expiry):
+            price = np.where(at_expiry, np.maximum(np.asarray(vix, dtype=float) - self.strikes[k], 0.0), price)
+        return price
+
+    def strike_index(self, strike) -> np.ndarray:
+        """Index of the listed (integer) strike nearest to ``strike``, clipped to the grid."""
+        return np.clip(np.rint(np.asarray(strike, dtype=float)) - 1.0, 0, self.strikes.size - 1).astype(np.intp)
+
+
+class VixOptionTable(_VixTable):
     """Tabulated VIX futures and VIX call prices for CIR variance under Q (Heston, Bates).
 
     Prices are exact CIR-law expectations (Zhang & Zhu 2006, eq. 9 for futures; the call is the
@@ -337,11 +361,6 @@ class VixOptionTable:
         w = (x - self.vix_nodes[i]) / (self.vix_nodes[i + 1] - self.vix_nodes[i])
         return i, w
 
-    def _steps(self, steps) -> np.ndarray:
-        s = np.asarray(steps)
-        if np.any(s < 0) or np.any(s > self.max_steps):
-            raise ValueError(f"time to expiry must be within 0..{self.max_steps} steps")
-        return s.astype(np.intp)
 
     def futures(self, vix, steps, regime=None) -> np.ndarray:
         """VIX futures price (points) for spot VIX ``vix`` and ``steps`` steps to expiry.
@@ -375,14 +394,7 @@ class VixOptionTable:
         i, w = self._locate(vix)
         t = self.call_table
         price = (1.0 - w) * t[i, s, k] + w * t[i + 1, s, k]
-        at_expiry = s == 0
-        if np.any(at_expiry):
-            price = np.where(at_expiry, np.maximum(np.asarray(vix, dtype=float) - self.strikes[k], 0.0), price)
-        return price
-
-    def strike_index(self, strike) -> np.ndarray:
-        """Index of the listed (integer) strike nearest to ``strike``, clipped to the grid."""
-        return np.clip(np.rint(np.asarray(strike, dtype=float)) - 1.0, 0, self.strikes.size - 1).astype(np.intp)
+        return self._intrinsic_at_expiry(price, vix, s, k)
 
 
 def _split_mass(x_next: np.ndarray, weights: np.ndarray, grid: np.ndarray) -> np.ndarray:
@@ -404,7 +416,7 @@ def _split_mass(x_next: np.ndarray, weights: np.ndarray, grid: np.ndarray) -> np
     return out / out.sum(axis=1, keepdims=True)
 
 
-class MarkovVixTable:
+class MarkovVixTable(_VixTable):
     """VIX futures and calls for any path model, by a Markov chain on a variance grid under Q.
 
     The Q law of the variance state (and of the regime, for regime-switching models) is
@@ -500,11 +512,6 @@ class MarkovVixTable:
         w = (x - self.grid[i]) / (self.grid[i + 1] - self.grid[i])
         return r, i, w
 
-    def _steps(self, steps) -> np.ndarray:
-        s = np.asarray(steps)
-        if np.any(s < 0) or np.any(s > self.max_steps):
-            raise ValueError(f"time to expiry must be within 0..{self.max_steps} steps")
-        return s.astype(np.intp)
 
     def futures(self, vix, steps, regime=None) -> np.ndarray:
         """VIX future (points) for spot VIX ``vix`` (shape (n,)), ``steps`` to expiry and ``regime``."""
@@ -520,14 +527,7 @@ class MarkovVixTable:
         k = np.asarray(strike_index, dtype=np.intp)
         t = self.call_table
         price = (1.0 - w) * t[r, i, s, k] + w * t[r, i + 1, s, k]
-        at_expiry = s == 0
-        if np.any(at_expiry):
-            price = np.where(at_expiry, np.maximum(np.asarray(vix, dtype=float) - self.strikes[k], 0.0), price)
-        return price
-
-    def strike_index(self, strike) -> np.ndarray:
-        """Index of the listed (integer) strike nearest to ``strike``, clipped to the grid."""
-        return np.clip(np.rint(np.asarray(strike, dtype=float)) - 1.0, 0, self.strikes.size - 1).astype(np.intp)
+        return self._intrinsic_at_expiry(price, vix, s, k)
 
 
 def make_vix_table(model: PathModel | HestonParams, dt: float, max_steps: int, rate: float):
