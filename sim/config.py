@@ -18,6 +18,7 @@ import jsonschema
 from jsonschema.exceptions import best_match
 
 from models.stress import PRESETS
+from sim.costs import SPX_MULTIPLIER, VIX_FUTURE_MULTIPLIER, VIX_OPTION_MULTIPLIER, Frictions, InstrumentCosts
 from sim.modelspec import MODEL_TYPES
 from sim.pricing import SpxSmile
 from sim.strategy import AlvhSpec, CondorSpec, MarketSpec
@@ -48,6 +49,15 @@ def _int(minimum=None, maximum=None, default=None, desc=""):
 
 def _table(props: dict, required=()) -> dict:
     return {"type": "object", "additionalProperties": False, "properties": props, "required": list(required)}
+
+
+def _costs_table(min_half, rel_half, commission, what):
+    return _table({
+        "min_half_spread": _num(0.0, 50.0, default=min_half, desc=f"{what}: half-spread floor, price points"),
+        "rel_half_spread": _num(0.0, 1.0, default=rel_half, desc=f"{what}: half-spread as a fraction of mid"),
+        "vix_elasticity": _num(0.0, 5.0, default=1.0, desc="half-spread scales with (VIX / vix_ref) ** this"),
+        "commission": _num(0.0, 1000.0, default=commission, desc="USD per contract per side"),
+    })
 
 
 _DATE = {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$", "description": "ISO date YYYY-MM-DD"}
@@ -105,8 +115,17 @@ SCHEMA: dict[str, Any] = _table(
         "market": _table({
             "rate": _num(-0.05, 0.25, default=0.02, desc="continuously compounded, per year"),
             "dividend_yield": _num(-0.05, 0.25, default=0.018),
-            "spx_half_spread": _num(0.0, 50.0, default=0.10, desc="index points per SPX option leg"),
-            "vix_half_spread": _num(0.0, 5.0, default=0.05, desc="VIX points per VIX option"),
+            "spx_surface": {"enum": ["auto", "model", "ssvi"], "default": "auto",
+                            "description": "SPX implied vols: 'model' = tabulated Fourier prices of the model "
+                            "(heston, bates, svcj), 'ssvi' = SSVI smile anchored to the model's expected "
+                            "variance, 'auto' = model where it has one, else ssvi"},
+            "costs": _table({
+                "vix_ref": _num(exclusive_min=0.0, maximum=100.0, default=15.0,
+                                desc="VIX level (points) at which the spread coefficients apply"),
+                "spx_option": _costs_table(0.05, 0.01, 1.0, "SPX options"),
+                "vix_option": _costs_table(0.025, 0.03, 1.0, "VIX options"),
+                "vix_future": _costs_table(0.025, 0.0, 2.0, "VIX futures"),
+            }),
             "spx_smile": _table({
                 "rho": _num(exclusive_min=-1.0, exclusive_max=1.0, default=-0.7),
                 "eta": _num(exclusive_min=0.0, default=1.1),
@@ -284,10 +303,16 @@ def parse_scenario(text: str, where: str = "<scenario>", path: Path | None = Non
             raise ConfigError(f"{where}: key 'strategy.alvh.dte_roll': layer {i + 1} rolls at {r} DTE, "
                               f"which must be below its opening DTE {o}")
 
+    co = mk["costs"]
+    frictions = Frictions(
+        spx_option=InstrumentCosts(SPX_MULTIPLIER, **co["spx_option"]),
+        vix_option=InstrumentCosts(VIX_OPTION_MULTIPLIER, **co["vix_option"]),
+        vix_future=InstrumentCosts(VIX_FUTURE_MULTIPLIER, **co["vix_future"]),
+        vix_ref=co["vix_ref"],
+    )
     market = MarketSpec(
-        rate=mk["rate"], div=mk["dividend_yield"], spx_half_spread=mk["spx_half_spread"],
-        vix_half_spread=mk["vix_half_spread"], capital=cfg["portfolio"]["capital"],
-        smile=SpxSmile(rho=sm["rho"], eta=sm["eta"], gamma=sm["gamma"]),
+        rate=mk["rate"], div=mk["dividend_yield"], frictions=frictions, capital=cfg["portfolio"]["capital"],
+        smile=SpxSmile(rho=sm["rho"], eta=sm["eta"], gamma=sm["gamma"]), surface=mk["spx_surface"],
     )
     c = st["condor"]
     condor = CondorSpec(**c)

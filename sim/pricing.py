@@ -139,13 +139,8 @@ class SpxSmile:
         return 0.5 * th * (1.0 + self.rho * pk + np.sqrt((pk + self.rho) ** 2 + 1.0 - self.rho**2))
 
 
-def _atm_total_variance(v, tau, model, regime=None):
-    return as_model(model).atm_total_variance(v, tau, regime)
-
-
 def spx_option(
-    spot, strike, tau, v, is_call, model: PathModel | HestonParams, smile: SpxSmile, rate: float, div: float,
-    regime=None,
+    spot, strike, tau, v, is_call, surface, rate: float, div: float, regime=None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Price and delta of SPX European options on the simulated state.
 
@@ -160,11 +155,9 @@ def spx_option(
     v : ndarray of shape (n_paths,)
         Variance state on each path (annualised).
     is_call : bool or ndarray of bool
-    model : PathModel or HestonParams
-        Its :meth:`~models.base.PathModel.atm_total_variance` (Q-expected total variance,
-        jumps included) sets the ATM level.
-    smile : SpxSmile
-        Smile shape.
+    surface : sim.surface.SpxSurface
+        Implied volatility as a function of forward log-moneyness, maturity and the state
+        (:func:`sim.surface.make_surface`: the model's own Fourier surface or an SSVI smile).
     rate, div : float
         Continuously compounded rate and dividend yield.
     regime : ndarray of int, shape (n_paths,), optional
@@ -173,17 +166,17 @@ def spx_option(
     Returns
     -------
     price, delta : ndarray of shape (n_paths,)
-        Black–Scholes price (points) at the smile's implied vol, and the sticky-strike delta.
+        Black–Scholes price (points) at the surface's implied vol, and the sticky-strike delta.
     """
     tau = np.asarray(tau, dtype=float)
     fwd = spot * np.exp((rate - div) * tau)
-    w = smile.total_variance(np.log(strike / fwd), _atm_total_variance(v, tau, model, regime))
-    return black_scholes(spot, strike, tau, rate, div, np.sqrt(w / tau), is_call)
+    vol = surface.implied_vol(np.log(strike / fwd), tau, v, regime)
+    return black_scholes(spot, strike, tau, rate, div, vol, is_call)
 
 
 def strike_for_delta(
-    spot, tau: float, v, target_delta: float, is_call: bool, model: PathModel | HestonParams, smile: SpxSmile,
-    rate: float, div: float, tick: float = 5.0, regime=None,
+    spot, tau: float, v, target_delta: float, is_call: bool, surface, rate: float, div: float, tick: float = 5.0,
+    regime=None,
 ) -> np.ndarray:
     """Strike whose smile delta equals ``target_delta`` (e.g. 0.15 for calls, -0.15 for puts).
 
@@ -196,7 +189,7 @@ def strike_for_delta(
     target_delta : float
         Desired delta: in (0, 1) for calls, in (-1, 0) for puts.
     is_call : bool
-    model, smile, rate, div, regime
+    surface, rate, div, regime
         As in :func:`spx_option`.
     tick : float, default 5
         Strike grid spacing (SPX lists 5-point strikes); the result is rounded to it.
@@ -215,7 +208,7 @@ def strike_for_delta(
     Notes
     -----
     Vectorised bisection on log-moneyness over ``[-40, 40]`` ATM total standard deviations from
-    the forward (64 halvings); delta is monotone in the strike for the SSVI smile.
+    the forward (64 halvings); delta is monotone in the strike on an arbitrage-free surface.
     """
     if is_call and not 0.0 < target_delta < 1.0:
         raise ValueError(f"call delta must be in (0, 1), got {target_delta}")
@@ -223,19 +216,18 @@ def strike_for_delta(
         raise ValueError(f"put delta must be in (-1, 0), got {target_delta}")
     spot = np.asarray(spot, dtype=float)
     fwd = spot * math.exp((rate - div) * tau)
-    model = as_model(model)
-    sd = np.sqrt(np.maximum(_atm_total_variance(v, tau, model, regime), 1e-12))
+    sd = np.sqrt(np.maximum(surface.total_variance(np.zeros_like(spot), tau, v, regime), 1e-12))
     lo = np.full(spot.shape, -40.0)
     hi = np.full(spot.shape, 40.0)
     for _ in range(64):
         mid = 0.5 * (lo + hi)
-        _, d = spx_option(spot, fwd * np.exp(mid * sd), tau, v, is_call, model, smile, rate, div, regime)
+        _, d = spx_option(spot, fwd * np.exp(mid * sd), tau, v, is_call, surface, rate, div, regime)
         # delta falls as the strike rises, for calls and puts alike
         above = d > target_delta
         lo = np.where(above, mid, lo)
         hi = np.where(above, hi, mid)
     strike = fwd * np.exp(0.5 * (lo + hi) * sd)
-    _, d = spx_option(spot, strike, tau, v, is_call, model, smile, rate, div, regime)
+    _, d = spx_option(spot, strike, tau, v, is_call, surface, rate, div, regime)
     missed = np.abs(d - target_delta) > 1e-6
     if np.any(missed):
         raise ValueError(

@@ -155,6 +155,7 @@ def render_report(ds: xr.Dataset, path: Path) -> None:
         versions=json.loads(ds.attrs["package_versions_json"]),
         fig_fan=_fan(ds), fig_pnl=_pnl(ds), fig_cost=_cost(ds),
         headline=_headline(ds), scenario_text=ds.attrs["scenario_text"],
+        capital_definitions=json.loads(ds.attrs.get("capital_definitions_json", "[]")),
     )
     Path(path).write_text(page, encoding="utf-8")
 

@@ -28,7 +28,7 @@ import xarray as xr
 from sim import metrics as mx
 from sim.runner import PATH_FIELDS, RunResult
 
-__all__ = ["compute_metrics", "build_dataset", "write_dataset", "Metric", "package_versions"]
+__all__ = ["compute_metrics", "capital_definitions", "build_dataset", "write_dataset", "Metric", "package_versions"]
 
 LEVELS = (0.95, 0.99)
 
@@ -105,6 +105,13 @@ def compute_metrics(per_path: dict[str, np.ndarray], capital: float, years: floa
                       mx.mean(per_year(per_path["hedge_payoff"]))))
     out.append(Metric("hedge_spread_mean", "Mean hedge spread cost", "% of capital per year",
                       mx.mean(per_year(per_path["hedge_spread_cost"]))))
+    out.append(Metric("hedge_commission_mean", "Mean hedge commissions", "% of capital per year",
+                      mx.mean(per_year(per_path["hedge_commission"]))))
+    out.append(Metric("condor_costs_mean", "Mean condor trading costs (half-spreads + commissions)",
+                      "% of capital per year",
+                      mx.mean(per_year(per_path["condor_spread_cost"] + per_path["condor_commission"]))))
+    out.append(Metric("peak_capital_used_median", "Median peak capital used (condor margin + VIX call premium)",
+                      "% of capital", mx.quantile(per_path["peak_capital_used_pct"], 0.5)))
     out.append(Metric("hedge_cost_mean", "Mean net annual hedge cost", "% of capital per year", mx.mean(cost)))
     out.append(Metric("hedge_cost_median", "Median net annual hedge cost", "% of capital per year",
                       mx.quantile(cost, 0.5)))
@@ -138,6 +145,34 @@ def package_versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             out[pkg] = "not installed"
     return out
+
+
+def capital_definitions(scenario) -> list[str]:
+    """How costs, margin and capital are defined in a run, one sentence each (for the report).
+
+    Parameters
+    ----------
+    scenario : sim.config.Scenario
+
+    Returns
+    -------
+    list of str
+    """
+    m, c = scenario.market, scenario.condor
+    return [
+        f"Capital base: ${m.capital:,.0f}; every '% of capital' figure divides dollars by it, and "
+        "'per year' figures divide the horizon's total by the horizon in years.",
+        f"Condor margin: defined-risk, (wing width - credit) x $100 per condor (wing width {c.wing_width:g} points); "
+        f"at each entry the number of condors is floor({c.margin_fraction:g} x capital / margin per condor).",
+        "Long VIX calls are paid in full: the premium is the capital they use. Capital used on a day = open "
+        "condor margin + premium paid for the VIX calls held.",
+        "Net annual hedge cost = (premium paid - value received from sales, settlements and the final mark "
+        "+ half-spreads + commissions) / capital / years x 100.",
+        *m.frictions.describe(),
+        "Every trade before expiry pays half the spread and the commission; cash settlement at expiry pays "
+        "neither (SPX PM-settled against the simulated close; VIX options against the model VIX of the day, "
+        "standing in for the special opening quotation).",
+    ]
 
 
 def build_dataset(result: RunResult, metrics: list[Metric], command: str = "") -> xr.Dataset:
@@ -213,6 +248,8 @@ def build_dataset(result: RunResult, metrics: list[Metric], command: str = "") -
         "horizon_years": float(n_steps * prep.dt),
         "n_steps": int(n_steps),
         "capital_usd": float(sc.market.capital),
+        "capital_definitions_json": json.dumps(capital_definitions(sc)),
+        "spx_surface": prep.surface_name,
         "spot0": float(prep.s0),
         "v0": float(prep.var0),
         "regime0": int(prep.regime0),

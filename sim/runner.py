@@ -30,6 +30,7 @@ from sim.config import Scenario
 from sim.data import MarketData, load_market_data, load_series
 from sim.modelspec import build_model
 from sim.pricing import make_vix_table
+from sim.surface import FourierSurface, SpxSurface, make_surface
 from sim.strategy import AlvhSpec, CondorSpec, MarketSpec, dte_to_steps, run_books
 
 __all__ = ["Prepared", "RunResult", "prepare", "simulate_chunk", "run", "PATH_FIELDS"]
@@ -45,10 +46,14 @@ PATH_FIELDS: dict[str, tuple[str, str]] = {
     "hedge_premium": ("USD", "premium paid for VIX calls at mid"),
     "hedge_payoff": ("USD", "value received from VIX calls: sales, settlements, final mark"),
     "hedge_spread_cost": ("USD", "half-spreads paid on VIX call trades"),
-    "hedge_cost_annual_pct": ("% of capital per year", "net hedge cost: premium - payoff + spreads"),
+    "hedge_commission": ("USD", "commissions paid on VIX call trades"),
+    "hedge_cost_annual_pct": ("% of capital per year", "net hedge cost: premium - payoff + spreads + commissions"),
     "hedge_active_share": ("1", "share of days with VIX at or above the activation level"),
     "condor_credit": ("USD", "opening credits collected at mid"),
     "condor_spread_cost": ("USD", "half-spreads paid on condor legs"),
+    "condor_commission": ("USD", "commissions paid on condor legs"),
+    "condor_contracts": ("1", "mean condors per entry, sized on defined-risk margin (width - credit)"),
+    "peak_capital_used_pct": ("% of capital", "largest daily condor margin + premium of VIX calls held"),
     "n_condors": ("1", "condors opened"),
     "n_profit_takes": ("1", "condors closed at the profit target"),
     "n_stops": ("1", "condors closed at the stop"),
@@ -79,6 +84,8 @@ class Prepared:
         Initial regime.
     table : VixOptionTable or MarkovVixTable
         VIX futures and call prices for the model (:func:`sim.pricing.make_vix_table`).
+    surface : SpxSurface
+        SPX implied-volatility surface for the model (:func:`sim.surface.make_surface`).
     shocks : tuple of Shock
         Scripted stress shocks.
     intensity : ndarray of shape (n_steps,) or None
@@ -96,10 +103,18 @@ class Prepared:
     var0: float
     regime0: int
     table: object
+    surface: SpxSurface
     shocks: tuple
     intensity: np.ndarray | None
     history_stats: dict
     model_stats: dict
+
+    @property
+    def surface_name(self) -> str:
+        """Which SPX surface prices the options, in words."""
+        if isinstance(self.surface, FourierSurface):
+            return f"{self.surface.model.name} model's own (Fourier prices, tabulated)"
+        return "SSVI (anchored to the model's expected variance)"
 
     @property
     def dt(self) -> float:
@@ -198,6 +213,9 @@ def prepare(scenario: Scenario, seed: int) -> Prepared:
         s0 = float(data.spx[-1]) if sim["spot0"] == "last" else float(sim["spot0"])
     max_steps = max([dte_to_steps(d, sim["steps_per_year"]) for d in scenario.alvh.dte_open] + [1])
     table = make_vix_table(model, dt, max_steps, scenario.market.rate)
+    tau_max = (dte_to_steps(scenario.condor.dte, sim["steps_per_year"]) + 1) * dt
+    pricing_model = model.pricing if isinstance(model, HistoricalReplay) else model
+    surface = make_surface(pricing_model, scenario.market.surface, scenario.market.smile, tau_max)
     shocks = _shocks(scenario, where)
     for sh in shocks:
         if sh.regime is not None and not 0 <= sh.regime < model.n_regimes:
@@ -214,7 +232,7 @@ def prepare(scenario: Scenario, seed: int) -> Prepared:
         model_stats = model_statistics(model, len(data.spx), 200, np.random.default_rng(diag_ss), dt)
     return Prepared(
         scenario=scenario, data=data, model=model, fit=fit, s0=s0, var0=var0, regime0=regime0, table=table,
-        shocks=shocks, intensity=intensity, history_stats=history, model_stats=model_stats,
+        surface=surface, shocks=shocks, intensity=intensity, history_stats=history, model_stats=model_stats,
     )
 
 
@@ -237,6 +255,7 @@ def simulate_chunk(
     condor: CondorSpec,
     alvh: AlvhSpec,
     table,
+    surface: SpxSurface,
     n_sample: int,
     shocks: tuple = (),
     intensity: np.ndarray | None = None,
@@ -257,7 +276,7 @@ def simulate_chunk(
         Daily steps.
     dt : float
         Years per step.
-    market, condor, alvh, table
+    market, condor, alvh, table, surface
         Pricing and strategy inputs.
     n_sample : int
         Number of leading paths returned whole.
@@ -276,7 +295,7 @@ def simulate_chunk(
     state0 = model.initial_state(s0, n_paths, var0, regime0)
     paths = simulate_with_overlays(model, state0, n_steps, dt, rng, shocks, intensity)
     spot, vix = paths.spot, paths.vix
-    book = run_books(spot, paths.var, vix, model, market, condor, alvh, table, dt,
+    book = run_books(spot, paths.var, vix, surface, market, condor, alvh, table, dt,
                      regime=paths.regime if model.n_regimes > 1 else None)
     hedged = book.condor_pnl + book.hedge_pnl
     years = n_steps * dt
@@ -292,10 +311,14 @@ def simulate_chunk(
         "hedge_premium": book.hedge_premium,
         "hedge_payoff": book.hedge_payoff,
         "hedge_spread_cost": book.hedge_spread_cost,
+        "hedge_commission": book.hedge_commission,
         "hedge_cost_annual_pct": -book.hedge_pnl.sum(axis=1) / market.capital / years * 100.0,
         "hedge_active_share": book.hedge_active_share,
         "condor_credit": book.condor_credit,
         "condor_spread_cost": book.condor_spread_cost,
+        "condor_commission": book.condor_commission,
+        "condor_contracts": book.condor_contracts,
+        "peak_capital_used_pct": book.peak_capital_used / market.capital * 100.0,
         "n_condors": book.n_condors.astype(float),
         "n_profit_takes": book.n_profit_takes.astype(float),
         "n_stops": book.n_stops.astype(float),
@@ -359,7 +382,7 @@ def run(
     common = dict(
         model=prepared.model, s0=prepared.s0, var0=prepared.var0, regime0=prepared.regime0,
         n_steps=prepared.n_steps, dt=prepared.dt, market=sc.market, condor=sc.condor, alvh=sc.alvh,
-        table=prepared.table, n_sample=n_sample, shocks=prepared.shocks, intensity=prepared.intensity,
+        table=prepared.table, surface=prepared.surface, n_sample=n_sample, shocks=prepared.shocks, intensity=prepared.intensity,
     )
     t0 = time.perf_counter()
     with warnings.catch_warnings():

@@ -5,9 +5,14 @@ not depend on the hedge, so "unhedged" is the condor book alone and "hedged" is 
 hedge effect is an exact paired difference on common random numbers.
 
 Accounting (per path, in dollars): each book's cash plus its positions marked at mid. A day's P&L is
-the change of that sum: mark-to-mid moves, minus half-spread costs when a leg is opened or closed
-before expiry. Options held to expiry settle at intrinsic value with no spread (cash settlement:
-SPX against the simulated close, VIX against the model VIX of that day).
+the change of that sum: mark-to-mid moves, minus trading costs (half-spread plus commission,
+:mod:`sim.costs`) when a leg is opened or closed before expiry. Options held to expiry settle at
+intrinsic value with no spread and no commission (cash settlement: SPX against the simulated close,
+VIX against the model VIX of that day, standing in for the special opening quotation).
+
+Capital: the condor is sized on its defined-risk margin, ``(wing_width - credit) * 100`` per
+condor (:func:`sim.costs.condor_margin`); long VIX calls are paid in full. Capital used on a day is
+the open condor's margin plus the premium paid for the VIX calls held.
 
 Time: one step is ``dt`` years of trading (1/252). Tenors given in calendar days (DTE) are turned
 into steps as ``round(DTE * 252 / 365)``.
@@ -19,13 +24,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from models.base import PathModel
-from models.heston import HestonParams
-from sim.pricing import MarkovVixTable, SpxSmile, VixOptionTable, as_model, spx_option, strike_for_delta
+from sim.costs import SPX_MULTIPLIER, VIX_OPTION_MULTIPLIER, Frictions, condor_margin
+from sim.pricing import MarkovVixTable, SpxSmile, VixOptionTable, spx_option, strike_for_delta
+from sim.surface import SpxSurface
 
 __all__ = ["CondorSpec", "AlvhSpec", "MarketSpec", "BookResult", "run_books", "dte_to_steps"]
 
-MULTIPLIER = 100.0  # SPX and VIX options: $100 per index point
+MULTIPLIER = SPX_MULTIPLIER  # SPX and VIX options: $100 per index point
+assert VIX_OPTION_MULTIPLIER == SPX_MULTIPLIER
 
 
 def dte_to_steps(dte: float, steps_per_year: float = 252.0) -> int:
@@ -55,8 +61,8 @@ class CondorSpec:
         A new condor may be opened only on trading days that are multiples of this (5 = weekly),
         and only when none is open.
     margin_fraction : float
-        Share of capital posted as defined-risk margin; contracts = floor(margin_fraction *
-        capital / (wing_width * 100)).
+        Share of capital posted as defined-risk margin; at each entry, contracts =
+        floor(margin_fraction * capital / ((wing_width - credit) * 100)) (:func:`sim.costs.condor_margin`).
     """
 
     dte: float = 45.0
@@ -109,22 +115,22 @@ class MarketSpec:
     ----------
     rate, div : float
         Risk-free rate and SPX dividend yield, continuously compounded, per year.
-    spx_half_spread : float
-        Half bid-ask spread per SPX option leg, index points.
-    vix_half_spread : float
-        Half bid-ask spread per VIX option, VIX points.
+    frictions : Frictions
+        Half-spreads (widening with the VIX) and commissions per instrument (:mod:`sim.costs`).
     capital : float
         Capital base in dollars; costs in % of capital refer to it.
     smile : SpxSmile
-        SPX implied-volatility smile.
+        SSVI smile shape, used where the SPX surface is SSVI.
+    surface : {"auto", "model", "ssvi"}
+        Which SPX implied-volatility surface prices SPX options (:func:`sim.surface.make_surface`).
     """
 
     rate: float = 0.02
     div: float = 0.018
-    spx_half_spread: float = 0.10
-    vix_half_spread: float = 0.05
+    frictions: Frictions = field(default_factory=Frictions)
     capital: float = 1_000_000.0
     smile: SpxSmile = field(default_factory=SpxSmile)
+    surface: str = "auto"
 
 
 @dataclass
@@ -141,16 +147,21 @@ class BookResult:
         The same, per layer.
     hedge_payoff : ndarray of shape (n_paths,)
         Mid value received when layers were sold, settled, or marked at the horizon, dollars.
-    hedge_spread_cost : ndarray of shape (n_paths,)
-        Half-spreads paid on hedge trades, dollars.
-    condor_spread_cost : ndarray of shape (n_paths,)
-        Half-spreads paid on condor trades, dollars.
+    hedge_spread_cost, hedge_commission : ndarray of shape (n_paths,)
+        Half-spreads and commissions paid on hedge trades, dollars.
+    condor_spread_cost, condor_commission : ndarray of shape (n_paths,)
+        Half-spreads and commissions paid on condor trades, dollars.
     condor_credit : ndarray of shape (n_paths,)
         Sum of opening credits at mid, dollars.
     n_condors, n_profit_takes, n_stops : ndarray of int, shape (n_paths,)
         Condors opened, closed at the profit target, closed at the stop.
     hedge_active_share : ndarray of shape (n_paths,)
         Share of days on which the hedge was switched on (VIX at or above the threshold).
+    peak_capital_used : ndarray of shape (n_paths,)
+        Largest daily capital in use: open condor margin plus premium paid for VIX calls held,
+        dollars.
+    condor_contracts : ndarray of shape (n_paths,)
+        Mean number of condors per entry (sized on margin at each entry); 0 if none opened.
     """
 
     condor_pnl: np.ndarray
@@ -159,16 +170,21 @@ class BookResult:
     hedge_premium_by_layer: np.ndarray
     hedge_payoff: np.ndarray
     hedge_spread_cost: np.ndarray
+    hedge_commission: np.ndarray
     condor_spread_cost: np.ndarray
+    condor_commission: np.ndarray
     condor_credit: np.ndarray
     n_condors: np.ndarray
     n_profit_takes: np.ndarray
     n_stops: np.ndarray
     hedge_active_share: np.ndarray
+    peak_capital_used: np.ndarray
+    condor_contracts: np.ndarray
 
 
-def _condor_value(spot, v, strikes, tau, model, market, regime=None):
-    """Mid value (points) of one short iron condor: short put, call minus long wings; and its delta."""
+def _condor_value(spot, v, strikes, tau, surface, market, regime=None):
+    """Mid value (points) of one short iron condor (short put, call minus long wings), its delta,
+    and the four leg prices, shape (4, n), ordered long put, short put, short call, long call."""
     kp_long, kp_short, kc_short, kc_long = strikes
     n = spot.size
     k = np.stack((kp_long, kp_short, kc_short, kc_long))
@@ -176,10 +192,21 @@ def _condor_value(spot, v, strikes, tau, model, market, regime=None):
     sgn = np.array([-1.0, 1.0, 1.0, -1.0])[:, None]  # +1 = short leg (we owe its value)
     price, delta = spx_option(
         np.broadcast_to(spot, (4, n)), k, tau, np.broadcast_to(v, (4, n)), is_call,
-        model, market.smile, market.rate, market.div,
+        surface, market.rate, market.div,
         None if regime is None else np.broadcast_to(regime, (4, n)),
     )
-    return (sgn * price).sum(axis=0), -(sgn * delta).sum(axis=0)
+    return (sgn * price).sum(axis=0), -(sgn * delta).sum(axis=0), price
+
+
+def _trade_costs(costs, vix_ref, legs, vix, contracts):
+    """(half-spread dollars, commission dollars) of trading ``contracts`` of every leg in ``legs``.
+
+    ``legs`` has shape (n_legs, n) (mid prices, points); ``vix`` and ``contracts`` shape (n,).
+    """
+    legs = np.atleast_2d(legs)
+    q = np.abs(contracts)
+    spread = (costs.half_spread(legs, vix, vix_ref) * costs.multiplier).sum(axis=0) * q
+    return spread, legs.shape[0] * costs.commission * q
 
 
 def _condor_intrinsic(spot, strikes):
@@ -194,7 +221,7 @@ def run_books(
     spot: np.ndarray,
     variance: np.ndarray,
     vix: np.ndarray,
-    model: PathModel | HestonParams,
+    surface: SpxSurface,
     market: MarketSpec,
     condor: CondorSpec,
     alvh: AlvhSpec,
@@ -208,8 +235,8 @@ def run_books(
     ----------
     spot, variance, vix : ndarray of shape (n_paths, n_steps + 1)
         SPX level (points), variance state (annualised) and model VIX (points) per path and day.
-    model : PathModel or HestonParams
-        Its Q side prices the SPX options (:meth:`~models.base.PathModel.atm_total_variance`).
+    surface : sim.surface.SpxSurface
+        Prices the SPX options (:func:`sim.surface.make_surface`; its model's Q side).
     market : MarketSpec
     condor : CondorSpec
     alvh : AlvhSpec
@@ -232,7 +259,6 @@ def run_books(
     """
     if spot.shape != variance.shape or spot.shape != vix.shape or spot.ndim != 2:
         raise ValueError("spot, variance and vix must be 2-D arrays of equal shape (n_paths, n_steps + 1)")
-    model = as_model(model)
     n, t_len = spot.shape
     n_steps = t_len - 1
     steps_per_year = 1.0 / dt
@@ -245,15 +271,18 @@ def run_books(
     c_expiry = np.zeros(n, dtype=np.int64)
     c_credit = zeros()
     c_mark = zeros()
-    qty = np.floor(condor.margin_fraction * cap / (condor.wing_width * MULTIPLIER))
+    c_qty = zeros()
+    c_margin = zeros()           # dollars posted for the open condor
     c_steps = max(dte_to_steps(condor.dte, steps_per_year), 1)
     condor_pnl = np.zeros((n, t_len))
-    condor_spread = zeros()
+    condor_spread, condor_comm = zeros(), zeros()
     condor_credit = zeros()
+    contracts_sum = zeros()
     n_condors = np.zeros(n, dtype=np.int64)
     n_takes = np.zeros(n, dtype=np.int64)
     n_stops = np.zeros(n, dtype=np.int64)
-    c_cost = 4.0 * market.spx_half_spread * qty * MULTIPLIER
+    fr = market.frictions
+    peak_capital = zeros()
 
     # ---- hedge state
     n_layers = len(alvh.allocation) if alvh.enabled else 0
@@ -275,7 +304,8 @@ def run_books(
     h_mark = np.zeros((n_layers, n))
     hedge_pnl = np.zeros((n, t_len))
     premium_by_layer = np.zeros((n_layers, n))
-    payoff, h_spread = zeros(), zeros()
+    payoff, h_spread, h_comm = zeros(), zeros(), zeros()
+    h_basis = np.zeros((n_layers, n))  # premium paid for the calls held, dollars
     active_days = zeros()
 
     for t in range(t_len):
@@ -290,27 +320,34 @@ def run_books(
             rem = c_expiry[idx] - t
             expiring = rem <= 0
             value = np.empty(idx.size)
+            legs = np.zeros((4, idx.size))
             if expiring.any():
                 e = idx[expiring]
                 value[expiring] = _condor_intrinsic(s_t[e], c_strikes[:, e])
             live = ~expiring
             if live.any():
                 l_ = idx[live]
-                value[live], _ = _condor_value(
-                    s_t[l_], v_t[l_], c_strikes[:, l_], rem[live] * dt, model, market, sub(l_)
+                value[live], _, legs[:, live] = _condor_value(
+                    s_t[l_], v_t[l_], c_strikes[:, l_], rem[live] * dt, surface, market, sub(l_)
                 )
-            condor_pnl[idx, t] -= (value - c_mark[idx]) * qty * MULTIPLIER
+            q = c_qty[idx]
+            condor_pnl[idx, t] -= (value - c_mark[idx]) * q * MULTIPLIER
             c_mark[idx] = value
             take = live & (value <= (1.0 - condor.profit_take) * c_credit[idx])
             stop = live & ~take & (value >= condor.stop_multiple * c_credit[idx])
             close = take | stop
-            condor_pnl[idx[close], t] -= c_cost
-            condor_spread[idx[close]] += c_cost
+            if close.any():
+                cl = idx[close]
+                spread, comm = _trade_costs(fr.spx_option, fr.vix_ref, legs[:, close], x_t[cl], q[close])
+                condor_pnl[cl, t] -= spread + comm
+                condor_spread[cl] += spread
+                condor_comm[cl] += comm
             n_takes[idx[take]] += 1
             n_stops[idx[stop]] += 1
             shut = idx[close | expiring]
             c_open[shut] = False
             c_mark[shut] = 0.0
+            c_margin[shut] = 0.0
 
         # ---------------- condor: entries on the schedule
         if not last and t % condor.entry_interval_days == 0:
@@ -319,22 +356,29 @@ def run_books(
                 tau = c_steps * dt
                 s_n, v_n = s_t[new], v_t[new]
                 r_n = sub(new)
-                kp = strike_for_delta(s_n, tau, v_n, -condor.short_delta, False, model, market.smile, market.rate,
+                kp = strike_for_delta(s_n, tau, v_n, -condor.short_delta, False, surface, market.rate,
                                       market.div, regime=r_n)
-                kc = strike_for_delta(s_n, tau, v_n, condor.short_delta, True, model, market.smile, market.rate,
+                kc = strike_for_delta(s_n, tau, v_n, condor.short_delta, True, surface, market.rate,
                                       market.div, regime=r_n)
                 strikes = np.stack((kp - condor.wing_width, kp, kc, kc + condor.wing_width))
-                value, _ = _condor_value(s_n, v_n, strikes, tau, model, market, r_n)
-                ok = value > 0.0
-                new, strikes, value = new[ok], strikes[:, ok], value[ok]
+                value, _, legs = _condor_value(s_n, v_n, strikes, tau, surface, market, r_n)
+                margin = condor_margin(condor.wing_width, value) * MULTIPLIER   # dollars per condor
+                q = np.floor(condor.margin_fraction * cap / np.maximum(margin, 1e-9))
+                ok = (value > 0.0) & (q >= 1.0)
+                new, strikes, value, legs, q, margin = new[ok], strikes[:, ok], value[ok], legs[:, ok], q[ok], margin[ok]
                 c_open[new] = True
                 c_strikes[:, new] = strikes
                 c_expiry[new] = t + c_steps
                 c_credit[new] = value
                 c_mark[new] = value
-                condor_credit[new] += value * qty * MULTIPLIER
-                condor_pnl[new, t] -= c_cost
-                condor_spread[new] += c_cost
+                c_qty[new] = q
+                c_margin[new] = margin * q
+                contracts_sum[new] += q
+                condor_credit[new] += value * q * MULTIPLIER
+                spread, comm = _trade_costs(fr.spx_option, fr.vix_ref, legs, x_t[new], q)
+                condor_pnl[new, t] -= spread + comm
+                condor_spread[new] += spread
+                condor_comm[new] += comm
                 n_condors[new] += 1
 
         # ---------------- hedge layers
@@ -355,12 +399,15 @@ def run_books(
                         sell = ~settle  # marked at the horizon: counted as received, no spread
                     out = settle | sell
                     payoff[idx[out]] += val[out] * h_qty[i, idx[out]] * MULTIPLIER
-                    if not last:
-                        cost = market.vix_half_spread * h_qty[i, idx[sell]] * MULTIPLIER
-                        hedge_pnl[idx[sell], t] -= cost
-                        h_spread[idx[sell]] += cost
+                    if not last and sell.any():
+                        sl = idx[sell]
+                        spread, comm = _trade_costs(fr.vix_option, fr.vix_ref, val[sell], x_t[sl], h_qty[i, sl])
+                        hedge_pnl[sl, t] -= spread + comm
+                        h_spread[sl] += spread
+                        h_comm[sl] += comm
                     h_open[i, idx[out]] = False
                     h_mark[i, idx[out]] = 0.0
+                    h_basis[i, idx[out]] = 0.0
                 if last:
                     continue
                 buy = np.flatnonzero(active & ~h_open[i])
@@ -376,10 +423,13 @@ def run_books(
                     h_expiry[i, buy] = t + open_steps[i]
                     h_qty[i, buy] = q
                     h_mark[i, buy] = price
+                    h_basis[i, buy] = price * q * MULTIPLIER
                     premium_by_layer[i, buy] += price * q * MULTIPLIER
-                    cost = market.vix_half_spread * q * MULTIPLIER
-                    hedge_pnl[buy, t] -= cost
-                    h_spread[buy] += cost
+                    spread, comm = _trade_costs(fr.vix_option, fr.vix_ref, price, x_t[buy], q)
+                    hedge_pnl[buy, t] -= spread + comm
+                    h_spread[buy] += spread
+                    h_comm[buy] += comm
+        np.maximum(peak_capital, c_margin + h_basis.sum(axis=0), out=peak_capital)
 
     return BookResult(
         condor_pnl=condor_pnl,
@@ -388,10 +438,14 @@ def run_books(
         hedge_premium_by_layer=premium_by_layer,
         hedge_payoff=payoff,
         hedge_spread_cost=h_spread,
+        hedge_commission=h_comm,
         condor_spread_cost=condor_spread,
+        condor_commission=condor_comm,
         condor_credit=condor_credit,
         n_condors=n_condors,
         n_profit_takes=n_takes,
         n_stops=n_stops,
         hedge_active_share=active_days / t_len,
+        peak_capital_used=peak_capital,
+        condor_contracts=np.divide(contracts_sum, n_condors, out=np.zeros(n), where=n_condors > 0),
     )

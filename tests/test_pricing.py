@@ -15,6 +15,7 @@ import pytest
 
 from models.heston import (
     FellerConditionWarning,
+    HestonModel,
     HestonParams,
     expected_average_variance,
     variance_from_vix,
@@ -22,6 +23,7 @@ from models.heston import (
     vix_futures_exact,
 )
 from sim.pricing import SpxSmile, VixOptionTable, black_scholes, spx_option, strike_for_delta
+from sim.surface import SsviSurface
 
 # ----------------------------------------------------------------------------------------------
 # black_scholes
@@ -176,6 +178,7 @@ def test_smile_gamma_half_allowed():
 
 SPX_MODEL = HestonParams(v0=0.03, kappa=3.0, theta=0.04, sigma=0.45, rho=-0.7, mu=0.07, lam=-1.0)
 SMILE = SpxSmile()
+SURFACE = SsviSurface(HestonModel(SPX_MODEL), SMILE)
 
 
 def test_spx_option_atm_forward_uses_expected_variance():
@@ -186,7 +189,7 @@ def test_spx_option_atm_forward_uses_expected_variance():
     fwd = spot * math.exp((rate - div) * tau)
     vol = np.sqrt(expected_average_variance(v, tau, SPX_MODEL.kappa_q, SPX_MODEL.theta_q))
     ref, _ = black_scholes(spot, fwd, tau, rate, div, vol, True)
-    got, _ = spx_option(spot, fwd, tau, v, True, SPX_MODEL, SMILE, rate, div)
+    got, _ = spx_option(spot, fwd, tau, v, True, SURFACE, rate, div)
     np.testing.assert_allclose(got, ref, rtol=1e-13)
 
 
@@ -197,30 +200,30 @@ def test_strike_for_delta_hits_target(is_call, target, tau):
     spot = np.array([3000.0, 4500.0, 5200.0, 6000.0])
     v = np.array([0.005, 0.02, 0.06, 0.25])
     rate, div = 0.045, 0.013
-    k = strike_for_delta(spot, tau, v, target, is_call, SPX_MODEL, SMILE, rate, div, tick=1e-9)
-    _, delta = spx_option(spot, k, tau, v, is_call, SPX_MODEL, SMILE, rate, div)
+    k = strike_for_delta(spot, tau, v, target, is_call, SURFACE, rate, div, tick=1e-9)
+    _, delta = spx_option(spot, k, tau, v, is_call, SURFACE, rate, div)
     np.testing.assert_allclose(delta, target, rtol=0, atol=1e-6)
 
 
 def test_strike_for_delta_far_otm_put():
     spot, v, tau, rate, div = np.array([4500.0]), np.array([0.02]), 30 / 365, 0.045, 0.013
-    k = strike_for_delta(spot, tau, v, -0.001, False, SPX_MODEL, SMILE, rate, div, tick=1e-9)
-    _, delta = spx_option(spot, k, tau, v, False, SPX_MODEL, SMILE, rate, div)
+    k = strike_for_delta(spot, tau, v, -0.001, False, SURFACE, rate, div, tick=1e-9)
+    _, delta = spx_option(spot, k, tau, v, False, SURFACE, rate, div)
     np.testing.assert_allclose(delta, -0.001, rtol=0, atol=1e-6)
 
 
 def test_strike_for_delta_unreachable_target_raises():
     # a call's delta is at most exp(-q tau) = exp(-0.013 * 3) = 0.9618 (Black-Scholes-Merton)
     with pytest.raises(ValueError, match="cannot be reached"):
-        strike_for_delta(np.array([4500.0]), 3.0, np.array([0.02]), 0.999, True, SPX_MODEL, SMILE, 0.045, 0.013)
+        strike_for_delta(np.array([4500.0]), 3.0, np.array([0.02]), 0.999, True, SURFACE, 0.045, 0.013)
 
 
 def test_strike_for_delta_rounds_to_tick():
     spot = np.array([4500.0, 5123.0])
     v = np.array([0.02, 0.04])
-    k = strike_for_delta(spot, 30 / 365, v, -0.16, False, SPX_MODEL, SMILE, 0.04, 0.01)
+    k = strike_for_delta(spot, 30 / 365, v, -0.16, False, SURFACE, 0.04, 0.01)
     np.testing.assert_array_equal(k % 5.0, 0.0)
-    fine = strike_for_delta(spot, 30 / 365, v, -0.16, False, SPX_MODEL, SMILE, 0.04, 0.01, tick=1e-9)
+    fine = strike_for_delta(spot, 30 / 365, v, -0.16, False, SURFACE, 0.04, 0.01, tick=1e-9)
     assert np.all(np.abs(k - fine) <= 2.5 + 1e-9)
     assert np.all(k < spot)  # a 16-delta put is out of the money
 
@@ -230,7 +233,7 @@ def test_strike_for_delta_rounds_to_tick():
 def test_strike_for_delta_wrong_sign_raises(is_call, target):
     with pytest.raises(ValueError, match="delta"):
         strike_for_delta(np.array([4500.0]), 30 / 365, np.array([0.02]), target, is_call,
-                         SPX_MODEL, SMILE, 0.04, 0.01)
+                         SURFACE, 0.04, 0.01)
 
 
 # ----------------------------------------------------------------------------------------------

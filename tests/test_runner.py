@@ -24,7 +24,7 @@ def test_chunk_i_is_seeded_by_child_i_of_the_path_stream(tiny_prepared):
     tp = tiny_prepared
     chunk = simulate_chunk(
         child2, 44, tp.model, tp.s0, tp.var0, tp.regime0, sc.n_steps, tp.dt, sc.market, sc.condor,
-        sc.alvh, tp.table, 4,
+        sc.alvh, tp.table, tp.surface, 4,
     )
     for key in PATH_FIELDS:
         assert np.array_equal(res.per_path[key][256:], chunk[key]), key
@@ -41,7 +41,10 @@ def test_per_path_summaries_are_consistent(tiny_prepared):
     years = tiny_prepared.scenario.n_steps * tiny_prepared.dt
     cap = tiny_prepared.scenario.market.capital
     assert np.allclose(-hedge / cap / years * 100.0, pp["hedge_cost_annual_pct"], atol=1e-9)
-    assert np.allclose(hedge, pp["hedge_payoff"] - pp["hedge_premium"] - pp["hedge_spread_cost"], atol=1e-6)
+    assert np.allclose(hedge, pp["hedge_payoff"] - pp["hedge_premium"] - pp["hedge_spread_cost"] - pp["hedge_commission"],
+                       atol=1e-6)
+    # capital in use never exceeds the margin share plus the hedge premium paid
+    assert np.all(pp["peak_capital_used_pct"] > 0)
     assert np.all(pp["max_drawdown_unhedged"] >= 0) and np.all(pp["worst_day_unhedged"] <= pp["max_drawdown_unhedged"])
     # 4 sample paths kept per chunk, with their global indices
     assert res.sample_spx.shape == (12, tiny_prepared.scenario.n_steps + 1)

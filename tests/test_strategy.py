@@ -7,9 +7,10 @@ import warnings
 import numpy as np
 import pytest
 
-from models.heston import FellerConditionWarning, HestonParams, model_vix, simulate_qe, variance_from_vix
+from models.heston import FellerConditionWarning, HestonModel, HestonParams, model_vix, simulate_qe, variance_from_vix
 from sim.pricing import VixOptionTable, spx_option
 from sim.strategy import MULTIPLIER, AlvhSpec, CondorSpec, MarketSpec, dte_to_steps, run_books
+from sim.surface import SsviSurface
 
 DT = 1.0 / 252.0
 
@@ -19,6 +20,7 @@ with warnings.catch_warnings():
     PARAMS = HestonParams(v0=0.0177, kappa=11.0, theta=0.0177, sigma=0.68, rho=-0.74, mu=0.076, lam=-9.8)
 
 MARKET = MarketSpec()
+SURFACE = SsviSurface(HestonModel(PARAMS), MARKET.smile)
 NO_HEDGE = AlvhSpec(enabled=False)
 
 
@@ -41,38 +43,62 @@ def _condor_mark(spot, var, strikes, steps_left):
     total = 0.0
     for k, is_call, sign in legs:
         p, _ = spx_option(np.array([spot]), np.array([k]), steps_left * DT, np.array([var]), is_call,
-                          PARAMS, MARKET.smile, MARKET.rate, MARKET.div)
+                          SURFACE, MARKET.rate, MARKET.div)
         total += sign * float(p[0])
     return total
+
+
+def _leg_prices(spot, var, strikes, steps_left):
+    out = []
+    for k, is_call in zip(strikes, (False, False, True, True)):
+        p, _ = spx_option(np.array([spot]), np.array([k]), steps_left * DT, np.array([var]), is_call,
+                          SURFACE, MARKET.rate, MARKET.div)
+        out.append(float(p[0]))
+    return out
+
+
+def _condor_trade_cost(legs, vix, qty):
+    """Half-spreads and commissions by the formula of sim.costs, written out independently."""
+    c, ref = MARKET.frictions.spx_option, MARKET.frictions.vix_ref
+    half = sum((c.min_half_spread + c.rel_half_spread * p) * (vix / ref) ** c.vix_elasticity for p in legs)
+    return qty * (half * MULTIPLIER + 4 * c.commission)
 
 
 def test_flat_path_takes_profit_on_the_first_day_the_mark_halves(table):
     n = 40
     spot, var, vix = _paths(np.full(n + 1, 2500.0), np.full(n + 1, 15.0))
     cs = CondorSpec(entry_interval_days=1000)  # only the day-0 condor
-    book = run_books(spot, var, vix, PARAMS, MARKET, cs, NO_HEDGE, table, DT)
-    qty = np.floor(cs.margin_fraction * MARKET.capital / (cs.wing_width * MULTIPLIER))
-    cost = 4 * MARKET.spx_half_spread * qty * MULTIPLIER
+    book = run_books(spot, var, vix, SURFACE, MARKET, cs, NO_HEDGE, table, DT)
     assert book.n_condors[0] == 1 and book.n_profit_takes[0] == 1 and book.n_stops[0] == 0
-    assert book.condor_pnl[0, 0] == pytest.approx(-cost, rel=1e-12)
-    credit = book.condor_credit[0] / (qty * MULTIPLIER)
     # recompute the day-0 strikes and the expected close day with an independent mark
     from sim.pricing import strike_for_delta
 
     steps = dte_to_steps(cs.dte)
     tau = steps * DT
-    kp = strike_for_delta(spot[:, 0], tau, var[:, 0], -cs.short_delta, False, PARAMS, MARKET.smile, MARKET.rate, MARKET.div)[0]
-    kc = strike_for_delta(spot[:, 0], tau, var[:, 0], cs.short_delta, True, PARAMS, MARKET.smile, MARKET.rate, MARKET.div)[0]
+    kp = strike_for_delta(spot[:, 0], tau, var[:, 0], -cs.short_delta, False, SURFACE, MARKET.rate, MARKET.div)[0]
+    kc = strike_for_delta(spot[:, 0], tau, var[:, 0], cs.short_delta, True, SURFACE, MARKET.rate, MARKET.div)[0]
     strikes = (kp - cs.wing_width, kp, kc, kc + cs.wing_width)
-    assert _condor_mark(2500.0, var[0, 0], strikes, steps) == pytest.approx(credit, rel=1e-10)
+    credit = _condor_mark(2500.0, var[0, 0], strikes, steps)
+    # sized on the defined-risk margin: floor(0.5 * capital / ((width - credit) * 100))
+    qty = np.floor(cs.margin_fraction * MARKET.capital / ((cs.wing_width - credit) * MULTIPLIER))
+    assert book.condor_credit[0] == pytest.approx(credit * qty * MULTIPLIER, rel=1e-10)
+    assert book.condor_contracts[0] == qty
+    open_cost = _condor_trade_cost(_leg_prices(2500.0, var[0, 0], strikes, steps), 15.0, qty)
+    assert book.condor_pnl[0, 0] == pytest.approx(-open_cost, rel=1e-10)
     marks = [_condor_mark(2500.0, var[0, 0], strikes, steps - t) for t in range(steps)]
     close_day = next(t for t, m in enumerate(marks) if m <= 0.5 * credit)
+    close_cost = _condor_trade_cost(_leg_prices(2500.0, var[0, 0], strikes, steps - close_day), 15.0, qty)
     # closed that day (closing cost charged), flat afterwards
-    expected_close_pnl = -(marks[close_day] - marks[close_day - 1]) * qty * MULTIPLIER - cost
+    expected_close_pnl = -(marks[close_day] - marks[close_day - 1]) * qty * MULTIPLIER - close_cost
     assert book.condor_pnl[0, close_day] == pytest.approx(expected_close_pnl, rel=1e-9)
     assert np.all(book.condor_pnl[0, close_day + 1:] == 0.0)
-    # total P&L = credit kept minus the buy-back, minus two sets of half-spreads
-    assert book.condor_pnl.sum() == pytest.approx((credit - marks[close_day]) * qty * MULTIPLIER - 2 * cost, rel=1e-9)
+    # total P&L = credit kept minus the buy-back, minus opening and closing costs
+    assert book.condor_pnl.sum() == pytest.approx(
+        (credit - marks[close_day]) * qty * MULTIPLIER - open_cost - close_cost, rel=1e-9)
+    assert book.condor_spread_cost[0] + book.condor_commission[0] == pytest.approx(open_cost + close_cost, rel=1e-10)
+    assert book.condor_commission[0] == pytest.approx(2 * 4 * qty * MARKET.frictions.spx_option.commission)
+    # capital in use peaks at the condor's margin (no hedge)
+    assert book.peak_capital_used[0] == pytest.approx((cs.wing_width - credit) * qty * MULTIPLIER, rel=1e-10)
 
 
 def test_rally_through_the_short_call_stops_that_day(table):
@@ -81,14 +107,14 @@ def test_rally_through_the_short_call_stops_that_day(table):
     levels[3:] = 2500.0 * 1.08
     spot, var, vix = _paths(levels, np.full(n + 1, 15.0))
     cs = CondorSpec(entry_interval_days=1000)
-    book = run_books(spot, var, vix, PARAMS, MARKET, cs, NO_HEDGE, table, DT)
+    book = run_books(spot, var, vix, SURFACE, MARKET, cs, NO_HEDGE, table, DT)
     assert book.n_stops[0] == 1 and book.n_profit_takes[0] == 0
     assert np.all(book.condor_pnl[0, 1:3] != 0.0)   # marked while open
     assert book.condor_pnl[0, 3] < 0.0
     assert np.all(book.condor_pnl[0, 4:] == 0.0)    # closed on day 3
     # the same path without the rally does not stop
     spot2, var2, vix2 = _paths(np.full(n + 1, 2500.0), np.full(n + 1, 15.0))
-    book2 = run_books(spot2, var2, vix2, PARAMS, MARKET, cs, NO_HEDGE, table, DT)
+    book2 = run_books(spot2, var2, vix2, SURFACE, MARKET, cs, NO_HEDGE, table, DT)
     assert book2.n_stops[0] == 0
 
 
@@ -98,7 +124,7 @@ def test_hedge_opens_on_the_day_vix_crosses_16_with_a_40_40_20_budget_split(tabl
     vix_days[10:] = 18.0
     spot, var, vix = _paths(np.full(n + 1, 2500.0), vix_days)
     alvh = AlvhSpec()
-    book = run_books(spot, var, vix, PARAMS, MARKET, CondorSpec(), alvh, table, DT)
+    book = run_books(spot, var, vix, SURFACE, MARKET, CondorSpec(), alvh, table, DT)
     assert np.all(book.hedge_pnl[0, :10] == 0.0)
     assert book.hedge_pnl[0, 10] < 0.0  # the half-spreads of the first purchases
     # each layer spends budget * share * (steps between open and roll) * dt at entry
@@ -117,7 +143,7 @@ def test_hedge_opens_on_the_day_vix_crosses_16_with_a_40_40_20_budget_split(tabl
 def test_no_hedge_while_vix_stays_below_the_threshold(table):
     n = 30
     spot, var, vix = _paths(np.full(n + 1, 2500.0), np.full(n + 1, 15.9))
-    book = run_books(spot, var, vix, PARAMS, MARKET, CondorSpec(), AlvhSpec(), table, DT)
+    book = run_books(spot, var, vix, SURFACE, MARKET, CondorSpec(), AlvhSpec(), table, DT)
     assert np.all(book.hedge_pnl == 0.0) and book.hedge_premium[0] == 0.0
 
 
@@ -127,13 +153,16 @@ def test_vix_call_held_to_expiry_settles_at_intrinsic(table):
     vix_days = np.full(steps + 1, 17.0)
     vix_days[steps] = 30.0  # expiry day, the horizon's last: nothing new is bought
     spot, var, vix = _paths(np.full(steps + 1, 2500.0), vix_days)
-    book = run_books(spot, var, vix, PARAMS, MARKET, CondorSpec(), alvh, table, DT)
+    book = run_books(spot, var, vix, SURFACE, MARKET, CondorSpec(), alvh, table, DT)
     fut = table.futures(vix[:, 0], steps)
     k = float(table.strikes[table.strike_index(fut * 1.2)][0])
     price0 = float(table.call(vix[:, 0], steps, table.strike_index(fut * 1.2))[0])
     qty = book.hedge_premium[0] / (price0 * MULTIPLIER)
     assert book.hedge_payoff[0] == pytest.approx((30.0 - k) * qty * MULTIPLIER, rel=1e-9)
-    assert book.hedge_spread_cost[0] == pytest.approx(MARKET.vix_half_spread * qty * MULTIPLIER, rel=1e-12)
+    c, ref = MARKET.frictions.vix_option, MARKET.frictions.vix_ref
+    half = (c.min_half_spread + c.rel_half_spread * price0) * (17.0 / ref) ** c.vix_elasticity
+    assert book.hedge_spread_cost[0] == pytest.approx(half * qty * MULTIPLIER, rel=1e-12)
+    assert book.hedge_commission[0] == pytest.approx(qty * c.commission, rel=1e-12)   # bought once, settled free
 
 
 def test_hedge_pnl_equals_payoff_minus_premium_minus_spreads_on_simulated_paths(table):
@@ -141,9 +170,9 @@ def test_hedge_pnl_equals_payoff_minus_premium_minus_spreads_on_simulated_paths(
     spot, var = simulate_qe(2500.0, 0.04, PARAMS.kappa, PARAMS.theta, PARAMS.sigma, PARAMS.rho, PARAMS.mu, DT, 126,
                             rng=rng, n_paths=200)
     vix = model_vix(var, PARAMS.kappa_q, PARAMS.theta_q)
-    book = run_books(spot, var, vix, PARAMS, MARKET, CondorSpec(), AlvhSpec(), table, DT)
+    book = run_books(spot, var, vix, SURFACE, MARKET, CondorSpec(), AlvhSpec(), table, DT)
     lhs = book.hedge_pnl.sum(axis=1)
-    rhs = book.hedge_payoff - book.hedge_premium - book.hedge_spread_cost
+    rhs = book.hedge_payoff - book.hedge_premium - book.hedge_spread_cost - book.hedge_commission
     assert np.allclose(lhs, rhs, rtol=0, atol=1e-6)
     assert book.hedge_premium.sum() > 0 and book.n_condors.min() >= 1
 
@@ -151,6 +180,6 @@ def test_hedge_pnl_equals_payoff_minus_premium_minus_spreads_on_simulated_paths(
 def test_books_refuse_mismatched_shapes(table):
     spot, var, vix = _paths(np.full(5, 2500.0), np.full(5, 15.0))
     with pytest.raises(ValueError, match="equal shape"):
-        run_books(spot, var[:, :-1], vix, PARAMS, MARKET, CondorSpec(), AlvhSpec(), table, DT)
+        run_books(spot, var[:, :-1], vix, SURFACE, MARKET, CondorSpec(), AlvhSpec(), table, DT)
     with pytest.raises(ValueError, match="VixOptionTable"):
-        run_books(spot, var, vix, PARAMS, MARKET, CondorSpec(), AlvhSpec(), None, DT)
+        run_books(spot, var, vix, SURFACE, MARKET, CondorSpec(), AlvhSpec(), None, DT)
