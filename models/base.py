@@ -207,6 +207,33 @@ class PathModel(ABC):
         """
         return None
 
+    def q_model(self, drift: float = 0.0) -> "PathModel":
+        """A path model whose *P* dynamics are this model's *Q* dynamics (variance and regime).
+
+        Simulating the returned model (:meth:`simulate`) gives Monte Carlo paths of the variance
+        state and the regime under the pricing measure Q, from which VIX futures and options can be
+        priced by plain averaging (``sim.vixcheck`` compares them with the pricing tables). The
+        returned model's :meth:`vix` equals this model's, and its Q dynamics equal its P dynamics
+        (it is its own :meth:`q_model`); its one-step law agrees with :meth:`q_step`, the
+        quadrature the pricing tables are built from.
+
+        Parameters
+        ----------
+        drift : float, default 0
+            SPX drift of the returned model, per year (``r - q`` under Q). The SPX paths are
+            irrelevant to VIX prices; a model whose SPX cannot be made a Q-martingale says so.
+
+        Returns
+        -------
+        PathModel
+
+        Raises
+        ------
+        NotImplementedError
+            If the model does not define its Q dynamics as a path model (this default).
+        """
+        raise NotImplementedError(f"the {self.name} model does not define its Q dynamics as a path model (q_model)")
+
     # ------------------------------------------------------------------ parameters
     @abstractmethod
     def to_dict(self) -> dict:

@@ -675,6 +675,23 @@ class GjrGarchModel(AffineVix, PathModel):
         x_next = (self.omega + self.beta * h[:, None] + h[:, None] * g[None, :]) * _SCALE
         return x_next, np.full(int(m), 1.0 / m)
 
+    def q_model(self, drift: float = 0.0) -> "GjrGarchModel":
+        """The model whose P recursion is this model's Q variance law (see :meth:`models.base.PathModel.q_model`).
+
+        Q is defined in the module docstring ("P versus Q") and :meth:`q_step`: the variance
+        follows the P recursion itself (same ``omega, alpha, gamma, beta``, same skew-t), and the
+        premium ``vrp`` scales only the map from the state to prices (:meth:`vix_coefficients`).
+        So the returned model has this model's parameters and ``vrp`` (hence the same :meth:`vix`
+        and :meth:`q_step`), with the daily mean return ``mu = 100 drift / 252`` (%).
+
+        The SPX of the returned model is not a Q-martingale: the model defines no Q law for the
+        SPX (with Student-t innovations ``E[exp(sqrt(h) z)]`` is not even finite), so use its
+        ``var``, ``vix`` and regime paths only.
+        """
+        d = self.to_dict()
+        d["mu"] = 100.0 * float(drift) / TRADING_DAYS
+        return GjrGarchModel(**d)
+
     # ------------------------------------------------------------------ parameters
     def to_dict(self) -> dict:
         return {k: float(getattr(self, k)) for k in self._KEYS}

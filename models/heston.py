@@ -632,6 +632,21 @@ class HestonModel(PathModel):
     def cir_q(self):
         return (self.params.kappa_q, self.params.theta_q, self.params.sigma, 0.0)
 
+    def q_model(self, drift: float = 0.0) -> "HestonModel":
+        """Heston with the Q parameters as its P parameters (see :meth:`models.base.PathModel.q_model`).
+
+        Under Q (Heston 1993, eq. 6; module docstring) the variance is CIR with ``kappa_q``,
+        ``theta_q`` and the same ``sigma`` and ``rho``; the returned model has ``kappa = kappa_q``,
+        ``theta = theta_q``, ``lam = 0`` and SPX drift ``mu = drift`` (``r - q``; QE's martingale
+        correction makes ``E[S_T] = S_0 e^{drift T}`` exactly). Its :meth:`vix` and
+        :meth:`q_step` equal this model's.
+        """
+        p = self.params
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FellerConditionWarning)
+            return HestonModel(HestonParams(v0=p.v0, kappa=p.kappa_q, theta=p.theta_q, sigma=p.sigma, rho=p.rho,
+                                            mu=float(drift), lam=0.0))
+
     def to_dict(self) -> dict:
         return {k: float(v) for k, v in asdict(self.params).items()}
 

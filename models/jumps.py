@@ -516,6 +516,24 @@ class BatesModel(PathModel):
         """``(kappa_q, theta_q, sigma, b_jump)``: the Q variance is pure CIR (jumps only in price)."""
         return (self.params.kappa_q, self.params.theta_q, self.params.sigma, self.b_jump)
 
+    def q_model(self, drift: float = 0.0) -> "BatesModel":
+        """Bates with its Q parameters as P parameters (see :meth:`models.base.PathModel.q_model`).
+
+        Q is defined in the class docstring and the module docstring: the diffusive variance
+        follows Heston's market price of variance risk (``kappa_q``, ``theta_q``, same ``sigma``,
+        ``rho``) and the price jumps have the Q law ``(lam_j_q, mu_j_q, sigma_j_q)``. The returned
+        model has those as its P values (``lam = 0``, jump ``_q`` = P) and SPX drift ``mu = drift``
+        (``r - q``; the jump compensator is in the simulated drift). Price jumps do not move the
+        variance, so its variance law is Heston's Q law, as :meth:`q_step` and :meth:`cir_q` say;
+        its :meth:`vix` (including ``b_jump``) equals this model's.
+        """
+        p = self.params
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FellerConditionWarning)
+            hp = HestonParams(v0=p.v0, kappa=p.kappa_q, theta=p.theta_q, sigma=p.sigma, rho=p.rho,
+                              mu=float(drift), lam=0.0)
+        return BatesModel(hp, self.lam_j_q, self.mu_j_q, self.sigma_j_q)
+
     # ------------------------------------------------------------------ parameters
     def to_dict(self) -> dict:
         """Flat dict of floats: Heston keys, then ``lam_j, mu_j, sigma_j, lam_j_q, mu_j_q, sigma_j_q``."""
@@ -806,6 +824,27 @@ class SvcjModel(AffineVix, PathModel):
     def cir_q(self):
         """``None``: with variance jumps the Q variance is not a pure CIR process."""
         return None
+
+    def q_model(self, drift: float = 0.0) -> "SvcjModel":
+        """SVCJ with its Q parameters as P parameters (see :meth:`models.base.PathModel.q_model`).
+
+        Q is defined in the module docstring and :meth:`vix_coefficients` / :meth:`q_moments`:
+        diffusive variance with ``kappa_q = kappa + lam``, ``theta_q = kappa theta / kappa_q``, the
+        same ``sigma`` and ``rho``, plus co-jumps with the Q law ``(lam_j_q, mu_s_q, sigma_s_q,
+        mu_v_q, rho_j_q)``. The returned model has those as its P values (``lam = 0``) and SPX
+        drift ``mu = drift`` (``r - q``). Its :meth:`vix` equals this model's, and its P variance
+        law is the one :meth:`q_step` approximates (:meth:`q_moments` gives its exact first two
+        conditional moments). Note that the simulation adds a step's variance jumps at its end
+        (class docstring) while :meth:`q_moments` integrates them over the step: the one-step
+        means differ by ``lam_j_q mu_v_q (dt - (1 - e^{-kappa_q dt}) / kappa_q)``, i.e. about
+        ``lam_j_q mu_v_q kappa_q dt^2 / 2``.
+        """
+        p = self.params
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FellerConditionWarning)
+            hp = HestonParams(v0=p.v0, kappa=p.kappa_q, theta=p.theta_q, sigma=p.sigma, rho=p.rho,
+                              mu=float(drift), lam=0.0)
+        return SvcjModel(hp, *(getattr(self, k + "_q") for k in self._JUMP_KEYS))
 
     # ------------------------------------------------------------------ parameters
     def to_dict(self) -> dict:

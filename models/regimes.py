@@ -614,6 +614,25 @@ class RegimeSwitchingModel(PathModel):
             return None
         return (float(self.kappa_q[0]), float(self.theta_q[0]), float(self.sigma[0]), 0.0)
 
+    def q_model(self, drift: float = 0.0) -> "RegimeSwitchingModel":
+        """The model whose P dynamics are this model's Q dynamics (see :meth:`models.base.PathModel.q_model`).
+
+        Q is defined in the module docstring ("Measures"): each regime's variance is CIR with
+        ``kappa_Q,r``, ``theta_Q,r`` and the same ``sigma_r``, ``rho_r``, and the regime chain has
+        the same transition matrix under Q as under P, switching at the start of a step. The
+        returned model has, per regime, ``kappa = kappa_Q,r``, ``theta = theta_Q,r``, ``lam = 0``
+        and SPX drift ``mu = drift`` (``r - q``), the same :attr:`transition`, names, ``v0`` and
+        ``regime0``; so its :meth:`vix`, :meth:`q_step` and :meth:`regime_transition` equal this
+        model's, and its one-day law from ``(v, i)`` is the mixture that
+        :class:`sim.pricing.MarkovVixTable` builds (switch by :attr:`transition`, then one QE step
+        of the new regime's CIR).
+        """
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FellerConditionWarning)
+            params = [HestonParams(v0=p.v0, kappa=p.kappa_q, theta=p.theta_q, sigma=p.sigma, rho=p.rho,
+                                   mu=float(drift), lam=0.0) for p in self.params]
+        return RegimeSwitchingModel(params, self.transition, self.regime_names, v0=self.v0, regime0=self.regime0)
+
     # ------------------------------------------------------------------ parameters
     def to_dict(self) -> dict:
         """JSON-ready parameters: per-regime lists, the matrix as nested lists."""

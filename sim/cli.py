@@ -5,7 +5,10 @@
   to the real data and write a parameter file a scenario can name in ``[model] params``;
 - ``alvh validate [MODEL ...] [--paths N] [--seed S] [--params-dir DIR] [--out FILE]``: simulated vs
   real statistics per model (VIX mean and quantiles, SPX volatility, kurtosis, crash days, largest
-  VIX rise).
+  VIX rise). With ``--pricing``: each model's VIX futures/call pricer against Monte Carlo under its
+  own Q dynamics, and its VIX futures curve on simulated calm days (slope, roll yield).
+- ``alvh bench pricing [--n N] [--repeats R]``: micro-benchmark of SPX option evaluation (surface
+  lookup + Black–Scholes price and delta) in options per second, against Black–Scholes alone.
 
 Exit status: 0 on success, 2 on bad input (scenario, data, options; one line on stderr naming the
 file, the key and the rule, no traceback), 1 on an unexpected failure, 130 when interrupted. A run
@@ -84,6 +87,19 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument("--params-dir", metavar="DIR",
                      help="folder of parameter files (MODEL.json from alvh calibrate) to use instead of calibrating")
     val.add_argument("--out", metavar="FILE", help="also write the table here (Markdown)")
+    val.add_argument("--pricing", action="store_true",
+                     help="instead: VIX pricer vs Monte Carlo under Q, and the VIX futures curve, per model")
+    val.add_argument("--mc-paths", type=_int_option(1000), default=200_000,
+                     help="Q Monte Carlo paths per start state with --pricing (default 200000)")
+
+    ben = sub.add_parser("bench", help="micro-benchmarks, measured on this machine in one run",
+                         description="pricing: SPX option evaluations per second on one core: implied vol from the "
+                                     "model's tabulated Fourier surface and from the SSVI smile, then Black-Scholes "
+                                     "price and delta (and all five Greeks), against Black-Scholes alone at a given "
+                                     "vol (the floor any surface lookup adds to).")
+    ben.add_argument("target", choices=["pricing"], help="what to measure")
+    ben.add_argument("--n", type=_int_option(1000), default=200_000, help="options per evaluation (default 200000)")
+    ben.add_argument("--repeats", type=_int_option(1), default=7, help="timed repetitions, best kept (default 7)")
     return parser
 
 
@@ -224,6 +240,64 @@ def validation_table(stats: dict[str, dict[str, float]]) -> str:
     return "\n".join(lines)
 
 
+def pricing_validation(models: dict, n_paths: int, mc_paths: int, seed: int) -> str:
+    """Markdown tables: VIX pricer vs Q Monte Carlo, and the futures curve on calm days, per model.
+
+    Parameters
+    ----------
+    models : dict of str -> PathModel
+    n_paths : int
+        Stationary P paths for the futures curve (one year each after a year of burn-in).
+    mc_paths : int
+        Q Monte Carlo paths per start state (:func:`sim.vixcheck.vix_table_vs_mc`).
+    seed : int
+
+    Returns
+    -------
+    str
+    """
+    import numpy as np
+
+    from sim.vixcheck import futures_term_structure, vix_table_vs_mc
+
+    err_lines = [
+        f"VIX pricer minus Monte Carlo under each model's Q dynamics ({mc_paths:,} paths per start state; start VIX "
+        "12, 16, 25, 40, 60 where reachable, every regime; 5, 21, 42 and 63 trading days; strikes at the future, "
+        "+20% and +50%). Largest absolute difference in VIX points, with its size in standard errors:",
+        "",
+        "| model | pricer | futures: max abs diff (pts) | at (SE) | calls: max abs diff (pts) | at (SE) | cases |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    ts_lines = [
+        "",
+        f"VIX futures curve along {n_paths:,} stationary P paths (one year each after a year's burn-in); calm = VIX "
+        "below the model's own median; roll yield = (F_1M - VIX) / F_1M; 1M futures return = (VIX_(t+21) - F_1M) / "
+        "F_1M realised under P. Means with their standard errors over paths:",
+        "",
+        "| model | calm below VIX | slope, calm days (pts per month) | contango share, all days | roll yield, calm | "
+        "roll yield, all | 1M futures return, all |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for i, (name, model) in enumerate(models.items()):
+        print(f"alvh: {name}: VIX pricer vs Monte Carlo...", file=sys.stderr)
+        ds = vix_table_vs_mc(model, n_paths=mc_paths, seed=seed + i)
+        fd, cd = np.abs(ds["futures_diff"].values), np.abs(ds["call_diff"].values)
+        fi, ci = np.nanargmax(fd), np.nanargmax(cd)
+        fz, cz = ds["futures_z"].values.ravel()[fi], ds["call_z"].values.ravel()[ci]
+        n_cases = int(np.isfinite(fd).sum() + np.isfinite(cd).sum())
+        pricer = "exact CIR law" if model.cir_q() is not None else "Markov chain"
+        err_lines.append(f"| {name} | {pricer} | {fd.ravel()[fi]:.4f} | {fz:+.1f} | {cd.ravel()[ci]:.4f} | {cz:+.1f} "
+                         f"| {n_cases} |")
+        print(f"alvh: {name}: futures curve...", file=sys.stderr)
+        ts = futures_term_structure(model, n_paths=n_paths, seed=seed + i)
+        c, a = ts.sel(subset="calm"), ts.sel(subset="all")
+        pm = lambda d, k, scale=1.0: f"{scale * float(d[k]):.2f} ± {scale * float(d[k + '_se']):.2f}"  # noqa: E731
+        ts_lines.append(
+            f"| {name} | {ts.attrs['calm_threshold']:.2f} | {pm(c, 'slope')} | {100 * float(a['contango_share']):.1f}% "
+            f"| {pm(c, 'roll_yield', 100)}% | {pm(a, 'roll_yield', 100)}% | {pm(a, 'futures_return_1m', 100)}% |")
+    return "\n".join(err_lines + ts_lines)
+
+
 def _validate(args: argparse.Namespace) -> int:
     import numpy as np
 
@@ -243,6 +317,7 @@ def _validate(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     stats = {"real": market_statistics(data.spx, data.vix)}
     seeds = np.random.SeedSequence(args.seed).spawn(len(known))
+    fitted = {}
     for name in models:
         params = Path(args.params_dir) / f"{name}.json" if args.params_dir else None
         try:
@@ -256,14 +331,51 @@ def _validate(args: argparse.Namespace) -> int:
             return _fail(str(exc))
         except ValueError as exc:
             return _fail(f"calibrating {name}: {exc}")
+        if args.pricing:
+            fitted[name] = model
+            continue
         rng = np.random.default_rng(seeds[known.index(name)])
         stats[name] = model_statistics(model, len(data.spx), args.paths, rng)
+    if args.pricing:
+        table = pricing_validation(fitted, args.paths, args.mc_paths, args.seed)
+        print(table)
+        if args.out:
+            Path(args.out).write_text(table + "\n", encoding="utf-8")
+        return 0
     table = validation_table(stats)
     print(f"Real: {data.dates[0].date()} to {data.dates[-1].date()} ({len(data.spx)} days); each model: "
           f"{args.paths} stationary paths of the same length (seed {args.seed}).")
     print(table)
     if args.out:
         Path(args.out).write_text(table + "\n", encoding="utf-8")
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    import platform
+
+    from models.heston import HestonModel, HestonParams
+    from sim.pricing import SpxSmile
+    from sim.surface import SsviSurface, benchmark_surface
+
+    fourier = benchmark_surface(n=args.n, repeats=args.repeats)
+    print(f"alvh bench pricing: {args.n:,} random SPX options per evaluation, best of {args.repeats}, one process; "
+          f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, numpy float64.")
+    print(f"Fourier surface (Heston, tau_max 0.5 y) built in {fourier['build_seconds']:.2f} s.")
+    rows = [("model surface (Fourier table) + Black-Scholes price, delta", fourier["surface_bs_per_s"]),
+            ("model surface + all five Greeks", fourier["surface_greeks_per_s"])]
+    # the SSVI surface on the same model
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = HestonModel(HestonParams(v0=0.04, kappa=2.0, theta=0.04, sigma=0.6, rho=-0.7))
+    ssvi = benchmark_surface(SsviSurface(model, SpxSmile()), n=args.n, repeats=args.repeats)
+    rows += [("SSVI surface + Black-Scholes price, delta", ssvi["surface_bs_per_s"]),
+             ("Black-Scholes price, delta alone (floor)", fourier["bs_only_per_s"])]
+    floor = fourier["bs_only_per_s"]
+    print("| kernel | options per second | time vs Black-Scholes alone |")
+    print("|---|---:|---:|")
+    for label, rate in rows:
+        print(f"| {label} | {rate:,.0f} | {floor / rate:.2f}x |")
     return 0
 
 
@@ -279,6 +391,8 @@ def main(argv: list[str] | None = None) -> int:
             return _calibrate(args)
         if args.command == "validate":
             return _validate(args)
+        if args.command == "bench":
+            return _bench(args)
     except KeyboardInterrupt:
         return _fail("interrupted; no result was written", 130)
     return _fail(f"unknown command {args.command!r}")
