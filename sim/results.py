@@ -163,7 +163,8 @@ def capital_definitions(scenario) -> list[str]:
         f"Capital base: ${m.capital:,.0f}; every '% of capital' figure divides dollars by it, and "
         "'per year' figures divide the horizon's total by the horizon in years.",
         f"Condor margin: defined-risk, (wing width - credit) x $100 per condor (wing width {c.wing_width:g} points); "
-        f"at each entry the number of condors is floor({c.margin_fraction:g} x capital / margin per condor).",
+        f"at each entry the number of condors is floor({c.margin_fraction:g} x capital / margin per condor), "
+        "on the initial capital: the book keeps trading after losses, so annual losses can exceed 100% of capital.",
         "Long VIX calls are paid in full: the premium is the capital they use. Capital used on a day = open "
         "condor margin + premium paid for the VIX calls held.",
         "Net annual hedge cost = (premium paid - value received from sales, settlements and the final mark "

@@ -255,7 +255,8 @@ def run_books(
     Raises
     ------
     ValueError
-        If shapes disagree or the VIX table is missing or too short.
+        If shapes disagree, the VIX table is missing or too short, or the SPX surface's table
+        (``surface.tau_max``) does not reach the condor's maturity.
     """
     if spot.shape != variance.shape or spot.shape != vix.shape or spot.ndim != 2:
         raise ValueError("spot, variance and vix must be 2-D arrays of equal shape (n_paths, n_steps + 1)")
@@ -274,6 +275,9 @@ def run_books(
     c_qty = zeros()
     c_margin = zeros()           # dollars posted for the open condor
     c_steps = max(dte_to_steps(condor.dte, steps_per_year), 1)
+    tau_max = getattr(surface, "tau_max", None)
+    if tau_max is not None and c_steps * dt > tau_max * (1.0 + 1e-9):
+        raise ValueError(f"the SPX surface is tabulated to {tau_max:.4f} years; the condor needs {c_steps * dt:.4f}")
     condor_pnl = np.zeros((n, t_len))
     condor_spread, condor_comm = zeros(), zeros()
     condor_credit = zeros()
@@ -363,8 +367,10 @@ def run_books(
                 strikes = np.stack((kp - condor.wing_width, kp, kc, kc + condor.wing_width))
                 value, _, legs = _condor_value(s_n, v_n, strikes, tau, surface, market, r_n)
                 margin = condor_margin(condor.wing_width, value) * MULTIPLIER   # dollars per condor
-                q = np.floor(condor.margin_fraction * cap / np.maximum(margin, 1e-9))
-                ok = (value > 0.0) & (q >= 1.0)
+                # a credit at or above the wing width would mean an arbitrage in the surface: no trade
+                ok = (value > 0.0) & (margin > 0.0)
+                q = np.where(ok, np.floor(condor.margin_fraction * cap / np.where(ok, margin, 1.0)), 0.0)
+                ok &= q >= 1.0
                 new, strikes, value, legs, q, margin = new[ok], strikes[:, ok], value[ok], legs[:, ok], q[ok], margin[ok]
                 c_open[new] = True
                 c_strikes[:, new] = strikes

@@ -35,8 +35,10 @@ from scipy import interpolate, special
 from models.base import PathModel
 from models.heston import HestonModel, HestonParams
 from models.jumps import BatesModel, SvcjModel, bates_characteristic_function, svcj_characteristic_function
+from sim.pricing import black_scholes
 
 __all__ = [
+    "strip_total_variance",
     "FOURIER_MODELS",
     "characteristic_function",
     "cos_call_prices",
@@ -440,14 +442,56 @@ class SpxSurface(ABC):
         return np.sqrt(self.total_variance(k, tau, var, regime) / np.asarray(tau, dtype=float))
 
 
-class SsviSurface(SpxSurface):
-    """SSVI smile anchored at the model's Q-expected total variance (any model).
+def strip_total_variance(w_fn, sd, z_range: tuple[float, float] = (-200.0, 60.0), n: int = 12001) -> np.ndarray:
+    """Variance-swap (log-contract) total variance of smile slices: the value of the OTM option strip.
 
-    ``w(k, tau) = smile.total_variance(k, model.atm_total_variance(var, tau, regime))``: the SSVI
-    slice of Gatheral & Jacquier (2014), "Arbitrage-free SVI volatility surfaces", Quantitative
-    Finance 14(1), eq. (4.1), with ATM total variance ``theta_t`` the model's Q expectation of the
-    integrated variance (jumps included). This is the behaviour :func:`sim.pricing.spx_option` had
-    before surfaces existed.
+    Parameters
+    ----------
+    w_fn : callable
+        ``k -> w``: total implied variance at forward log-moneyness ``k``, for ``k`` of shape
+        (m, n) (one row per slice), returning the same shape.
+    sd : ndarray of shape (m,)
+        A scale per slice (e.g. the square root of its ATM total variance, > 0); the integral runs
+        over ``k = sd * z`` for ``z`` in ``z_range``.
+    z_range : tuple of float, default (-200, 60)
+        Integration range in units of ``sd`` (wide: the SSVI put wing is fat).
+    n : int, default 12001
+        Trapezoid nodes.
+
+    Returns
+    -------
+    ndarray of shape (m,)
+        ``2 int OTM(k) e^{-k} dk`` with undiscounted forward-normalised Black prices: the
+        Q-expectation of ``-2 ln(S_T / F)``, i.e. ``VIX^2 * tau`` when ``tau`` is 30 days (Carr &
+        Madan 1998; Demeterfi, Derman, Kamal & Zou 1999, "More than you ever wanted to know about
+        volatility swaps", eq. 26; Cboe VIX white paper).
+    """
+    sd = np.asarray(sd, dtype=float)
+    z = np.linspace(z_range[0], z_range[1], n)
+    k = np.maximum(sd[:, None] * z[None, :], -700.0)  # e^k stays a normal float
+    s = np.sqrt(np.maximum(np.asarray(w_fn(k), dtype=float), 1e-300))
+    d1 = -k / s + 0.5 * s
+    d2 = d1 - s
+    ek = np.exp(k)
+    otm = np.where(k < 0.0, ek * special.ndtr(-d2) - special.ndtr(-d1), special.ndtr(d1) - ek * special.ndtr(d2))
+    return 2.0 * np.trapezoid(np.maximum(otm, 0.0) / ek, k, axis=1)
+
+
+class SsviSurface(SpxSurface):
+    """SSVI smile whose option strip reproduces the model's Q-expected total variance (any model).
+
+    ``w(k, tau) = smile.total_variance(k, theta_t)``: the SSVI slice of Gatheral & Jacquier (2014),
+    "Arbitrage-free SVI volatility surfaces", Quantitative Finance 14(1), eq. (4.1), with ATM total
+    variance ``theta_t`` chosen so that the slice's variance-swap value (the OTM strip,
+    :func:`strip_total_variance`) equals ``model.atm_total_variance(var, tau, regime)``, the
+    model's Q expectation of the integrated variance (jumps included). At 30 days that makes the
+    strip's VIX equal the model VIX, the definition of the index. (Anchoring the ATM level itself
+    at the expected variance would put the strip 20-24% above the model VIX with the default skew.)
+
+    The map ``theta -> strip(theta)`` depends on the slice shape only; it is tabulated once on
+    240 geometric nodes of ``theta`` (1e-7 to 20) and inverted by log-log interpolation. Outside
+    the nodes the ratio strip/theta of the end node is used (the slice shape in standardised
+    moneyness tends to a limit as ``theta -> 0``).
 
     Parameters
     ----------
@@ -458,17 +502,33 @@ class SsviSurface(SpxSurface):
     Notes
     -----
     Free of butterfly arbitrage when ``eta (1 + |rho|) <= 2`` (G&J, Corollary 4.1, enforced by
-    ``SpxSmile``) and of calendar arbitrage when ``theta_t`` is non-decreasing in ``tau`` (it is an
-    integrated variance) and ``theta phi(theta)`` is non-decreasing (true for the power-law
-    ``phi``, G&J Theorem 4.1).
+    ``SpxSmile``) and of calendar arbitrage when ``theta_t`` is non-decreasing in ``tau`` and
+    ``theta phi(theta)`` is non-decreasing (true for the power-law ``phi``, G&J Theorem 4.1);
+    ``theta_t`` is an increasing function of the integrated variance, which grows with ``tau``.
     """
 
     def __init__(self, model, smile) -> None:
         self.model = _as_model(model)
         self.smile = smile
+        theta = np.geomspace(1e-7, 20.0, 240)
+        strip = strip_total_variance(lambda k: smile.total_variance(k, theta[:, None]), np.sqrt(theta))
+        if np.any(np.diff(strip) <= 0):
+            raise ValueError("the SSVI strip variance is not increasing in theta; check the smile parameters")
+        self._log_theta, self._log_strip = np.log(theta), np.log(strip)
+
+    def atm_total_variance(self, target) -> np.ndarray:
+        """ATM total variance ``theta`` whose slice strip equals ``target`` (years x variance, >= 0)."""
+        t = np.maximum(np.asarray(target, dtype=float), 1e-300)
+        lt, ls = self._log_theta, self._log_strip
+        x = np.log(t)
+        out = np.interp(x, ls, lt)
+        out = np.where(x < ls[0], x - (ls[0] - lt[0]), out)
+        out = np.where(x > ls[-1], x - (ls[-1] - lt[-1]), out)
+        return np.exp(out)
 
     def total_variance(self, k, tau, var, regime=None) -> np.ndarray:
-        return self.smile.total_variance(k, self.model.atm_total_variance(var, tau, regime))
+        target = self.model.atm_total_variance(var, tau, regime)
+        return self.smile.total_variance(k, self.atm_total_variance(target))
 
 
 class FourierSurface(SpxSurface):
@@ -978,17 +1038,6 @@ def surface_option(spot, strike, tau, var, is_call, surface: SpxSurface, rate: f
     return bs_greeks(spot, strike, tau, rate, div, vol, is_call)
 
 
-def _bs_price_delta(spot, strike, tau, rate, div, vol, is_call):
-    """Black–Scholes–Merton price and delta only (as :func:`sim.pricing.black_scholes`), for the benchmark."""
-    sd = vol * np.sqrt(tau)
-    fwd = spot * np.exp((rate - div) * tau)
-    d1 = (np.log(fwd / strike) + 0.5 * sd * sd) / sd
-    w = np.where(is_call, 1.0, -1.0)
-    nd1 = special.ndtr(w * d1)
-    price = w * np.exp(-rate * tau) * (fwd * nd1 - strike * special.ndtr(w * (d1 - sd)))
-    return price, w * np.exp(-div * tau) * nd1
-
-
 def benchmark_surface(surface: SpxSurface | None = None, n: int = 100_000, repeats: int = 7,
                       seed: int = 0) -> dict:
     """Option evaluations per second: surface lookup + Black–Scholes vs Black–Scholes alone.
@@ -1041,7 +1090,7 @@ def benchmark_surface(surface: SpxSurface | None = None, n: int = 100_000, repea
     def with_surface():
         fwd = spot * np.exp((rate - div) * tau)
         iv = surface.implied_vol(np.log(strike / fwd), tau, var)
-        return _bs_price_delta(spot, strike, tau, rate, div, iv, is_call)
+        return black_scholes(spot, strike, tau, rate, div, iv, is_call)
 
     return {
         "n": n,
@@ -1049,5 +1098,5 @@ def benchmark_surface(surface: SpxSurface | None = None, n: int = 100_000, repea
         "build_seconds": build,
         "surface_bs_per_s": best(with_surface),
         "surface_greeks_per_s": best(lambda: surface_option(spot, strike, tau, var, is_call, surface, rate, div)),
-        "bs_only_per_s": best(lambda: _bs_price_delta(spot, strike, tau, rate, div, vol, is_call)),
+        "bs_only_per_s": best(lambda: black_scholes(spot, strike, tau, rate, div, vol, is_call)),
     }

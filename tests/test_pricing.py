@@ -181,16 +181,21 @@ SMILE = SpxSmile()
 SURFACE = SsviSurface(HestonModel(SPX_MODEL), SMILE)
 
 
-def test_spx_option_atm_forward_uses_expected_variance():
-    # At K = F the smile gives w(0) = tau * E_Q[average variance], so the price is Black-Scholes
-    # at vol sqrt(E_Q[average variance]).
-    spot, tau, rate, div = np.array([4000.0, 5000.0]), 30 / 365, 0.04, 0.015
-    v = np.array([0.01, 0.09])
-    fwd = spot * math.exp((rate - div) * tau)
-    vol = np.sqrt(expected_average_variance(v, tau, SPX_MODEL.kappa_q, SPX_MODEL.theta_q))
-    ref, _ = black_scholes(spot, fwd, tau, rate, div, vol, True)
-    got, _ = spx_option(spot, fwd, tau, v, True, SURFACE, rate, div)
-    np.testing.assert_allclose(got, ref, rtol=1e-13)
+def test_spx_option_strip_reproduces_the_model_vix():
+    # The VIX is the 30-day variance-swap rate: 2/tau * int OTM(K)/K^2 dK (Demeterfi et al. 1999,
+    # eq. 26; Cboe VIX white paper). Integrate the OTM prices spx_option quotes on a strike grid
+    # (an independent quadrature of the priced options, not of the surface) and compare with the
+    # model VIX, which is closed form under Heston (Zhang & Zhu 2006).
+    rate, div, tau = 0.0, 0.0, 30 / 365
+    for vix in (12.0, 25.0, 45.0):
+        v = np.array([float(variance_from_vix(vix, SPX_MODEL.kappa_q, SPX_MODEL.theta_q))])
+        sd = vix / 100 * math.sqrt(tau)
+        strikes = 100.0 * np.exp(np.linspace(-60 * sd, 15 * sd, 60001))
+        is_call = strikes > 100.0
+        price, _ = spx_option(np.full(strikes.size, 100.0), strikes, tau, np.full(strikes.size, v[0]), is_call,
+                              SURFACE, rate, div)
+        strip = 2.0 / tau * np.trapezoid(price / strikes**2, strikes)
+        assert 100 * math.sqrt(strip) == pytest.approx(vix, abs=0.02), vix
 
 
 @pytest.mark.parametrize("is_call, target", [(True, 0.05), (True, 0.16), (True, 0.5), (True, 0.8),

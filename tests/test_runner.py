@@ -43,8 +43,12 @@ def test_per_path_summaries_are_consistent(tiny_prepared):
     assert np.allclose(-hedge / cap / years * 100.0, pp["hedge_cost_annual_pct"], atol=1e-9)
     assert np.allclose(hedge, pp["hedge_payoff"] - pp["hedge_premium"] - pp["hedge_spread_cost"] - pp["hedge_commission"],
                        atol=1e-6)
-    # capital in use never exceeds the margin share plus the hedge premium paid
-    assert np.all(pp["peak_capital_used_pct"] > 0)
+    # capital in use: at most the margin share of capital plus a year of hedge premium at most
+    sc = tiny_prepared.scenario
+    bound = 100 * sc.condor.margin_fraction + sc.alvh.budget_pct_per_year * max(
+        (o - r) / 365 for o, r in zip(sc.alvh.dte_open, sc.alvh.dte_roll)) * len(sc.alvh.dte_open) + 1e-9
+    assert np.all(pp["peak_capital_used_pct"] > 0) and np.all(pp["peak_capital_used_pct"] <= bound)
+    assert np.all(pp["peak_capital_used_pct"] >= 0.9 * 100 * sc.condor.margin_fraction)
     assert np.all(pp["max_drawdown_unhedged"] >= 0) and np.all(pp["worst_day_unhedged"] <= pp["max_drawdown_unhedged"])
     # 4 sample paths kept per chunk, with their global indices
     assert res.sample_spx.shape == (12, tiny_prepared.scenario.n_steps + 1)
