@@ -51,12 +51,13 @@ def _table(props: dict, required=()) -> dict:
     return {"type": "object", "additionalProperties": False, "properties": props, "required": list(required)}
 
 
-def _costs_table(min_half, rel_half, commission, what):
+def _costs_table(min_half, rel_half, commission, max_half, what):
     return _table({
         "min_half_spread": _num(0.0, 50.0, default=min_half, desc=f"{what}: half-spread floor, price points"),
         "rel_half_spread": _num(0.0, 1.0, default=rel_half, desc=f"{what}: half-spread as a fraction of mid"),
         "vix_elasticity": _num(0.0, 5.0, default=1.0, desc="half-spread scales with (VIX / vix_ref) ** this"),
         "commission": _num(0.0, 1000.0, default=commission, desc="USD per contract per side"),
+        "max_half_spread": _num(exclusive_min=0.0, maximum=1000.0, default=max_half, desc=f"{what}: half-spread cap, points"),
     })
 
 
@@ -122,9 +123,9 @@ SCHEMA: dict[str, Any] = _table(
             "costs": _table({
                 "vix_ref": _num(exclusive_min=0.0, maximum=100.0, default=15.0,
                                 desc="VIX level (points) at which the spread coefficients apply"),
-                "spx_option": _costs_table(0.05, 0.01, 1.0, "SPX options"),
-                "vix_option": _costs_table(0.025, 0.03, 1.0, "VIX options"),
-                "vix_future": _costs_table(0.025, 0.0, 2.0, "VIX futures"),
+                "spx_option": _costs_table(0.05, 0.01, 1.0, 5.0, "SPX options"),
+                "vix_option": _costs_table(0.025, 0.03, 1.0, 0.5, "VIX options"),
+                "vix_future": _costs_table(0.025, 0.0, 2.0, 0.25, "VIX futures"),
             }),
             "spx_smile": _table({
                 "rho": _num(exclusive_min=-1.0, exclusive_max=1.0, default=-0.7),

@@ -7,11 +7,13 @@ opening quotation).
 
 Spread model (per instrument, in the instrument's price points)::
 
-    half_spread = (min_half_spread + rel_half_spread * |mid|) * (VIX / vix_ref) ** vix_elasticity
+    half_spread = min((min_half_spread + rel_half_spread * |mid|) * (VIX / vix_ref) ** vix_elasticity,
+                      max_half_spread)
 
 A floor of a tick's worth plus a share of the option's value, scaled by how stressed the market is.
 Quoted spreads of index options are roughly proportional to the option's value with a floor at the
-tick, and widen when volatility rises (Cboe lists SPX and VIX options in 0.05 ticks below 3.00 and
+tick, and widen when volatility rises, up to a cap (without it a 1%-of-mid rule scaled by VIX/15
+would charge 20% of a deep in-the-money leg's value per side in a VIX-300 state) (Cboe lists SPX and VIX options in 0.05 ticks below 3.00 and
 0.10 above; the half-spread floor here is half a tick). The default coefficients are placeholders
 chosen to give quoted widths of the order seen on screens in calm markets; no quote data is bundled,
 so they are not fitted. Every coefficient is a scenario key.
@@ -26,6 +28,8 @@ scenario's capital base.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+import math
 
 import numpy as np
 
@@ -61,6 +65,8 @@ class InstrumentCosts:
         Power of ``VIX / vix_ref`` that scales the half-spread (>= 0; 1 = proportional to the VIX).
     commission : float
         Dollars per contract per side (>= 0), charged on every trade before expiry.
+    max_half_spread : float, default inf
+        Cap on the half-spread in price points (> 0).
 
     Raises
     ------
@@ -73,12 +79,15 @@ class InstrumentCosts:
     rel_half_spread: float
     vix_elasticity: float = 1.0
     commission: float = 1.0
+    max_half_spread: float = math.inf
 
     def __post_init__(self) -> None:
         for name in ("multiplier", "min_half_spread", "rel_half_spread", "vix_elasticity", "commission"):
             v = getattr(self, name)
             if not np.isfinite(v) or v < 0:
                 raise ValueError(f"{name} must be a finite number >= 0, got {v}")
+        if not self.max_half_spread > 0 or np.isnan(self.max_half_spread):
+            raise ValueError(f"max_half_spread must be > 0, got {self.max_half_spread}")
         if self.multiplier <= 0:
             raise ValueError(f"multiplier must be > 0, got {self.multiplier}")
 
@@ -97,10 +106,12 @@ class InstrumentCosts:
         Returns
         -------
         ndarray
-            ``(min_half_spread + rel_half_spread |mid|) (vix / vix_ref)^vix_elasticity``.
+            ``min((min_half_spread + rel_half_spread |mid|) (vix / vix_ref)^vix_elasticity,
+            max_half_spread)``.
         """
         scale = (np.maximum(np.asarray(vix, dtype=float), 1e-6) / vix_ref) ** self.vix_elasticity
-        return (self.min_half_spread + self.rel_half_spread * np.abs(np.asarray(mid, dtype=float))) * scale
+        raw = (self.min_half_spread + self.rel_half_spread * np.abs(np.asarray(mid, dtype=float))) * scale
+        return np.minimum(raw, self.max_half_spread)
 
     def trade_cost(self, mid, vix, vix_ref: float, contracts) -> np.ndarray:
         """Dollars paid to trade ``contracts`` (either side) at ``mid``: half-spread plus commission.
@@ -124,17 +135,17 @@ class InstrumentCosts:
 
 def _spx() -> InstrumentCosts:
     return InstrumentCosts(SPX_MULTIPLIER, min_half_spread=0.05, rel_half_spread=0.01, vix_elasticity=1.0,
-                           commission=1.0)
+                           commission=1.0, max_half_spread=5.0)
 
 
 def _vix_option() -> InstrumentCosts:
     return InstrumentCosts(VIX_OPTION_MULTIPLIER, min_half_spread=0.025, rel_half_spread=0.03, vix_elasticity=1.0,
-                           commission=1.0)
+                           commission=1.0, max_half_spread=0.5)
 
 
 def _vix_future() -> InstrumentCosts:
     return InstrumentCosts(VIX_FUTURE_MULTIPLIER, min_half_spread=0.025, rel_half_spread=0.0, vix_elasticity=1.0,
-                           commission=2.0)
+                           commission=2.0, max_half_spread=0.25)
 
 
 @dataclass(frozen=True)
@@ -145,8 +156,9 @@ class Frictions:
     ----------
     spx_option, vix_option, vix_future : InstrumentCosts
         Defaults: SPX options half-spread 0.05 + 1% of mid, VIX options 0.025 + 3% of mid, VIX
-        futures 0.025 (half a 0.05 tick); all scale with ``VIX / vix_ref``; commissions $1.00 per
-        option contract and $2.00 per future, per side. Placeholders, not fitted to quotes.
+        futures 0.025 (half a 0.05 tick); all scale with ``VIX / vix_ref``, capped at 5, 0.5 and 0.25
+        points; commissions $1.00 per option contract and $2.00 per future, per side. Placeholders,
+        not fitted to quotes.
     vix_ref : float, default 15
         VIX level at which the spread coefficients apply (points).
 
@@ -181,7 +193,7 @@ class Frictions:
                         ("VIX futures", self.vix_future)):
             out.append(
                 f"{name}: half-spread ({c.min_half_spread:g} pts + {100 * c.rel_half_spread:g}% of mid) "
-                f"x (VIX/{self.vix_ref:g})^{c.vix_elasticity:g}; commission ${c.commission:.2f} per contract "
+                f"x (VIX/{self.vix_ref:g})^{c.vix_elasticity:g}, at most {c.max_half_spread:g} pts; commission ${c.commission:.2f} per contract "
                 f"per side; multiplier ${c.multiplier:,.0f} per point"
             )
         return out

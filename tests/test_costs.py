@@ -42,6 +42,15 @@ def test_spreads_widen_with_the_vix_and_with_the_price(elasticity):
     assert np.all(np.diff(c.half_spread(np.array([0.1, 1.0, 10.0]), 20.0, 15.0)) > 0)
 
 
+def test_half_spread_is_capped():
+    c = InstrumentCosts(100.0, 0.05, 0.01, 1.0, 1.0, max_half_spread=5.0)
+    # (0.05 + 0.01 * 3000) * (300 / 15) = 601 points uncapped: the cap of 5 applies
+    assert c.half_spread(3000.0, 300.0, 15.0) == 5.0
+    assert c.half_spread(10.0, 15.0, 15.0) == pytest.approx(0.15, rel=1e-15)   # below the cap: unchanged
+    with pytest.raises(ValueError, match="max_half_spread"):
+        InstrumentCosts(100.0, 0.05, 0.01, 1.0, 1.0, max_half_spread=0.0)
+
+
 def test_flat_frictions_are_constant_and_commission_free():
     f = Frictions.flat(0.10, 0.05)
     assert f.spx_option.half_spread(np.array([0.5, 50.0]), np.array([10.0, 80.0]), f.vix_ref) == pytest.approx(0.10)
