@@ -527,6 +527,10 @@ class SsviSurface(SpxSurface):
         return np.exp(out)
 
     def total_variance(self, k, tau, var, regime=None) -> np.ndarray:
+        """Total implied variance of the SSVI slice at the strip-matched ATM level.
+
+        Parameters and returns as :meth:`SpxSurface.total_variance`.
+        """
         target = self.model.atm_total_variance(var, tau, regime)
         return self.smile.total_variance(k, self.atm_total_variance(target))
 
@@ -707,7 +711,19 @@ class FourierSurface(SpxSurface):
         self._shape = (n_v, n_t, n_z - 1)
 
     def total_variance(self, k, tau, var, regime=None) -> np.ndarray:
-        """Total implied variance from the table (grid, interpolation and edges: class docstring)."""
+        """Total implied variance from the table (grid, interpolation and edges: class docstring).
+
+        Parameters
+        ----------
+        k, tau, var, regime
+            As :meth:`SpxSurface.total_variance` (``regime`` is ignored: one regime).
+
+        Returns
+        -------
+        ndarray
+            ``w`` (years x annualised variance), broadcast shape of the inputs; NaN where an input
+            is not finite or a maturity is not positive.
+        """
         k, tau, var = np.broadcast_arrays(np.asarray(k, dtype=float), np.asarray(tau, dtype=float),
                                           np.asarray(var, dtype=float))
         bad = ~(np.isfinite(k) & np.isfinite(tau) & np.isfinite(var) & (tau > 0.0))
