@@ -141,6 +141,14 @@ class HestonParams:
         """``2 kappa theta / sigma^2`` (the same under P and Q); below 1 the variance can hit 0."""
         return 2.0 * self.kappa * self.theta / self.sigma**2
 
+    def q_params(self, drift: float = 0.0) -> "HestonParams":
+        """The Q parameters as P parameters: ``kappa_q``, ``theta_q``, the same ``sigma`` and ``rho``,
+        ``lam = 0`` and drift ``mu = drift`` (``r - q``); silent about Feller (Heston 1993, eq. 6)."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FellerConditionWarning)
+            return HestonParams(v0=self.v0, kappa=self.kappa_q, theta=self.theta_q, sigma=self.sigma, rho=self.rho,
+                                mu=float(drift), lam=0.0)
+
     def with_v0(self, v0: float) -> "HestonParams":
         """A copy with another initial variance."""
         d = asdict(self)
@@ -641,11 +649,7 @@ class HestonModel(PathModel):
         correction makes ``E[S_T] = S_0 e^{drift T}`` exactly). Its :meth:`vix` and
         :meth:`q_step` equal this model's.
         """
-        p = self.params
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FellerConditionWarning)
-            return HestonModel(HestonParams(v0=p.v0, kappa=p.kappa_q, theta=p.theta_q, sigma=p.sigma, rho=p.rho,
-                                            mu=float(drift), lam=0.0))
+        return HestonModel(self.params.q_params(drift))
 
     def to_dict(self) -> dict:
         return {k: float(v) for k, v in asdict(self.params).items()}

@@ -527,11 +527,7 @@ class BatesModel(PathModel):
         variance, so its variance law is Heston's Q law, as :meth:`q_step` and :meth:`cir_q` say;
         its :meth:`vix` (including ``b_jump``) equals this model's.
         """
-        p = self.params
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FellerConditionWarning)
-            hp = HestonParams(v0=p.v0, kappa=p.kappa_q, theta=p.theta_q, sigma=p.sigma, rho=p.rho,
-                              mu=float(drift), lam=0.0)
+        hp = self.params.q_params(drift)
         return BatesModel(hp, self.lam_j_q, self.mu_j_q, self.sigma_j_q)
 
     # ------------------------------------------------------------------ parameters
@@ -839,11 +835,7 @@ class SvcjModel(AffineVix, PathModel):
         means differ by ``lam_j_q mu_v_q (dt - (1 - e^{-kappa_q dt}) / kappa_q)``, i.e. about
         ``lam_j_q mu_v_q kappa_q dt^2 / 2``.
         """
-        p = self.params
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FellerConditionWarning)
-            hp = HestonParams(v0=p.v0, kappa=p.kappa_q, theta=p.theta_q, sigma=p.sigma, rho=p.rho,
-                              mu=float(drift), lam=0.0)
+        hp = self.params.q_params(drift)
         return SvcjModel(hp, *(getattr(self, k + "_q") for k in self._JUMP_KEYS))
 
     # ------------------------------------------------------------------ parameters

@@ -113,24 +113,35 @@ class InstrumentCosts:
         raw = (self.min_half_spread + self.rel_half_spread * np.abs(np.asarray(mid, dtype=float))) * scale
         return np.minimum(raw, self.max_half_spread)
 
-    def trade_cost(self, mid, vix, vix_ref: float, contracts) -> np.ndarray:
-        """Dollars paid to trade ``contracts`` (either side) at ``mid``: half-spread plus commission.
+    def spread_and_commission(self, mid, vix, vix_ref: float, contracts) -> tuple[np.ndarray, np.ndarray]:
+        """Dollars of half-spread and of commission to trade a position of one or more legs.
 
         Parameters
         ----------
-        mid, vix : array_like
-            As in :meth:`half_spread`.
+        mid : array_like of shape (n,) or (n_legs, n)
+            Mid price of each leg (points); a 2-D array is a multi-leg position (e.g. a condor's
+            four legs), every leg traded in the same number of contracts.
+        vix : array_like of shape (n,)
+            VIX level on the trade day (points).
         vix_ref : float
-        contracts : array_like
-            Number of contracts (>= 0; fractional allowed).
+        contracts : array_like of shape (n,)
+            Contracts per leg (either side; fractional allowed).
 
         Returns
         -------
-        ndarray
-            ``contracts * (half_spread * multiplier + commission)`` in USD.
+        spread, commission : ndarray of shape (n,)
+            ``contracts * sum_legs half_spread * multiplier`` and
+            ``contracts * n_legs * commission``, USD.
         """
+        legs = np.atleast_2d(np.asarray(mid, dtype=float))
         q = np.abs(np.asarray(contracts, dtype=float))
-        return q * (self.half_spread(mid, vix, vix_ref) * self.multiplier + self.commission)
+        spread = (self.half_spread(legs, vix, vix_ref) * self.multiplier).sum(axis=0) * q
+        return spread, legs.shape[0] * self.commission * q
+
+    def trade_cost(self, mid, vix, vix_ref: float, contracts) -> np.ndarray:
+        """Total dollars, half-spread plus commission, of :meth:`spread_and_commission`."""
+        spread, commission = self.spread_and_commission(mid, vix, vix_ref, contracts)
+        return spread + commission
 
 
 def _spx() -> InstrumentCosts:

@@ -198,15 +198,12 @@ def _condor_value(spot, v, strikes, tau, surface, market, regime=None):
     return (sgn * price).sum(axis=0), -(sgn * delta).sum(axis=0), price
 
 
-def _trade_costs(costs, vix_ref, legs, vix, contracts):
-    """(half-spread dollars, commission dollars) of trading ``contracts`` of every leg in ``legs``.
-
-    ``legs`` has shape (n_legs, n) (mid prices, points); ``vix`` and ``contracts`` shape (n,).
-    """
-    legs = np.atleast_2d(legs)
-    q = np.abs(contracts)
-    spread = (costs.half_spread(legs, vix, vix_ref) * costs.multiplier).sum(axis=0) * q
-    return spread, legs.shape[0] * costs.commission * q
+def _charge(pnl, spread_acc, comm_acc, idx, t, costs) -> None:
+    """Book a trade's ``(spread, commission)`` dollars on paths ``idx`` on day ``t``."""
+    spread, comm = costs
+    pnl[idx, t] -= spread + comm
+    spread_acc[idx] += spread
+    comm_acc[idx] += comm
 
 
 def _condor_intrinsic(spot, strikes):
@@ -342,10 +339,8 @@ def run_books(
             close = take | stop
             if close.any():
                 cl = idx[close]
-                spread, comm = _trade_costs(fr.spx_option, fr.vix_ref, legs[:, close], x_t[cl], q[close])
-                condor_pnl[cl, t] -= spread + comm
-                condor_spread[cl] += spread
-                condor_comm[cl] += comm
+                _charge(condor_pnl, condor_spread, condor_comm, cl, t,
+                        fr.spx_option.spread_and_commission(legs[:, close], x_t[cl], fr.vix_ref, q[close]))
             n_takes[idx[take]] += 1
             n_stops[idx[stop]] += 1
             shut = idx[close | expiring]
@@ -381,10 +376,8 @@ def run_books(
                 c_margin[new] = margin * q
                 contracts_sum[new] += q
                 condor_credit[new] += value * q * MULTIPLIER
-                spread, comm = _trade_costs(fr.spx_option, fr.vix_ref, legs, x_t[new], q)
-                condor_pnl[new, t] -= spread + comm
-                condor_spread[new] += spread
-                condor_comm[new] += comm
+                _charge(condor_pnl, condor_spread, condor_comm, new, t,
+                        fr.spx_option.spread_and_commission(legs, x_t[new], fr.vix_ref, q))
                 n_condors[new] += 1
 
         # ---------------- hedge layers
@@ -407,10 +400,8 @@ def run_books(
                     payoff[idx[out]] += val[out] * h_qty[i, idx[out]] * MULTIPLIER
                     if not last and sell.any():
                         sl = idx[sell]
-                        spread, comm = _trade_costs(fr.vix_option, fr.vix_ref, val[sell], x_t[sl], h_qty[i, sl])
-                        hedge_pnl[sl, t] -= spread + comm
-                        h_spread[sl] += spread
-                        h_comm[sl] += comm
+                        _charge(hedge_pnl, h_spread, h_comm, sl, t,
+                                fr.vix_option.spread_and_commission(val[sell], x_t[sl], fr.vix_ref, h_qty[i, sl]))
                     h_open[i, idx[out]] = False
                     h_mark[i, idx[out]] = 0.0
                     h_basis[i, idx[out]] = 0.0
@@ -431,10 +422,8 @@ def run_books(
                     h_mark[i, buy] = price
                     h_basis[i, buy] = price * q * MULTIPLIER
                     premium_by_layer[i, buy] += price * q * MULTIPLIER
-                    spread, comm = _trade_costs(fr.vix_option, fr.vix_ref, price, x_t[buy], q)
-                    hedge_pnl[buy, t] -= spread + comm
-                    h_spread[buy] += spread
-                    h_comm[buy] += comm
+                    _charge(hedge_pnl, h_spread, h_comm, buy, t,
+                            fr.vix_option.spread_and_commission(price, x_t[buy], fr.vix_ref, q))
         np.maximum(peak_capital, c_margin + h_basis.sum(axis=0), out=peak_capital)
 
     return BookResult(
