@@ -21,7 +21,8 @@ from models.stress import PRESETS
 from sim.costs import SPX_MULTIPLIER, VIX_FUTURE_MULTIPLIER, VIX_OPTION_MULTIPLIER, Frictions, InstrumentCosts
 from sim.modelspec import MODEL_TYPES
 from sim.pricing import SpxSmile
-from sim.strategy import AlvhSpec, CondorSpec, MarketSpec
+from sim.strategy import (INSTRUMENTS, SIZINGS, STRIKE_RULES, TRIGGERS, CondorSpec, HedgeSpec, LayerSpec,
+                          MarketSpec, baseline_hedges, default_alvh_layers)
 
 __all__ = ["ConfigError", "Scenario", "SCHEMA", "load_scenario", "parse_scenario"]
 
@@ -60,6 +61,43 @@ def _costs_table(min_half, rel_half, commission, max_half, what):
         "max_half_spread": _num(exclusive_min=0.0, maximum=1000.0, default=max_half, desc=f"{what}: half-spread cap, points"),
     })
 
+
+_LAYER = _table({
+    "allocation": _num(0.0, 1.0, desc="share of the hedge's budget or vega target"),
+    "dte_open": _num(1.0, 365.0, desc="calendar DTE at entry"),
+    "dte_roll": _num(0.0, 365.0, desc="calendar DTE at or below which the layer is rolled; 0 = hold to expiry"),
+    "instrument": {"enum": list(INSTRUMENTS), "default": "call"},
+    "strike_rule": {"enum": list(STRIKE_RULES), "default": "otm"},
+    "strike_otm": _num(-0.5, 5.0, default=0.2, desc="strike = future * (1 + strike_otm); SPX put: spot * (1 - it)"),
+    "strike_delta": _num(exclusive_min=0.0, exclusive_max=1.0, default=0.3),
+    "spread_width": _num(exclusive_min=0.0, maximum=2000.0, default=5.0, desc="VIX points (SPX points for a put spread)"),
+    "trigger": {"enum": list(TRIGGERS), "default": "vix_above"},
+    "trigger_vix": _num(0.0, 200.0, default=16.0),
+    "trigger_days": _int(1, 252, 1),
+    "decay_share": _num(0.0, 1.0, default=0.4, desc="condor profit as a share of its max profit"),
+    "sizing": {"enum": list(SIZINGS), "default": "budget"},
+}, required=["allocation", "dte_open", "dte_roll"])
+
+_HEDGE = _table({
+    "enabled": {"type": "boolean", "default": True},
+    "kind": {"enum": ["alvh", "baseline"], "default": "alvh"},
+    "label": {"type": "string"},
+    "budget_pct_per_year": _num(0.0, 100.0, default=1.5, desc="% of capital per year"),
+    "vega_ratio": _num(0.0, 100.0, default=1.0),
+    "budget_bands": {"type": "array", "default": [], "items": {"type": "array", "minItems": 3, "maxItems": 3,
+                     "items": _num(0.0, 1000.0)}, "description": "[[low, high, pct_per_year], ...] on the VIX future"},
+    "exit_multiple": _num(0.0, 100.0, default=2.0, desc="0 = off"),
+    "rsi_period": _int(1, 252, 21),
+    "rsi_exit": _num(0.0, 100.0, default=30.0, desc="0 = off"),
+    "deepest_layer_cap": _num(exclusive_min=0.0, maximum=100.0, default=0.20, desc="share of risk capital"),
+    "margin_share_cap": _num(exclusive_min=0.0, maximum=100.0, default=0.25, desc="share of risk capital"),
+    "stagger_days": _int(0, 252, 0),
+    "future_margin_fraction": _num(0.0, 1.0, default=0.5),
+    "min_price": _num(0.0, 100.0, default=0.05, desc="options below this mid (points) are not traded"),
+    "layers": {"type": "array", "items": _LAYER, "minItems": 1, "maxItems": 8},
+})
+
+_BASELINES = ("vix_ladder", "vxth", "spx_put_spread")
 
 _DATE = {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$", "description": "ISO date YYYY-MM-DD"}
 
@@ -143,19 +181,31 @@ SCHEMA: dict[str, Any] = _table(
                 "stop_multiple": _num(exclusive_min=1.0, default=2.0),
                 "entry_interval_days": _int(1, 252, 5),
                 "margin_fraction": _num(exclusive_min=0.0, maximum=1.0, default=0.5),
+                "wing_delta": _num(0.0, exclusive_max=0.5, default=0.0,
+                                   desc="if > 0, long wings at this |delta| instead of wing_width points"),
+                "close_dte": _num(0.0, 365.0, default=0.0, desc="close at or below this calendar DTE; 0 = hold"),
+                "time_shift": {"type": "boolean", "default": True,
+                               "description": "above time_shift_vix, sell the next monthly cycle"},
+                "time_shift_vix": _num(0.0, 200.0, default=16.0),
+                "time_shift_days": _num(0.0, 120.0, default=30.0),
             }),
-            "alvh": _table({
-                "enabled": {"type": "boolean", "default": True},
-                "budget_pct_per_year": _num(0.0, 100.0, default=1.5),
-                "allocation": {"type": "array", "items": _num(0.0, 1.0), "minItems": 1, "maxItems": 6,
-                               "default": [0.4, 0.4, 0.2]},
-                "dte_open": {"type": "array", "items": _num(1.0, 365.0), "minItems": 1, "maxItems": 6,
-                             "default": [7, 45, 90]},
-                "dte_roll": {"type": "array", "items": _num(0.0, 365.0), "minItems": 1, "maxItems": 6,
-                             "default": [4, 30, 60]},
-                "strike_otm": _num(-0.5, 5.0, default=0.2),
-                "activation_vix": _num(0.0, 200.0, default=16.0),
+            "hedges": {"type": "object", "additionalProperties": _HEDGE, "default": {},
+                       "description": "named hedge books; default: one ALVH with the texts' rules"},
+            "baselines": _table({
+                "include": {"type": "array", "items": {"enum": list(_BASELINES)}, "uniqueItems": True,
+                            "default": list(_BASELINES),
+                            "description": "built-in competing hedges run on the same paths (sim.strategy.baseline_hedges), "
+                                           "at the main hedge's budget"},
             }),
+        }),
+        "analysis": _table({
+            "budget_sweep": {"type": "array", "items": _num(exclusive_min=0.0, maximum=100.0), "maxItems": 12,
+                             "default": [], "description": "the main hedge rerun on the same paths at these budgets, "
+                                                           "% of capital per year (claim 1's sweep)"},
+            "replay": {"type": "boolean", "default": False,
+                       "description": "also run every strategy on the real path of the calibration window, priced by "
+                                      "the scenario's model, and show it beside the Monte Carlo distribution"},
+            "replay_detail_day": {**_DATE, "default": "2018-02-05", "description": "replay day shown in detail"},
         }),
     },
     required=["name"],
@@ -184,7 +234,13 @@ class Scenario:
         ``sample_paths_per_chunk``, ``spot0``.
     market : MarketSpec
     condor : CondorSpec
-    alvh : AlvhSpec
+    hedges : tuple of HedgeSpec
+        Every hedge book run on the paths: the declared ones, the baselines, the budget sweep.
+    main_hedge : str
+        Name of the hedge the headline and claim 1's sweep refer to (the first of kind "alvh"),
+        or "" when there is no hedge.
+    analysis : dict
+        ``budget_sweep``, ``replay``, ``replay_detail_day``.
     stress : dict
         ``shocks`` (list of tables: ``day`` and a ``preset`` or ``spx_return``/``vix_multiplier``/
         ``var_jump``/``regime``) and ``events`` (``every_days``, ``multiplier``, ``first_day``) or
@@ -200,7 +256,9 @@ class Scenario:
     simulation: dict
     market: MarketSpec
     condor: CondorSpec
-    alvh: AlvhSpec
+    hedges: tuple
+    main_hedge: str
+    analysis: dict
     stress: dict
 
     @property
@@ -245,7 +303,7 @@ def _schema_error(where: str, err: jsonschema.ValidationError) -> ConfigError:
         desc = err.schema.get("description", "")
         return ConfigError(f"{where}: key '{_key(path)}': {err.instance!r} is not valid ({desc})")
     if err.validator == "required":
-        return ConfigError(f"{where}: {err.message}")
+        return ConfigError(f"{where}: key '{_key(path)}': {err.message}" if path else f"{where}: {err.message}")
     return ConfigError(f"{where}: key '{_key(path)}': {err.message}")
 
 
@@ -290,20 +348,6 @@ def parse_scenario(text: str, where: str = "<scenario>", path: Path | None = Non
             f"{where}: key 'market.spx_smile.eta': eta*(1+|rho|) = {sm['eta'] * (1 + abs(sm['rho'])):.3g} "
             "must be <= 2 (SSVI no-butterfly-arbitrage bound)"
         )
-    al = st["alvh"]
-    n = len(al["allocation"])
-    for key in ("dte_open", "dte_roll"):
-        if len(al[key]) != n:
-            raise ConfigError(
-                f"{where}: key 'strategy.alvh.{key}': has {len(al[key])} entries, allocation has {n}"
-            )
-    if abs(sum(al["allocation"]) - 1.0) > 1e-9:
-        raise ConfigError(f"{where}: key 'strategy.alvh.allocation': must sum to 1, sums to {sum(al['allocation']):.6g}")
-    for i, (o, r) in enumerate(zip(al["dte_open"], al["dte_roll"])):
-        if not r < o:
-            raise ConfigError(f"{where}: key 'strategy.alvh.dte_roll': layer {i + 1} rolls at {r} DTE, "
-                              f"which must be below its opening DTE {o}")
-
     co = mk["costs"]
     frictions = Frictions(
         spx_option=InstrumentCosts(SPX_MULTIPLIER, **co["spx_option"]),
@@ -317,12 +361,7 @@ def parse_scenario(text: str, where: str = "<scenario>", path: Path | None = Non
     )
     c = st["condor"]
     condor = CondorSpec(**c)
-    alvh = AlvhSpec(
-        enabled=al["enabled"], budget_pct_per_year=al["budget_pct_per_year"],
-        allocation=tuple(al["allocation"]), dte_open=tuple(float(x) for x in al["dte_open"]),
-        dte_roll=tuple(float(x) for x in al["dte_roll"]), strike_otm=al["strike_otm"],
-        activation_vix=al["activation_vix"],
-    )
+    hedges, main = _hedges(st, cfg["analysis"], where)
     stress = {"shocks": cfg["stress"]["shocks"],
               "events": cfg["stress"]["events"] if "events" in raw.get("stress", {}) else None}
     days = [sh["day"] for sh in stress["shocks"]]
@@ -349,8 +388,43 @@ def parse_scenario(text: str, where: str = "<scenario>", path: Path | None = Non
                           f"model {m['type']!r} has no jumps (use bates or svcj)")
     return Scenario(
         name=cfg["name"], path=path, text=text, raw=raw, data=d, model=m, simulation=s,
-        market=market, condor=condor, alvh=alvh, stress=stress,
+        market=market, condor=condor, hedges=hedges, main_hedge=main, analysis=cfg["analysis"], stress=stress,
     )
+
+
+def _hedges(st: dict, analysis: dict, where: str) -> tuple[tuple, str]:
+    """Hedge books of a scenario: declared hedges (default: the texts' ALVH), the baselines at the
+    main hedge's budget, and the main hedge at each budget of the sweep."""
+    declared = st["hedges"] if st["hedges"] else {"alvh": {}}
+    out = []
+    for name, h in declared.items():
+        if not h.get("enabled", True):
+            continue
+        key = f"strategy.hedges.{name}"
+        if name == "unhedged" or name in _BASELINES or "_budget_" in name:
+            raise ConfigError(f"{where}: key '{key}': the name {name!r} is reserved")
+        layers = (tuple(LayerSpec(**{k: v for k, v in ly.items()}) for ly in h["layers"]) if "layers" in h
+                  else default_alvh_layers())
+        kwargs = {k: v for k, v in h.items() if k not in ("enabled", "layers", "label")}
+        kwargs["budget_bands"] = tuple(tuple(float(x) for x in band) for band in kwargs.get("budget_bands", ()))
+        for band in kwargs["budget_bands"]:
+            if not band[0] < band[1]:
+                raise ConfigError(f"{where}: key '{key}.budget_bands': band {list(band)} needs low < high")
+        label = h.get("label", "condor + ALVH" if name == "alvh" else f"condor + {name}")
+        try:
+            out.append(HedgeSpec(name=name, label=label, layers=layers, **kwargs))
+        except ValueError as exc:
+            raise ConfigError(f"{where}: key '{key}': {exc}") from None
+    mains = [h for h in out if h.kind == "alvh"]
+    main = mains[0] if mains else (out[0] if out else None)
+    if main is not None:
+        budget = main.budget_pct_per_year
+        wanted = st["baselines"]["include"]
+        out += [b for b in baseline_hedges(budget) if b.name in wanted]
+        out += [main.with_budget(x) for x in analysis["budget_sweep"] if abs(x - budget) > 1e-12]
+    elif analysis["budget_sweep"]:
+        raise ConfigError(f"{where}: key 'analysis.budget_sweep': there is no hedge to sweep")
+    return tuple(out), (main.name if main is not None else "")
 
 
 def load_scenario(path: str | Path) -> Scenario:

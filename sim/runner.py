@@ -12,6 +12,7 @@ therefore flat in the number of paths.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 import warnings
@@ -31,37 +32,41 @@ from sim.data import MarketData, load_market_data, load_series
 from sim.modelspec import build_model
 from sim.pricing import make_vix_table
 from sim.surface import FourierSurface, SpxSurface, make_surface
-from sim.strategy import AlvhSpec, CondorSpec, MarketSpec, dte_to_steps, run_books
+from sim.strategy import CondorSpec, MarketSpec, dte_to_steps, run_books
 
-__all__ = ["Prepared", "RunResult", "prepare", "simulate_chunk", "run", "PATH_FIELDS"]
+__all__ = ["Prepared", "RunResult", "prepare", "simulate_chunk", "run", "PATH_FIELDS", "STRATEGY_FIELDS",
+           "LEG_NAMES", "spot_vol_beta", "measure_days", "replay", "ReplayResult"]
 
-#: Per-path summary fields: name -> (units, description).
+#: Per-strategy, per-path fields (shape (n_strategies, n_paths)): name -> (units, description).
+STRATEGY_FIELDS: dict[str, tuple[str, str]] = {
+    "pnl": ("USD", "P&L over the horizon, condor + hedge (the condor alone for 'unhedged')"),
+    "max_drawdown": ("USD", "largest peak-to-trough fall of cumulative P&L (peak floored at 0)"),
+    "worst_day": ("USD", "worst one-day P&L"),
+    "hedge_cost_annual_pct": ("% of capital per year", "net hedge cost: -(hedge book P&L) / capital / years"),
+    "hedge_premium": ("USD", "paid at mid to open hedge positions (credits received count negative)"),
+    "hedge_payoff": ("USD", "received at mid on hedge sales, settlements and the final mark"),
+    "hedge_spread_cost": ("USD", "half-spreads paid on hedge trades"),
+    "hedge_commission": ("USD", "commissions paid on hedge trades"),
+    "hedge_active_share": ("1", "share of days ending with at least one hedge layer held"),
+    "peak_capital_used_pct": ("% of capital", "largest daily condor margin + hedge capital"),
+}
+
+#: Per-path fields shared by every strategy (shape (n_paths,)): name -> (units, description).
 PATH_FIELDS: dict[str, tuple[str, str]] = {
-    "pnl_unhedged": ("USD", "condor P&L over the horizon"),
-    "pnl_hedged": ("USD", "condor + ALVH P&L over the horizon"),
-    "max_drawdown_unhedged": ("USD", "largest peak-to-trough fall of cumulative P&L, condor alone"),
-    "max_drawdown_hedged": ("USD", "largest peak-to-trough fall of cumulative P&L, condor + ALVH"),
-    "worst_day_unhedged": ("USD", "worst one-day P&L, condor alone"),
-    "worst_day_hedged": ("USD", "worst one-day P&L, condor + ALVH"),
-    "hedge_premium": ("USD", "premium paid for VIX calls at mid"),
-    "hedge_payoff": ("USD", "value received from VIX calls: sales, settlements, final mark"),
-    "hedge_spread_cost": ("USD", "half-spreads paid on VIX call trades"),
-    "hedge_commission": ("USD", "commissions paid on VIX call trades"),
-    "hedge_cost_annual_pct": ("% of capital per year", "net hedge cost: premium - payoff + spreads + commissions"),
-    "hedge_active_share": ("1", "share of days with VIX at or above the activation level"),
     "condor_credit": ("USD", "opening credits collected at mid"),
     "condor_spread_cost": ("USD", "half-spreads paid on condor legs"),
     "condor_commission": ("USD", "commissions paid on condor legs"),
     "condor_contracts": ("1", "mean condors per entry, sized on defined-risk margin (width - credit)"),
-    "peak_capital_used_pct": ("% of capital", "largest daily condor margin + premium of VIX calls held"),
     "n_condors": ("1", "condors opened"),
     "n_profit_takes": ("1", "condors closed at the profit target"),
     "n_stops": ("1", "condors closed at the stop"),
     "spx_return": ("%", "SPX price return over the horizon"),
     "vix_max": ("VIX points", "highest model VIX on the path"),
     "top_regime_share": ("1", "share of days in the most volatile regime (0 for single-regime models)"),
-    "regime_worst_day": ("1", "regime label on the worst day of condor + ALVH"),
+    "regime_worst_day": ("1", "regime label on the condor's worst day"),
 }
+
+LEG_NAMES = ("long_put", "short_put", "short_call", "long_call")
 
 
 @dataclass
@@ -93,6 +98,8 @@ class Prepared:
     history_stats, model_stats : dict
         :func:`models.calibration.market_statistics` of the real sample and of stationary model
         paths of the same length.
+    market : MarketSpec
+        The scenario's market with ``spot_vol_beta`` set from the model (:func:`spot_vol_beta`).
     """
 
     scenario: Scenario
@@ -108,6 +115,7 @@ class Prepared:
     intensity: np.ndarray | None
     history_stats: dict
     model_stats: dict
+    market: MarketSpec | None = None
 
     @property
     def surface_name(self) -> str:
@@ -136,14 +144,28 @@ class RunResult:
     ----------
     prepared : Prepared
     n_paths, seed, jobs, chunk_size : int
+    strategies : list of HedgeSpec or None
+        ``None`` first (the condor alone, "unhedged"), then the scenario's hedges in order.
+    per_strategy : dict of str to ndarray of shape (n_strategies, n_paths)
+        Fields of :data:`STRATEGY_FIELDS`.
+    layer_pnl : ndarray of shape (n_strategies, n_layers, n_paths)
+        P&L of each hedge layer incl. its costs, USD (0 where a strategy has fewer layers).
+    condor_leg_pnl : ndarray of shape (4, n_paths)
+        Mark-to-mid P&L per condor leg (:data:`LEG_NAMES`), USD.
     per_path : dict of str to ndarray of shape (n_paths,)
         Fields of :data:`PATH_FIELDS`.
-    sample_spx, sample_vix, sample_cum_unhedged, sample_cum_hedged : ndarray of shape (n_sample, n_steps + 1)
-        Whole paths kept for fan charts: SPX (points), VIX (points), cumulative P&L (USD).
+    daily_pnl : ndarray of float32, shape (n_strategies, n_paths, n_steps + 1)
+        Daily P&L per strategy, USD (kept in memory for the daily metrics and claims).
+    daily_delta : ndarray of float32, shape (n_strategies, n_paths, n_steps + 1)
+        Position delta per condor on measured days (:func:`measure_days`), NaN elsewhere.
+    regime : ndarray of int8, shape (n_paths, n_steps + 1)
+    event_day : ndarray of bool, shape (n_steps + 1,)
+        Scheduled event days of the scenario.
+    sample_spx, sample_vix : ndarray of shape (n_sample, n_steps + 1)
+    sample_cum_pnl : ndarray of shape (n_strategies, n_sample, n_steps + 1)
+        Cumulative P&L of the sampled paths per strategy, USD.
     sample_regime : ndarray of int8, shape (n_sample, n_steps + 1)
-        Regime labels of the sampled paths.
     sample_path_index : ndarray of int, shape (n_sample,)
-        Index of each sampled path among all paths.
     elapsed_s : float
         Wall time of the simulation (after preparation), seconds.
     """
@@ -153,14 +175,62 @@ class RunResult:
     seed: int
     jobs: int
     chunk_size: int
+    strategies: list
+    per_strategy: dict[str, np.ndarray]
+    layer_pnl: np.ndarray
+    condor_leg_pnl: np.ndarray
     per_path: dict[str, np.ndarray]
+    daily_pnl: np.ndarray
+    daily_delta: np.ndarray
+    regime: np.ndarray
+    event_day: np.ndarray
     sample_spx: np.ndarray
     sample_vix: np.ndarray
-    sample_cum_unhedged: np.ndarray
-    sample_cum_hedged: np.ndarray
+    sample_cum_pnl: np.ndarray
     sample_regime: np.ndarray
     sample_path_index: np.ndarray
     elapsed_s: float = 0.0
+
+    @property
+    def strategy_names(self) -> list[str]:
+        return ["unhedged"] + [h.name for h in self.strategies[1:]]
+
+
+def spot_vol_beta(spot: np.ndarray, vix: np.ndarray) -> float:
+    """Elasticity of the VIX to SPX, the OLS slope of daily ``d ln VIX`` on ``d ln S`` (pooled).
+
+    Parameters
+    ----------
+    spot, vix : ndarray of shape (n_paths, n_days) or (n_days,)
+        SPX and VIX levels, points.
+
+    Returns
+    -------
+    float
+        ``cov(d ln VIX, d ln S) / var(d ln S)``; about -5 to -7 on 2014-2018 closes.
+    """
+    ds = np.diff(np.log(np.atleast_2d(spot)), axis=-1).ravel()
+    dv = np.diff(np.log(np.atleast_2d(vix)), axis=-1).ravel()
+    ok = np.isfinite(ds) & np.isfinite(dv)
+    ds, dv = ds[ok] - ds[ok].mean(), dv[ok] - dv[ok].mean()
+    return float((ds * dv).sum() / (ds * ds).sum())
+
+
+def measure_days(n_steps: int, events: dict | None) -> tuple[np.ndarray, np.ndarray]:
+    """Event days of a scenario and the days on which deltas are measured.
+
+    Returns
+    -------
+    event_day, measure : ndarray of bool, shape (n_steps + 1,)
+        Scheduled event days (:func:`models.stress.event_intensity`: event day ``d`` is the step
+        ending on ``d``); deltas are measured on each event day and the day before it (the
+        position carried into the event), or on every day when the scenario has no events.
+    """
+    event = np.zeros(n_steps + 1, dtype=bool)
+    if events is None:
+        return event, np.ones(n_steps + 1, dtype=bool)
+    event[np.arange(events["first_day"], n_steps + 1, events["every_days"])] = True
+    return event, event | np.roll(event, -1) & (np.arange(n_steps + 1) < n_steps)
 
 
 def _shocks(scenario: Scenario, where: str) -> tuple[Shock, ...]:
@@ -211,9 +281,12 @@ def prepare(scenario: Scenario, seed: int) -> Prepared:
         s0 = float(data.spx[0])
     else:
         s0 = float(data.spx[-1]) if sim["spot0"] == "last" else float(sim["spot0"])
-    max_steps = max([dte_to_steps(d, sim["steps_per_year"]) for d in scenario.alvh.dte_open] + [1])
+    spy = sim["steps_per_year"]
+    layers = [ly for h in scenario.hedges for ly in h.layers]
+    max_steps = max([dte_to_steps(ly.dte_open, spy) for ly in layers if not ly.on_spx] + [1])
     table = make_vix_table(model, dt, max_steps, scenario.market.rate)
-    tau_max = (dte_to_steps(scenario.condor.dte, sim["steps_per_year"]) + 1) * dt
+    tau_max = (max([scenario.condor.max_steps(spy)] + [dte_to_steps(ly.dte_open, spy) for ly in layers if ly.on_spx])
+               + 1) * dt
     pricing_model = model.pricing if isinstance(model, HistoricalReplay) else model
     surface = make_surface(pricing_model, scenario.market.surface, scenario.market.smile, tau_max)
     shocks = _shocks(scenario, where)
@@ -230,16 +303,61 @@ def prepare(scenario: Scenario, seed: int) -> Prepared:
         model_stats = dict(history)
     else:
         model_stats = model_statistics(model, len(data.spx), 200, np.random.default_rng(diag_ss), dt)
+    # the model's own spot-vol elasticity, from 200 one-year paths of its own (seed child 2)
+    if isinstance(model, HistoricalReplay):
+        beta = spot_vol_beta(data.spx, data.vix)
+    else:
+        beta_rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(3)[2])
+        bp = simulate_with_overlays(model, model.initial_state(s0, 200, var0, regime0), 252, dt, beta_rng)
+        beta = spot_vol_beta(bp.spot, bp.vix)
+    market = dataclasses.replace(scenario.market, spot_vol_beta=beta)
     return Prepared(
         scenario=scenario, data=data, model=model, fit=fit, s0=s0, var0=var0, regime0=regime0, table=table,
         surface=surface, shocks=shocks, intensity=intensity, history_stats=history, model_stats=model_stats,
+        market=market,
     )
 
 
 def _max_drawdown(pnl: np.ndarray) -> np.ndarray:
-    equity = np.cumsum(pnl, axis=1)
-    peak = np.maximum.accumulate(np.maximum(equity, 0.0), axis=1)
-    return (peak - equity).max(axis=1)
+    equity = np.cumsum(pnl, axis=-1)
+    peak = np.maximum.accumulate(np.maximum(equity, 0.0), axis=-1)
+    return (peak - equity).max(axis=-1)
+
+
+def book_summaries(book, market: MarketSpec, years: float, n_layers: int) -> dict[str, np.ndarray]:
+    """Reduce a :class:`sim.strategy.BookResult` to the per-strategy arrays of :class:`RunResult`.
+
+    Returns
+    -------
+    dict
+        :data:`STRATEGY_FIELDS` arrays of shape (n_strategies, n_paths), ``layer_pnl`` of shape
+        (n_strategies, n_layers, n_paths), ``daily_pnl`` and ``daily_delta`` of shape
+        (n_strategies, n_paths, n_steps + 1), strategy 0 being the condor alone.
+    """
+    n, t_len = book.condor_pnl.shape
+    cap = market.capital
+    daily = np.stack([book.condor_pnl] + [book.condor_pnl + h.pnl for h in book.hedges])
+    zero = np.zeros(n)
+    hs = book.hedges
+    stack = lambda f, base=zero: np.stack([base] + [f(h) for h in hs])  # noqa: E731
+    layer = np.zeros((len(hs) + 1, n_layers, n))
+    for j, h in enumerate(hs, 1):
+        layer[j, : h.layer_pnl.shape[0]] = h.layer_pnl
+    return {
+        "pnl": daily.sum(axis=-1),
+        "max_drawdown": _max_drawdown(daily),
+        "worst_day": daily.min(axis=-1),
+        "hedge_cost_annual_pct": stack(lambda h: -h.pnl.sum(axis=1) / cap / years * 100.0),
+        "hedge_premium": stack(lambda h: h.premium),
+        "hedge_payoff": stack(lambda h: h.payoff),
+        "hedge_spread_cost": stack(lambda h: h.spread_cost),
+        "hedge_commission": stack(lambda h: h.commission),
+        "hedge_active_share": stack(lambda h: h.active_share),
+        "peak_capital_used_pct": stack(lambda h: h.peak_capital, book.condor_peak_capital) / cap * 100.0,
+        "layer_pnl": layer,
+        "daily_pnl": daily,
+        "daily_delta": np.stack([book.condor_delta] + [h.delta for h in hs]),
+    }
 
 
 def simulate_chunk(
@@ -253,14 +371,15 @@ def simulate_chunk(
     dt: float,
     market: MarketSpec,
     condor: CondorSpec,
-    alvh: AlvhSpec,
+    hedges: tuple,
     table,
     surface: SpxSurface,
     n_sample: int,
     shocks: tuple = (),
     intensity: np.ndarray | None = None,
+    measure: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
-    """Generate one chunk of P-paths, run both books on it and reduce it to per-path summaries.
+    """Generate one chunk of P-paths, run every book on it and reduce it to per-path summaries.
 
     Parameters
     ----------
@@ -276,49 +395,43 @@ def simulate_chunk(
         Daily steps.
     dt : float
         Years per step.
-    market, condor, alvh, table, surface
-        Pricing and strategy inputs.
+    market, condor, hedges, table, surface
+        Pricing and strategy inputs (:func:`sim.strategy.run_books`).
     n_sample : int
         Number of leading paths returned whole.
     shocks : tuple of Shock
         Scripted stress shocks (:func:`models.stress.simulate_with_overlays`).
     intensity : ndarray of shape (n_steps,), optional
         Jump-intensity multipliers (event calendar).
+    measure : ndarray of bool, shape (n_steps + 1,), optional
+        Days on which deltas are measured.
 
     Returns
     -------
     dict
-        :data:`PATH_FIELDS` arrays of shape (n_paths,), plus ``sample_*`` arrays of shape
-        (min(n_sample, n_paths), n_steps + 1).
+        :func:`book_summaries` arrays (daily ones as float32), ``condor_leg_pnl`` (4, n_paths),
+        :data:`PATH_FIELDS` arrays of shape (n_paths,), ``regime`` (n_paths, n_steps + 1), plus
+        ``sample_*`` arrays of the first min(n_sample, n_paths) paths.
     """
     rng = np.random.default_rng(seed_seq)
     state0 = model.initial_state(s0, n_paths, var0, regime0)
     paths = simulate_with_overlays(model, state0, n_steps, dt, rng, shocks, intensity)
     spot, vix = paths.spot, paths.vix
-    book = run_books(spot, paths.var, vix, surface, market, condor, alvh, table, dt,
-                     regime=paths.regime if model.n_regimes > 1 else None)
-    hedged = book.condor_pnl + book.hedge_pnl
+    book = run_books(spot, paths.var, vix, surface, market, condor, hedges, table, dt,
+                     regime=paths.regime if model.n_regimes > 1 else None, measure_days=measure)
     years = n_steps * dt
-    worst = np.argmin(hedged, axis=1)
+    n_layers = max([len(h.layers) for h in hedges] + [1])
+    out = book_summaries(book, market, years, n_layers)
+    out["daily_pnl"] = out["daily_pnl"].astype(np.float32)
+    out["daily_delta"] = out["daily_delta"].astype(np.float32)
+    worst = np.argmin(book.condor_pnl, axis=1)
     top = model.n_regimes - 1
-    out = {
-        "pnl_unhedged": book.condor_pnl.sum(axis=1),
-        "pnl_hedged": hedged.sum(axis=1),
-        "max_drawdown_unhedged": _max_drawdown(book.condor_pnl),
-        "max_drawdown_hedged": _max_drawdown(hedged),
-        "worst_day_unhedged": book.condor_pnl.min(axis=1),
-        "worst_day_hedged": hedged.min(axis=1),
-        "hedge_premium": book.hedge_premium,
-        "hedge_payoff": book.hedge_payoff,
-        "hedge_spread_cost": book.hedge_spread_cost,
-        "hedge_commission": book.hedge_commission,
-        "hedge_cost_annual_pct": -book.hedge_pnl.sum(axis=1) / market.capital / years * 100.0,
-        "hedge_active_share": book.hedge_active_share,
+    out.update({
+        "condor_leg_pnl": book.condor_leg_pnl,
         "condor_credit": book.condor_credit,
         "condor_spread_cost": book.condor_spread_cost,
         "condor_commission": book.condor_commission,
         "condor_contracts": book.condor_contracts,
-        "peak_capital_used_pct": book.peak_capital_used / market.capital * 100.0,
         "n_condors": book.n_condors.astype(float),
         "n_profit_takes": book.n_profit_takes.astype(float),
         "n_stops": book.n_stops.astype(float),
@@ -326,13 +439,13 @@ def simulate_chunk(
         "vix_max": vix.max(axis=1),
         "top_regime_share": (paths.regime == top).mean(axis=1) if top > 0 else np.zeros(n_paths),
         "regime_worst_day": paths.regime[np.arange(n_paths), worst].astype(float),
-    }
+        "regime": paths.regime.astype(np.int8),
+    })
     k = min(n_sample, n_paths)
     out["sample_spx"] = spot[:k].copy()
     out["sample_vix"] = vix[:k].copy()
     out["sample_regime"] = paths.regime[:k].copy()
-    out["sample_cum_unhedged"] = np.cumsum(book.condor_pnl[:k], axis=1)
-    out["sample_cum_hedged"] = np.cumsum(hedged[:k], axis=1)
+    out["sample_cum_pnl"] = np.cumsum(out["daily_pnl"][:, :k].astype(float), axis=-1)
     return out
 
 
@@ -352,7 +465,7 @@ def run(
     n_paths : int
         Total number of paths, >= 1.
     seed : int
-        Root seed (>= 0).
+        Root seed (>= 0); chunk i draws from child i of ``SeedSequence(seed).spawn(2)[0]``.
     jobs : int, default 1
         joblib workers (-1 = all cores). Results do not depend on it.
     chunk_size : int, optional
@@ -379,10 +492,12 @@ def run(
     sizes = [min(chunk_size, n_paths - i * chunk_size) for i in range(n_chunks)]
     children = np.random.SeedSequence(seed).spawn(2)[0].spawn(n_chunks)
     n_sample = sc.simulation["sample_paths_per_chunk"]
+    event_day, measure = measure_days(prepared.n_steps, sc.stress["events"])
     common = dict(
         model=prepared.model, s0=prepared.s0, var0=prepared.var0, regime0=prepared.regime0,
-        n_steps=prepared.n_steps, dt=prepared.dt, market=sc.market, condor=sc.condor, alvh=sc.alvh,
-        table=prepared.table, surface=prepared.surface, n_sample=n_sample, shocks=prepared.shocks, intensity=prepared.intensity,
+        n_steps=prepared.n_steps, dt=prepared.dt, market=prepared.market or sc.market, condor=sc.condor,
+        hedges=sc.hedges, table=prepared.table, surface=prepared.surface, n_sample=n_sample, shocks=prepared.shocks,
+        intensity=prepared.intensity, measure=measure,
     )
     t0 = time.perf_counter()
     with warnings.catch_warnings():
@@ -394,13 +509,82 @@ def run(
                  disable=not progress, leave=False)
         )
     elapsed = time.perf_counter() - t0
-    per_path = {k: np.concatenate([c[k] for c in chunks]) for k in PATH_FIELDS}
+    cat = lambda k, axis=0: np.concatenate([c[k] for c in chunks], axis=axis)  # noqa: E731
     starts = np.cumsum([0] + sizes[:-1])
     sample_idx = np.concatenate([s + np.arange(c["sample_spx"].shape[0]) for s, c in zip(starts, chunks)])
-    cat = lambda k: np.concatenate([c[k] for c in chunks], axis=0)  # noqa: E731
     return RunResult(
-        prepared=prepared, n_paths=n_paths, seed=seed, jobs=jobs, chunk_size=chunk_size, per_path=per_path,
-        sample_spx=cat("sample_spx"), sample_vix=cat("sample_vix"),
-        sample_cum_unhedged=cat("sample_cum_unhedged"), sample_cum_hedged=cat("sample_cum_hedged"),
+        prepared=prepared, n_paths=n_paths, seed=seed, jobs=jobs, chunk_size=chunk_size,
+        strategies=[None, *sc.hedges],
+        per_strategy={k: cat(k, 1) for k in STRATEGY_FIELDS},
+        layer_pnl=cat("layer_pnl", 2), condor_leg_pnl=cat("condor_leg_pnl", 1),
+        per_path={k: cat(k) for k in PATH_FIELDS},
+        daily_pnl=cat("daily_pnl", 1), daily_delta=cat("daily_delta", 1), regime=cat("regime"),
+        event_day=event_day,
+        sample_spx=cat("sample_spx"), sample_vix=cat("sample_vix"), sample_cum_pnl=cat("sample_cum_pnl", 1),
         sample_regime=cat("sample_regime"), sample_path_index=sample_idx.astype(np.int64), elapsed_s=elapsed,
+    )
+
+
+@dataclass
+class ReplayResult:
+    """Every strategy of a scenario run on the real path of its calibration window.
+
+    Attributes
+    ----------
+    dates : ndarray of datetime64[D], shape (n_days,)
+    spx, vix : ndarray of shape (n_days,)
+        Real closes, points.
+    daily_pnl : ndarray of shape (n_strategies, n_days)
+        Daily P&L per strategy (strategy 0 the condor alone), USD.
+    hedge_pnl : ndarray of shape (n_strategies, n_days)
+        Daily P&L of each hedge book alone (0 for the condor alone), USD.
+    layer_daily_pnl : ndarray of shape (n_strategies, n_layers, n_days)
+        Daily P&L per hedge layer, trading costs included, USD.
+    condor_leg_daily_pnl : ndarray of shape (4, n_days)
+        Daily mark-to-mid P&L per condor leg, USD.
+    pricing_model : str
+    """
+
+    dates: np.ndarray
+    spx: np.ndarray
+    vix: np.ndarray
+    daily_pnl: np.ndarray
+    hedge_pnl: np.ndarray
+    layer_daily_pnl: np.ndarray
+    condor_leg_daily_pnl: np.ndarray
+    pricing_model: str
+
+
+def replay(prepared: Prepared) -> ReplayResult:
+    """Run the condor and every hedge of the scenario on the real daily closes of its data window.
+
+    Options are priced by the scenario's calibrated model (its Q side, the run's own VIX table and
+    SPX surface) on the state it implies from the real VIX (:class:`models.replay.HistoricalReplay`);
+    a regime model is priced in its regime 0 (the real path has no regime label).
+
+    Raises
+    ------
+    ValueError
+        If the scenario's model is itself a replay (run it directly).
+    """
+    if isinstance(prepared.model, HistoricalReplay):
+        raise ValueError("the scenario is already a replay")
+    sc, data = prepared.scenario, prepared.data
+    rp = HistoricalReplay(data.spx, data.vix, np.asarray(data.dates), prepared.model)
+    n_steps = rp.n_days - 1
+    paths = rp.simulate(rp.initial_state(0.0, 1), n_steps, prepared.dt)
+    market = prepared.market or sc.market
+    book = run_books(paths.spot, paths.var, paths.vix, prepared.surface, market, sc.condor, sc.hedges,
+                     prepared.table, prepared.dt, trace=True)
+    n_layers = max([len(h.layers) for h in sc.hedges] + [1])
+    layer_daily = np.zeros((len(sc.hedges) + 1, n_layers, n_steps + 1))
+    for j, h in enumerate(book.hedges, 1):
+        layer_daily[j, : h.layer_pnl_daily.shape[0]] = h.layer_pnl_daily[:, 0]
+    leg_daily = book.condor_leg_pnl_daily[:, 0]
+    daily = np.stack([book.condor_pnl[0]] + [book.condor_pnl[0] + h.pnl[0] for h in book.hedges])
+    hedge = np.stack([np.zeros(n_steps + 1)] + [h.pnl[0] for h in book.hedges])
+    return ReplayResult(
+        dates=np.asarray(data.dates).astype("datetime64[D]"), spx=np.asarray(data.spx, float),
+        vix=np.asarray(data.vix, float), daily_pnl=daily, hedge_pnl=hedge, layer_daily_pnl=layer_daily,
+        condor_leg_daily_pnl=leg_daily, pricing_model=prepared.model.name,
     )

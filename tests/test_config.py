@@ -15,8 +15,19 @@ def test_baseline_parses_to_the_documented_defaults():
     sc = load_scenario(BASELINE)
     assert sc.name == "baseline"
     assert sc.condor.short_delta == 0.15 and sc.condor.dte == 45 and sc.condor.stop_multiple == 2.0
-    assert sc.alvh.allocation == (0.4, 0.4, 0.2) and sc.alvh.activation_vix == 16.0
-    assert sc.alvh.dte_open == (7.0, 45.0, 90.0) and sc.alvh.dte_roll == (4.0, 30.0, 60.0)
+    alvh = sc.hedges[0]
+    assert sc.main_hedge == "alvh" == alvh.name and alvh.kind == "alvh"
+    # the file spells out the texts' ALVH: it must equal the coded defaults (../shared/ALVH.md)
+    from sim.strategy import HedgeSpec
+
+    assert alvh == HedgeSpec()
+    assert [ly.allocation for ly in alvh.layers[:3]] == [0.4, 0.4, 0.2]
+    assert [(ly.dte_open, ly.dte_roll) for ly in alvh.layers[:3]] == [(7, 4), (45, 30), (90, 60)]
+    assert alvh.layers[1].trigger_vix == 16.0 and alvh.rsi_period == 21 and alvh.rsi_exit == 30
+    names = [h.name for h in sc.hedges]
+    assert names == ["alvh", "vix_ladder", "vxth", "spx_put_spread", "alvh_budget_0.5", "alvh_budget_1",
+                     "alvh_budget_2", "alvh_budget_3"]
+    assert all(h.kind == "sweep" for h in sc.hedges[4:])
     assert sc.data["start"] == "2014-01-03" and sc.n_steps == 252
     assert sc.text == BASELINE.read_text()
 
@@ -36,9 +47,22 @@ def test_minimal_scenario_takes_defaults():
         ('name = "x"\n[strategy.condor]\nshort_delta = 0.7\n', r"key 'strategy.condor.short_delta': 0.7 is greater than or equal to the maximum of 0.5"),
         ('name = "x"\n[simulation]\nn_paths = 0\n', r"key 'simulation.n_paths': 0 is less than the minimum of 1"),
         ('name = "x"\n[model]\nv0 = "first"\n', r"key 'model.v0': 'first' is not valid"),
-        ('name = "x"\n[strategy.alvh]\nallocation = [0.5, 0.4, 0.2]\n', r"key 'strategy.alvh.allocation': must sum to 1"),
-        ('name = "x"\n[strategy.alvh]\ndte_roll = [4, 50, 60]\n', r"key 'strategy.alvh.dte_roll': layer 2 rolls at 50"),
-        ('name = "x"\n[strategy.alvh]\ndte_open = [7, 45]\n', r"key 'strategy.alvh.dte_open': has 2 entries"),
+        ('name = "x"\n[strategy.alvh]\nbudget_pct_per_year = 1\n', r"key 'strategy.alvh': unknown key"),
+        ('name = "x"\n[[strategy.hedges.h.layers]]\nallocation = 0.5\ndte_open = 7\ndte_roll = 4\n'
+         '[[strategy.hedges.h.layers]]\nallocation = 0.4\ndte_open = 45\ndte_roll = 30\n',
+         r"key 'strategy.hedges.h': .*allocations of the long layers must sum to 1, sum to 0.9"),
+        ('name = "x"\n[[strategy.hedges.h.layers]]\nallocation = 1\ndte_open = 45\ndte_roll = 50\n',
+         r"key 'strategy.hedges.h': .*layer 1: rolls at 50"),
+        ('name = "x"\n[[strategy.hedges.h.layers]]\nallocation = 1\ndte_open = 45\n',
+         r"key 'strategy.hedges.h.layers.0': 'dte_roll' is a required property"),
+        ('name = "x"\n[[strategy.hedges.h.layers]]\nallocation = 1\ndte_open = 45\ndte_roll = 30\ninstrument = "put"\n',
+         r"key 'strategy.hedges.h.layers.0.instrument': 'put' is not one of"),
+        ('name = "x"\n[[strategy.hedges.h.layers]]\nallocation = 1\ndte_open = 45\ndte_roll = 30\ninstrument = "future"\n',
+         r"a VIX future has no premium; size it by 'vega'"),
+        ('name = "x"\n[strategy.hedges.vxth]\n', r"key 'strategy.hedges.vxth': the name 'vxth' is reserved"),
+        ('name = "x"\n[strategy.hedges.h]\nbudget_bands = [[30, 15, 12]]\n', r"band \[30.0, 15.0, 12.0\] needs low < high"),
+        ('name = "x"\n[strategy.hedges.h]\nenabled = false\n[analysis]\nbudget_sweep = [1.0]\n',
+         r"key 'analysis.budget_sweep': there is no hedge to sweep"),
         ('name = "x"\n[market.spx_smile]\neta = 1.5\n', r"key 'market.spx_smile.eta': .* must be <= 2"),
         ('name = "x"\n[data]\nstart = 2018-01-01\nend = 2017-01-01\n', r"key 'data.start'"),
         ('[simulation]\nn_paths = 5\n', r"f.toml: 'name' is a required property"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.runner import PATH_FIELDS, run, simulate_chunk
+from sim.runner import PATH_FIELDS, STRATEGY_FIELDS, measure_days, run, simulate_chunk, spot_vol_beta
 
 
 def test_results_identical_for_one_and_two_workers(tiny_prepared):
@@ -13,6 +13,10 @@ def test_results_identical_for_one_and_two_workers(tiny_prepared):
     b = run(tiny_prepared, 300, seed=7, jobs=2, progress=False)
     for key in PATH_FIELDS:
         assert np.array_equal(a.per_path[key], b.per_path[key]), key
+    for key in STRATEGY_FIELDS:
+        assert np.array_equal(a.per_strategy[key], b.per_strategy[key]), key
+    assert np.array_equal(a.daily_pnl, b.daily_pnl) and np.array_equal(a.layer_pnl, b.layer_pnl)
+    assert np.array_equal(a.daily_delta, b.daily_delta, equal_nan=True)
     assert np.array_equal(a.sample_spx, b.sample_spx)
     assert np.array_equal(a.sample_path_index, b.sample_path_index)
 
@@ -23,11 +27,13 @@ def test_chunk_i_is_seeded_by_child_i_of_the_path_stream(tiny_prepared):
     child2 = np.random.SeedSequence(7).spawn(2)[0].spawn(3)[2]
     tp = tiny_prepared
     chunk = simulate_chunk(
-        child2, 44, tp.model, tp.s0, tp.var0, tp.regime0, sc.n_steps, tp.dt, sc.market, sc.condor,
-        sc.alvh, tp.table, tp.surface, 4,
+        child2, 44, tp.model, tp.s0, tp.var0, tp.regime0, sc.n_steps, tp.dt, tp.market, sc.condor,
+        sc.hedges, tp.table, tp.surface, 4, measure=measure_days(sc.n_steps, None)[1],
     )
     for key in PATH_FIELDS:
         assert np.array_equal(res.per_path[key][256:], chunk[key]), key
+    for key in STRATEGY_FIELDS:
+        assert np.array_equal(res.per_strategy[key][:, 256:], chunk[key]), key
     # and a different seed gives different paths
     other = run(tiny_prepared, 300, seed=8, jobs=1, progress=False)
     assert not np.array_equal(other.per_path["spx_return"], res.per_path["spx_return"])
@@ -35,25 +41,58 @@ def test_chunk_i_is_seeded_by_child_i_of_the_path_stream(tiny_prepared):
 
 def test_per_path_summaries_are_consistent(tiny_prepared):
     res = run(tiny_prepared, 300, seed=7, jobs=1, progress=False)
-    pp = res.per_path
-    assert all(v.shape == (300,) for v in pp.values())
-    hedge = pp["pnl_hedged"] - pp["pnl_unhedged"]
-    years = tiny_prepared.scenario.n_steps * tiny_prepared.dt
-    cap = tiny_prepared.scenario.market.capital
-    assert np.allclose(-hedge / cap / years * 100.0, pp["hedge_cost_annual_pct"], atol=1e-9)
-    assert np.allclose(hedge, pp["hedge_payoff"] - pp["hedge_premium"] - pp["hedge_spread_cost"] - pp["hedge_commission"],
-                       atol=1e-6)
-    # capital in use: at most the margin share of capital plus a year of hedge premium at most
+    pp, ps = res.per_path, res.per_strategy
     sc = tiny_prepared.scenario
-    bound = 100 * sc.condor.margin_fraction + sc.alvh.budget_pct_per_year * max(
-        (o - r) / 365 for o, r in zip(sc.alvh.dte_open, sc.alvh.dte_roll)) * len(sc.alvh.dte_open) + 1e-9
-    assert np.all(pp["peak_capital_used_pct"] > 0) and np.all(pp["peak_capital_used_pct"] <= bound)
-    assert np.all(pp["peak_capital_used_pct"] >= 0.9 * 100 * sc.condor.margin_fraction)
-    assert np.all(pp["max_drawdown_unhedged"] >= 0) and np.all(pp["worst_day_unhedged"] <= pp["max_drawdown_unhedged"])
+    n_strat = 1 + len(sc.hedges)
+    assert res.strategy_names[0] == "unhedged" and res.strategy_names[1] == sc.main_hedge == "alvh"
+    assert all(v.shape == (300,) for v in pp.values())
+    assert all(v.shape == (n_strat, 300) for v in ps.values())
+    assert res.daily_pnl.shape == (n_strat, 300, sc.n_steps + 1)
+    # every strategy's total is its daily P&L summed, and the hedge is the paired difference
+    assert np.allclose(ps["pnl"], res.daily_pnl.astype(float).sum(axis=-1), rtol=1e-5, atol=1.0)
+    hedge = ps["pnl"] - ps["pnl"][0]
+    years = sc.n_steps * tiny_prepared.dt
+    cap = sc.market.capital
+    assert np.allclose(-hedge / cap / years * 100.0, ps["hedge_cost_annual_pct"], atol=1e-9)
+    assert np.allclose(hedge, ps["hedge_payoff"] - ps["hedge_premium"] - ps["hedge_spread_cost"] - ps["hedge_commission"],
+                       atol=1e-6)
+    assert np.allclose(hedge, res.layer_pnl.sum(axis=1), atol=1e-6)
+    assert np.all(ps["hedge_cost_annual_pct"][0] == 0) and np.all(ps["hedge_premium"][0] == 0)
+    # the condor's legs add up to its P&L once its trading costs are taken off
+    assert np.allclose(res.condor_leg_pnl.sum(axis=0) - pp["condor_spread_cost"] - pp["condor_commission"],
+                       ps["pnl"][0], atol=1e-6)
+    # capital in use: the condor's margin share at least; at most that plus the hedge's cap on risk capital
+    main = sc.hedges[0]
+    peak = ps["peak_capital_used_pct"]
+    assert np.all(peak[0] >= 0.9 * 100 * sc.condor.margin_fraction) and np.all(peak[0] <= 100 * sc.condor.margin_fraction)
+    assert np.all(peak[1] <= 100 * sc.condor.margin_fraction * (1.0 + main.margin_share_cap) + 1e-9)
+    assert np.all(ps["max_drawdown"] >= 0) and np.all(-ps["worst_day"] <= ps["max_drawdown"] + 1e-9)
     # 4 sample paths kept per chunk, with their global indices
-    assert res.sample_spx.shape == (12, tiny_prepared.scenario.n_steps + 1)
+    assert res.sample_spx.shape == (12, sc.n_steps + 1)
     assert list(res.sample_path_index) == [0, 1, 2, 3, 128, 129, 130, 131, 256, 257, 258, 259]
-    assert np.allclose(res.sample_cum_hedged[:, -1], pp["pnl_hedged"][res.sample_path_index])
+    assert np.allclose(res.sample_cum_pnl[:, :, -1], ps["pnl"][:, res.sample_path_index], rtol=1e-5, atol=1.0)
+    # deltas are measured on every day when the scenario has no event calendar, where a condor is open
+    assert np.isfinite(res.daily_delta).mean() > 0.5
+    assert np.array_equal(np.isfinite(res.daily_delta[0]), np.isfinite(res.daily_delta[1]))
+
+
+def test_measure_days_around_events():
+    event, measure = measure_days(10, {"first_day": 3, "every_days": 4, "multiplier": 4.0})
+    assert list(np.flatnonzero(event)) == [3, 7]
+    assert list(np.flatnonzero(measure)) == [2, 3, 6, 7]
+    event, measure = measure_days(5, None)
+    assert not event.any() and measure.all()
+
+
+def test_spot_vol_beta_recovers_a_known_elasticity():
+    # d ln VIX = beta d ln S + independent noise: OLS recovers beta within its standard error
+    rng = np.random.default_rng(1)
+    ds = rng.normal(0.0, 0.01, (50, 400))
+    dv = -4.0 * ds + rng.normal(0.0, 0.03, ds.shape)
+    spot = 2500.0 * np.exp(np.cumsum(ds, axis=1))
+    vix = 15.0 * np.exp(np.cumsum(dv, axis=1))
+    se = 0.03 / (0.01 * np.sqrt(ds.size - 50))   # OLS slope SE: sigma_e / (sigma_x sqrt(n))
+    assert abs(spot_vol_beta(spot, vix) + 4.0) < 4 * se
 
 
 def test_initial_variance_choices(tiny_scenario, tiny_prepared, tmp_path):

@@ -1,4 +1,5 @@
-"""Every bundled scenario runs end to end (calibration, paths, pricing, books, metrics, dataset) at tiny size."""
+"""Every bundled scenario runs end to end (calibration, paths, pricing, books, metrics, claim check,
+dataset) at tiny size."""
 
 from __future__ import annotations
 
@@ -14,11 +15,23 @@ from sim.config import load_scenario
 SCENARIOS = sorted((Path(__file__).parents[1] / "scenarios").glob("*.toml"))
 
 
+def test_the_texts_variants_and_the_baselines_are_bundled():
+    names = {p.stem for p in SCENARIOS}
+    assert {"baseline", "alvh_45dte", "alvh_1dte"} <= names
+    for stem in ("baseline", "alvh_45dte", "alvh_1dte"):
+        sc = load_scenario(Path(__file__).parents[1] / "scenarios" / f"{stem}.toml")
+        hedges = {h.name: h for h in sc.hedges}
+        assert {"alvh", "vix_ladder", "vxth", "spx_put_spread"} <= set(hedges), stem
+        assert any(h.kind == "sweep" for h in sc.hedges), stem
+    one = load_scenario(Path(__file__).parents[1] / "scenarios" / "alvh_1dte.toml")
+    assert one.condor.dte == 1 and one.condor.entry_interval_days == 1
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
 def test_scenario_runs_end_to_end_at_tiny_size(path):
-    from sim.results import build_dataset, compute_metrics
-    from sim.runner import prepare, run
+    from sim.results import analyse, build_dataset
+    from sim.runner import prepare, replay, run
 
     sc = load_scenario(path)
     # 0.1 years keeps every bundled shock day (21) inside the horizon
@@ -29,14 +42,26 @@ def test_scenario_runs_end_to_end_at_tiny_size(path):
         prep = prepare(sc, seed=3)
         n = 1 if sc.model["type"] == "replay" else 24
         res = run(prep, n, seed=3, jobs=1, progress=False)
-    assert res.per_path["pnl_hedged"].shape == (n,)
-    assert np.all(np.isfinite(res.per_path["pnl_hedged"])) and np.all(np.isfinite(res.per_path["hedge_premium"]))
+        rp = replay(prep) if sc.analysis["replay"] and sc.model["type"] != "replay" else None
+    n_strat = 1 + len(sc.hedges)
+    assert res.per_strategy["pnl"].shape == (n_strat, n)
+    assert np.all(np.isfinite(res.per_strategy["pnl"])) and np.all(np.isfinite(res.per_strategy["hedge_premium"]))
     assert res.sample_spx.shape[1] == prep.n_steps + 1
     assert np.all(res.sample_regime < prep.model.n_regimes)
     for shock in prep.shocks:  # a scripted day moves SPX by exactly its return on every sampled path
         np.testing.assert_allclose(res.sample_spx[:, shock.day] / res.sample_spx[:, shock.day - 1],
                                    1.0 + shock.spx_return, rtol=1e-12)
-    metrics = compute_metrics(res.per_path, sc.market.capital, prep.n_steps * prep.dt)
-    ds = build_dataset(res, metrics)
+    metrics, claims = analyse(res)
+    # the claim-check table: every claim for every hedged strategy, each with a verdict
+    hedged = [h.name for h in sc.hedges]
+    for name in hedged:
+        got = {c.claim for c in claims if c.strategy == name and c.regime == "all"}
+        assert got == {1, 2, 3, 4}, (name, got)
+    assert {c.verdict for c in claims} <= {"supported", "refuted", "not decidable"}
+    ds = build_dataset(res, metrics, claims, replay=rp)
     assert ds.attrs["model_type"] == prep.model.name
+    assert list(ds["strategy"].values) == ["unhedged", *hedged]
+    assert ds.sizes["claim_row"] == len(claims)
     assert np.isfinite(ds["calibration_value"].values).all()
+    if rp is not None:
+        assert "replay_pnl_pct" in ds and ds.sizes["replay_year"] == 5
