@@ -148,16 +148,21 @@ def _run(args: argparse.Namespace) -> int:
     print(f"alvh: simulating {n_paths:,} paths x {prepared.n_steps} days in chunks of "
           f"{scenario.simulation['chunk_size']:,} on {args.jobs} job(s)...", file=sys.stderr)
     result = runner.run(prepared, n_paths, seed, jobs=args.jobs, progress=progress)
-    years = prepared.n_steps * prepared.dt
-    metric_list = results.compute_metrics(result.per_path, scenario.market.capital, years)
+    replayed = None
+    if scenario.analysis["replay"] and scenario.model["type"] != "replay":
+        print(f"alvh: replaying every strategy on the real path {prepared.fit.sample}...", file=sys.stderr)
+        replayed = runner.replay(prepared)
+    print("alvh: metrics and claim check...", file=sys.stderr)
+    metric_list, claims = results.analyse(result)
     command = "alvh " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    ds = results.build_dataset(result, metric_list, command=command)
+    ds = results.build_dataset(result, metric_list, claims, command=command, replay=replayed)
 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-partial-", dir=out_dir.parent))
     try:
         results.write_dataset(ds, tmp / "results.nc")
         report.render_report(ds, tmp / "report.html")
+        report.write_tables(ds, tmp)
         old = None
         if out_dir.exists():
             old = out_dir.with_name(f".{out_dir.name}-old-{os.getpid()}")

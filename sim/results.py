@@ -1,14 +1,23 @@
-"""Results as an xarray Dataset: per-path summaries, sample paths, the metric table, run metadata.
+"""Results as an xarray Dataset: per-strategy and per-path summaries, sample paths, the metric table,
+the claim check, the historical replay and run metadata.
 
 Layout (every variable has ``attrs["units"]`` and ``attrs["long_name"]``):
 
-* dims ``path`` (all paths): the per-path fields of :data:`sim.runner.PATH_FIELDS`;
-* dims ``(sample, day)``: whole sample paths ``sample_spx``, ``sample_vix``, ``sample_cum_pnl_*``;
-* dim ``metric``: ``metric_value``, ``metric_se``, ``metric_ci_low``, ``metric_ci_high`` with the
-  string coordinates ``metric_units`` and ``metric_label``;
-* dim ``calibration_param``: fitted model parameters and standard errors;
-* dim ``statistic``: fit diagnostics, historical vs model;
-* attrs: seed, paths, chunking, jobs, package versions, the scenario text, creation time.
+* dim ``strategy``: "unhedged" (the condor alone) then every hedge book, with coordinates
+  ``strategy_label``, ``strategy_kind`` ("unhedged", "alvh", "baseline", "sweep") and
+  ``strategy_budget`` (% of capital per year);
+* dims ``(strategy, path)``: :data:`sim.runner.STRATEGY_FIELDS`; ``(strategy, layer, path)``:
+  ``layer_pnl``; ``(leg, path)``: ``condor_leg_pnl``; ``path``: :data:`sim.runner.PATH_FIELDS`;
+* dims ``(sample, day)`` and ``(strategy, sample, day)``: whole sample paths;
+* dims ``(strategy, metric)``: ``metric_value``, ``metric_se``, ``metric_ci_low``, ``metric_ci_high``
+  (NaN where a metric does not apply), coordinates ``metric_units``, ``metric_label``;
+* dim ``claim_row``: the claim check (:func:`sim.claims.claim_check`), ``claim_*`` variables;
+* dims ``replay_year``, ``replay_day`` (when the scenario asks for the replay): the same strategies
+  on the real path;
+* dim ``calibration_param``: fitted model parameters and standard errors; dim ``statistic``: fit
+  diagnostics, historical vs model;
+* attrs: seed, paths, chunking, jobs, package versions, the scenario text, the rules of every
+  strategy, creation time.
 """
 
 from __future__ import annotations
@@ -25,114 +34,37 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from sim import metrics as mx
-from sim.runner import PATH_FIELDS, RunResult
+from sim.claims import ClaimRow, MetricRow, RunArrays, StrategyInfo, claim_check, strategy_metrics
+from sim.runner import LEG_NAMES, PATH_FIELDS, STRATEGY_FIELDS, ReplayResult, RunResult
 
-__all__ = ["compute_metrics", "capital_definitions", "build_dataset", "write_dataset", "Metric", "package_versions"]
-
-LEVELS = (0.95, 0.99)
-
-
-class Metric:
-    """One row of the metric table."""
-
-    __slots__ = ("key", "label", "units", "est")
-
-    def __init__(self, key: str, label: str, units: str, est: mx.Estimate) -> None:
-        self.key, self.label, self.units, self.est = key, label, units, est
+__all__ = ["run_arrays", "analyse", "capital_definitions", "build_dataset", "write_dataset", "package_versions",
+           "strategy_infos"]
 
 
-def compute_metrics(per_path: dict[str, np.ndarray], capital: float, years: float) -> list[Metric]:
-    """The metric table of a run, each with its standard error and/or 95% CI.
-
-    Parameters
-    ----------
-    per_path : dict of str to ndarray of shape (n_paths,)
-        Per-path summaries (:data:`sim.runner.PATH_FIELDS`).
-    capital : float
-        Capital base, dollars.
-    years : float
-        Horizon in years.
-
-    Returns
-    -------
-    list of Metric
-        Means of per-path P&L, drawdown, worst day, hedge premium/payoff/cost (% of capital);
-        VaR and CVaR at 95% and 99% of the annual P&L (loss, % of capital), hedged and unhedged;
-        the paired CVaR reduction; median annual hedge cost; the share of paths with annual cost
-        within 1-2%; hedge efficiency (CVaR99 reduction per 1% of mean annual cost).
-
-    Notes
-    -----
-    With a single path (a historical replay) every metric is that path's own value (its P&L,
-    its loss as VaR and CVaR, ...) and every standard error and interval is NaN.
-    """
-    n = len(next(iter(per_path.values())))
-    if n == 1:
-        twice = {k: np.repeat(np.asarray(v), 2) for k, v in per_path.items()}
-        return [Metric(m.key, m.label, m.units, mx.Estimate(m.est.value, np.nan, np.nan, np.nan))
-                for m in compute_metrics(twice, capital, years)]
-    pct = lambda usd: np.asarray(usd) / capital * 100.0  # noqa: E731
-    per_year = lambda usd: pct(usd) / years  # noqa: E731
-    out: list[Metric] = []
-    for strat in ("unhedged", "hedged"):
-        name = "condor" if strat == "unhedged" else "condor + ALVH"
-        out.append(Metric(f"pnl_mean_{strat}", f"Mean annual P&L, {name}", "% of capital per year",
-                          mx.mean(per_year(per_path[f"pnl_{strat}"]))))
-        out.append(Metric(f"max_drawdown_mean_{strat}", f"Mean max drawdown, {name}", "% of capital",
-                          mx.mean(pct(per_path[f"max_drawdown_{strat}"]))))
-        out.append(Metric(f"worst_day_mean_{strat}", f"Mean worst day, {name}", "% of capital",
-                          mx.mean(pct(per_path[f"worst_day_{strat}"]))))
-    loss_u = -per_year(per_path["pnl_unhedged"])
-    loss_h = -per_year(per_path["pnl_hedged"])
-    cost = per_path["hedge_cost_annual_pct"]
-    for level in LEVELS:
-        lv = int(round(level * 100))
-        for strat, loss in (("unhedged", loss_u), ("hedged", loss_h)):
-            name = "condor" if strat == "unhedged" else "condor + ALVH"
-            var, cvar = mx.var_cvar(loss, level)
-            out.append(Metric(f"var{lv}_{strat}", f"VaR {lv}% of annual loss, {name}", "% of capital", var))
-            out.append(Metric(f"cvar{lv}_{strat}", f"CVaR {lv}% of annual loss, {name}", "% of capital", cvar))
-        diff, infl = mx.cvar_difference(loss_u, loss_h, level)
-        out.append(Metric(f"cvar{lv}_reduction", f"CVaR {lv}% reduction by the hedge (paired)", "% of capital", diff))
-        if level == 0.99:
-            eff = mx.ratio(diff, infl, cost)
-            out.append(Metric("hedge_efficiency", "Hedge efficiency: CVaR 99% reduction per 1% of annual cost",
-                              "% of capital per (% of capital per year)", eff))
-    out.append(Metric("hedge_premium_mean", "Mean hedge premium paid", "% of capital per year",
-                      mx.mean(per_year(per_path["hedge_premium"]))))
-    out.append(Metric("hedge_payoff_mean", "Mean hedge payoff received", "% of capital per year",
-                      mx.mean(per_year(per_path["hedge_payoff"]))))
-    out.append(Metric("hedge_spread_mean", "Mean hedge spread cost", "% of capital per year",
-                      mx.mean(per_year(per_path["hedge_spread_cost"]))))
-    out.append(Metric("hedge_commission_mean", "Mean hedge commissions", "% of capital per year",
-                      mx.mean(per_year(per_path["hedge_commission"]))))
-    out.append(Metric("condor_costs_mean", "Mean condor trading costs (half-spreads + commissions)",
-                      "% of capital per year",
-                      mx.mean(per_year(per_path["condor_spread_cost"] + per_path["condor_commission"]))))
-    out.append(Metric("peak_capital_used_median", "Median peak capital used (condor margin + VIX call premium)",
-                      "% of capital", mx.quantile(per_path["peak_capital_used_pct"], 0.5)))
-    out.append(Metric("hedge_cost_mean", "Mean net annual hedge cost", "% of capital per year", mx.mean(cost)))
-    out.append(Metric("hedge_cost_median", "Median net annual hedge cost", "% of capital per year",
-                      mx.quantile(cost, 0.5)))
-    out.append(Metric("hedge_cost_share_1_2", "Share of paths with annual hedge cost in [1%, 2%]", "1",
-                      mx.share((cost >= 1.0) & (cost <= 2.0))))
-    out.append(Metric("hedge_active_share_mean", "Mean share of days with the hedge switched on", "1",
-                      mx.mean(per_path["hedge_active_share"])))
-    worst = loss_u >= np.quantile(loss_u, 0.99)
-    # fewer than 200 paths leave one path in the worst 1%: its value, with no interval
-    tail = lambda x: mx.mean(x) if x.size >= 2 else mx.Estimate(float(x.mean()), np.nan, np.nan, np.nan)  # noqa: E731
-    out.append(Metric("spx_return_worst1", "Tail anatomy: mean SPX return on the unhedged worst 1% of paths",
-                      "%", tail(per_path["spx_return"][worst])))
-    out.append(Metric("vix_max_worst1", "Tail anatomy: mean highest VIX on the unhedged worst 1% of paths",
-                      "VIX points", tail(per_path["vix_max"][worst])))
-    out.append(Metric("hedge_pnl_worst1", "Tail anatomy: mean hedge P&L on the unhedged worst 1% of paths",
-                      "% of capital per year", tail(-per_path["hedge_cost_annual_pct"][worst])))
-    out.append(Metric("condor_stops_mean", "Mean condor stops per year", "1 per year",
-                      mx.mean(per_path["n_stops"] / years)))
-    out.append(Metric("condor_trades_mean", "Mean condors opened per year", "1 per year",
-                      mx.mean(per_path["n_condors"] / years)))
+def strategy_infos(result: RunResult) -> list[StrategyInfo]:
+    """Name, label, kind and budget of each strategy of a run (the condor alone first)."""
+    out = [StrategyInfo("unhedged", "condor (unhedged)", "unhedged", float("nan"))]
+    for h in result.strategies[1:]:
+        out.append(StrategyInfo(h.name, h.label, h.kind, float(h.budget_pct_per_year)))
     return out
+
+
+def run_arrays(result: RunResult) -> RunArrays:
+    """The arrays of a run in the form :mod:`sim.claims` reads."""
+    prep = result.prepared
+    return RunArrays(
+        strategies=strategy_infos(result), per_strategy=result.per_strategy, layer_pnl=result.layer_pnl,
+        condor_leg_pnl=result.condor_leg_pnl, per_path=result.per_path, daily_pnl=result.daily_pnl,
+        daily_delta=result.daily_delta, regime=result.regime, event_day=result.event_day,
+        regime_names=list(prep.model.regime_names), capital=float(prep.scenario.market.capital),
+        years=float(prep.n_steps * prep.dt), steps_per_year=float(prep.scenario.simulation["steps_per_year"]),
+    )
+
+
+def analyse(result: RunResult) -> tuple[list[MetricRow], list[ClaimRow]]:
+    """Metric table and claim check of a run (:func:`sim.claims.strategy_metrics`, :func:`sim.claims.claim_check`)."""
+    arrays = run_arrays(result)
+    return strategy_metrics(arrays), claim_check(arrays)
 
 
 def package_versions() -> dict[str, str]:
@@ -165,10 +97,12 @@ def capital_definitions(scenario) -> list[str]:
         f"Condor margin: defined-risk, (wing width - credit) x $100 per condor (wing width {c.wing_width:g} points); "
         f"at each entry the number of condors is floor({c.margin_fraction:g} x capital / margin per condor), "
         "on the initial capital: the book keeps trading after losses, so annual losses can exceed 100% of capital.",
-        "Long VIX calls are paid in full: the premium is the capital they use. Capital used on a day = open "
-        "condor margin + premium paid for the VIX calls held.",
-        "Net annual hedge cost = (premium paid - value received from sales, settlements and the final mark "
-        "+ half-spreads + commissions) / capital / years x 100.",
+        "Hedge capital: long options are paid in full (the premium is the capital they use); a short VIX call "
+        "credit spread holds its maximum loss (width - credit) x $100; a long VIX future holds a share of its "
+        "notional. Capital used on a day = open condor margin + hedge capital. Risk capital, the base of the "
+        f"hedge caps, is margin_fraction x capital = ${c.margin_fraction * m.capital:,.0f}.",
+        "Net annual hedge cost = -(hedge book P&L) / capital / years x 100 = (premium paid - value received from "
+        "sales, settlements and the final mark + half-spreads + commissions) / capital / years x 100.",
         *m.frictions.describe(),
         "Every trade before expiry pays half the spread and the commission; cash settlement at expiry pays "
         "neither (SPX PM-settled against the simulated close; VIX options against the model VIX of the day, "
@@ -176,68 +110,170 @@ def capital_definitions(scenario) -> list[str]:
     ]
 
 
-def build_dataset(result: RunResult, metrics: list[Metric], command: str = "") -> xr.Dataset:
+def _replay_vars(rp: ReplayResult, names: list[str], capital: float, detail_day: str) -> tuple[dict, dict, dict]:
+    """Replay variables by calendar year and by day, and the detail of one day (JSON-ready)."""
+    years = rp.dates.astype("datetime64[Y]").astype(int) + 1970
+    uniq = np.unique(years)
+    by_year = np.stack([rp.daily_pnl[:, years == y].sum(axis=1) for y in uniq], axis=1) / capital * 100.0
+    cost = np.stack([-rp.hedge_pnl[:, years == y].sum(axis=1) for y in uniq], axis=1) / capital * 100.0
+    # a calendar year's cost per year of days in it (the first and last years may be partial)
+    frac = np.array([(years == y).sum() / 252.0 for y in uniq])
+    data = {
+        "replay_pnl_pct": xr.Variable(("strategy", "replay_year"), by_year,
+                                      {"units": "% of capital", "long_name": "P&L of the calendar year on the real path"}),
+        "replay_hedge_cost_pct": xr.Variable(("strategy", "replay_year"), cost / frac,
+                                             {"units": "% of capital per year",
+                                              "long_name": "net hedge cost of the calendar year on the real path"}),
+        "replay_spx": xr.Variable("replay_day", rp.spx, {"units": "index points", "long_name": "real SPX close"}),
+        "replay_vix": xr.Variable("replay_day", rp.vix, {"units": "VIX points", "long_name": "real VIX close"}),
+        "replay_cum_pnl": xr.Variable(("strategy", "replay_day"), np.cumsum(rp.daily_pnl, axis=1),
+                                      {"units": "USD", "long_name": "cumulative P&L on the real path"}),
+    }
+    coords = {"replay_year": uniq.astype(np.int64), "replay_day": [str(d) for d in rp.dates]}
+    detail = {}
+    hit = np.flatnonzero(rp.dates == np.datetime64(detail_day))
+    if hit.size and hit[0] > 0:
+        i = int(hit[0])
+        pct = lambda usd: float(usd) / capital * 100.0  # noqa: E731
+        detail = {
+            "date": detail_day, "spx_prev": float(rp.spx[i - 1]), "spx": float(rp.spx[i]),
+            "spx_return_pct": float((rp.spx[i] / rp.spx[i - 1] - 1.0) * 100.0),
+            "vix_prev": float(rp.vix[i - 1]), "vix": float(rp.vix[i]),
+            "pnl_pct": {n: pct(rp.daily_pnl[j, i]) for j, n in enumerate(names)},
+            "hedge_pnl_pct": {n: pct(rp.hedge_pnl[j, i]) for j, n in enumerate(names)},
+            "layer_pnl_pct": {n: [pct(x) for x in rp.layer_daily_pnl[j, :, i]] for j, n in enumerate(names) if j},
+            "condor_leg_pnl_pct": [pct(x) for x in rp.condor_leg_daily_pnl[:, i]],
+            "pricing_model": rp.pricing_model,
+        }
+    return data, coords, detail
+
+
+def build_dataset(result: RunResult, metrics: list[MetricRow], claims: list[ClaimRow], command: str = "",
+                  replay: ReplayResult | None = None) -> xr.Dataset:
     """Assemble the run's :class:`xarray.Dataset` (see the module docstring for the layout).
 
     Parameters
     ----------
     result : RunResult
-    metrics : list of Metric
-        From :func:`compute_metrics`.
+    metrics : list of sim.claims.MetricRow
+        From :func:`sim.claims.strategy_metrics`.
+    claims : list of sim.claims.ClaimRow
+        From :func:`sim.claims.claim_check`.
     command : str
         The command line, stored in the attrs.
+    replay : sim.runner.ReplayResult, optional
+        The same strategies on the real path (:func:`sim.runner.replay`).
     """
     prep = result.prepared
     sc = prep.scenario
     n_steps = prep.n_steps
+    infos = strategy_infos(result)
+    names = [i.name for i in infos]
     data_vars = {}
+    for key, (units, desc) in STRATEGY_FIELDS.items():
+        data_vars[key] = xr.Variable(("strategy", "path"), result.per_strategy[key], {"units": units, "long_name": desc})
+    data_vars["layer_pnl"] = xr.Variable(("strategy", "layer", "path"), result.layer_pnl,
+                                         {"units": "USD", "long_name": "P&L of each hedge layer, trading costs included"})
+    data_vars["condor_leg_pnl"] = xr.Variable(("leg", "path"), result.condor_leg_pnl,
+                                              {"units": "USD", "long_name": "mark-to-mid P&L per condor leg (costs apart)"})
     for key, (units, desc) in PATH_FIELDS.items():
         data_vars[key] = xr.Variable("path", result.per_path[key], {"units": units, "long_name": desc})
-    sample_attrs = {
-        "sample_spx": ("index points", "SPX level on sample paths"),
-        "sample_vix": ("VIX points", "model VIX on sample paths"),
-        "sample_cum_pnl_unhedged": ("USD", "cumulative P&L of the condor on sample paths"),
-        "sample_cum_pnl_hedged": ("USD", "cumulative P&L of condor + ALVH on sample paths"),
-        "sample_regime": ("1", "regime label on sample paths"),
+    sample = {
+        "sample_spx": ("index points", "SPX level on sample paths", result.sample_spx),
+        "sample_vix": ("VIX points", "model VIX on sample paths", result.sample_vix),
+        "sample_regime": ("1", "regime label on sample paths", result.sample_regime),
     }
-    arrays = {
-        "sample_spx": result.sample_spx, "sample_vix": result.sample_vix,
-        "sample_cum_pnl_unhedged": result.sample_cum_unhedged, "sample_cum_pnl_hedged": result.sample_cum_hedged,
-        "sample_regime": result.sample_regime,
+    for key, (units, desc, arr) in sample.items():
+        data_vars[key] = xr.Variable(("sample", "day"), arr, {"units": units, "long_name": desc})
+    data_vars["sample_cum_pnl"] = xr.Variable(("strategy", "sample", "day"), result.sample_cum_pnl,
+                                              {"units": "USD", "long_name": "cumulative P&L on sample paths"})
+
+    keys = list(dict.fromkeys(m.key for m in metrics))
+    kpos = {k: i for i, k in enumerate(keys)}
+    spos = {n: i for i, n in enumerate(names)}
+    table = {f: np.full((len(names), len(keys)), np.nan) for f in ("value", "se", "ci_low", "ci_high")}
+    label, units = {}, {}
+    for m in metrics:
+        i, j = spos[m.strategy], kpos[m.key]
+        for f in table:
+            table[f][i, j] = getattr(m.est, f)
+        label.setdefault(m.key, m.label)
+        units.setdefault(m.key, m.units)
+    long = {"value": "estimate", "se": "standard error (NaN: interval only)", "ci_low": "95% CI low",
+            "ci_high": "95% CI high"}
+    for f, arr in table.items():
+        data_vars[f"metric_{f}"] = xr.Variable(("strategy", "metric"), arr, {"long_name": long[f], "units": "see metric_units"})
+
+    claim_fields = {
+        "claim_id": ("claim", "1", "claim number in ../shared/ALVH.md"),
+        "claim_text": ("text", "", "the claim"),
+        "claim_strategy": ("strategy", "", "strategy checked"),
+        "claim_regime": ("regime", "", "'all' or a regime name"),
+        "claim_statistic": ("statistic", "", "what was measured"),
+        "claim_units": ("units", "", "units of the value"),
+        "claim_value": ("value", "see claim_units", "measured value"),
+        "claim_ci_low": ("ci_low", "see claim_units", "95% CI low"),
+        "claim_ci_high": ("ci_high", "see claim_units", "95% CI high"),
+        "claim_threshold": ("threshold", "", "the claim's side, in words"),
+        "claim_verdict": ("verdict", "", "supported, refuted or not decidable"),
+        "claim_n": ("n", "1", "paths or path-days used"),
+        "claim_note": ("note", "", "how it was measured"),
     }
-    for key, (units, desc) in sample_attrs.items():
-        data_vars[key] = xr.Variable(("sample", "day"), arrays[key], {"units": units, "long_name": desc})
-    data_vars["metric_value"] = xr.Variable("metric", [m.est.value for m in metrics], {"long_name": "estimate"})
-    data_vars["metric_se"] = xr.Variable("metric", [m.est.se for m in metrics],
-                                         {"long_name": "standard error (NaN: interval only)"})
-    data_vars["metric_ci_low"] = xr.Variable("metric", [m.est.ci_low for m in metrics], {"long_name": "95% CI low"})
-    data_vars["metric_ci_high"] = xr.Variable("metric", [m.est.ci_high for m in metrics], {"long_name": "95% CI high"})
+    for var, (attr, unit, desc) in claim_fields.items():
+        vals = [getattr(c, attr) for c in claims]
+        if var in ("claim_id", "claim_n"):
+            arr = np.asarray(vals, dtype=np.int64)
+        elif var in ("claim_value", "claim_ci_low", "claim_ci_high"):
+            arr = np.asarray(vals, dtype=float)
+        else:
+            arr = np.asarray([str(v) for v in vals], dtype=object)
+        data_vars[var] = xr.Variable("claim_row", arr, {"units": unit, "long_name": desc})
 
     fit = prep.fit
     pnames = [k for k, v in fit.params.items() if isinstance(v, (int, float))]
     data_vars["calibration_value"] = xr.Variable(
-        "calibration_param", [float(fit.params[k]) for k in pnames], {"long_name": f"fitted {fit.model} parameter"})
+        "calibration_param", [float(fit.params[k]) for k in pnames],
+        {"long_name": f"fitted {fit.model} parameter", "units": "per parameter: time in years, rates per year"})
     data_vars["calibration_se"] = xr.Variable(
         "calibration_param", [float(fit.stderr.get(k, np.nan) or np.nan) for k in pnames],
-        {"long_name": "standard error (NaN: not available)"})
+        {"long_name": "standard error (NaN: not available)", "units": "as calibration_value"})
     stat_names = list(prep.history_stats)
     data_vars["history_statistic"] = xr.Variable(
-        "statistic", [prep.history_stats[k] for k in stat_names], {"long_name": "real data, calibration window"})
+        "statistic", [prep.history_stats[k] for k in stat_names],
+        {"long_name": "real data, calibration window", "units": "per statistic (see the report)"})
     data_vars["model_statistic"] = xr.Variable(
         "statistic", [prep.model_stats[k] for k in stat_names],
-        {"long_name": "stationary model paths of the same length (200 paths)"})
+        {"long_name": "stationary model paths of the same length (200 paths)", "units": "per statistic (see the report)"})
 
+    n_layers = result.layer_pnl.shape[1]
     coords = {
+        "strategy": names,
+        "strategy_label": ("strategy", [i.label for i in infos]),
+        "strategy_kind": ("strategy", [i.kind for i in infos]),
+        "strategy_budget": ("strategy", [i.budget_pct_per_year for i in infos], {"units": "% of capital per year"}),
         "path": np.arange(result.n_paths, dtype=np.int64),
+        "layer": np.arange(1, n_layers + 1, dtype=np.int64),
+        "leg": list(LEG_NAMES),
         "sample": result.sample_path_index,
         "day": xr.Variable("day", np.arange(n_steps + 1, dtype=np.int64), {"units": "trading days"}),
         "time": xr.Variable("day", np.arange(n_steps + 1) * prep.dt, {"units": "years"}),
-        "metric": [m.key for m in metrics],
-        "metric_units": ("metric", [m.units for m in metrics]),
-        "metric_label": ("metric", [m.label for m in metrics]),
+        "metric": keys,
+        "metric_units": ("metric", [units[k] for k in keys]),
+        "metric_label": ("metric", [label[k] for k in keys]),
+        "claim_row": np.arange(len(claims), dtype=np.int64),
         "calibration_param": pnames,
         "statistic": stat_names,
     }
+    market = prep.market or sc.market
+    rules = {"unhedged": [
+        f"Condor: {sc.condor.dte:g} DTE, short strikes at {sc.condor.short_delta:g} delta, wings "
+        + (f"at {sc.condor.wing_delta:g} delta" if sc.condor.wing_delta > 0 else f"{sc.condor.wing_width:g} points")
+        + f"; profit take {100 * sc.condor.profit_take:g}%, stop at {sc.condor.stop_multiple:g}x credit"
+        + (f", closed at {sc.condor.close_dte:g} DTE" if sc.condor.close_dte > 0 else "")
+        + f"; entries every {sc.condor.entry_interval_days} trading day(s)"
+        + (f"; time-shifted by {sc.condor.time_shift_days:g} days when VIX > {sc.condor.time_shift_vix:g}"
+           if sc.condor.time_shift else "") + "."]}
+    rules.update({h.name: h.rules() for h in sc.hedges})
     attrs = {
         "title": f"ALVH stress test: {sc.name}",
         "scenario": sc.name,
@@ -250,6 +286,9 @@ def build_dataset(result: RunResult, metrics: list[Metric], command: str = "") -
         "n_steps": int(n_steps),
         "capital_usd": float(sc.market.capital),
         "capital_definitions_json": json.dumps(capital_definitions(sc)),
+        "main_hedge": sc.main_hedge,
+        "strategy_rules_json": json.dumps(rules),
+        "spot_vol_beta": float(market.spot_vol_beta),
         "spx_surface": prep.surface_name,
         "spot0": float(prep.s0),
         "v0": float(prep.var0),
@@ -257,6 +296,7 @@ def build_dataset(result: RunResult, metrics: list[Metric], command: str = "") -
         "regime_names": json.dumps(list(prep.model.regime_names)),
         "model_type": prep.model.name,
         "stress_shocks_json": json.dumps([vars(x) for x in prep.shocks]),
+        "event_days": int(result.event_day.sum()),
         "data_source": prep.data.source,
         "calibration_window": fit.sample,
         "calibration_method": fit.method,
@@ -271,6 +311,12 @@ def build_dataset(result: RunResult, metrics: list[Metric], command: str = "") -
         "elapsed_s": float(result.elapsed_s),
         "Conventions": "CF-1.8",
     }
+    if replay is not None:
+        rv, rc, detail = _replay_vars(replay, names, float(sc.market.capital), sc.analysis["replay_detail_day"])
+        data_vars.update(rv)
+        coords.update(rc)
+        attrs["replay_detail_json"] = json.dumps(detail)
+        attrs["replay_pricing_model"] = replay.pricing_model
     return xr.Dataset(data_vars, coords=coords, attrs=attrs)
 
 

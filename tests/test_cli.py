@@ -37,24 +37,33 @@ def tiny_run(tmp_path_factory):
 
 def test_run_writes_results_and_report(tiny_run):
     out, proc = tiny_run
-    assert sorted(p.name for p in out.iterdir()) == ["report.html", "results.nc"]
+    assert sorted(p.name for p in out.iterdir()) == ["budget_sweep.csv", "claims.csv", "metrics.csv", "report.html",
+                                                      "results.nc", "worst_paths.csv"]
     assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]  # no partial folders left
     with xr.open_dataset(out / "results.nc", engine="h5netcdf") as ds:
         assert ds.sizes["path"] == 300 and ds.attrs["seed"] == 7 and ds.attrs["jobs"] == 2
         assert "name = \"tiny\"" in ds.attrs["scenario_text"]
-        for name in ("pnl_hedged", "hedge_cost_annual_pct", "sample_vix", "calibration_value"):
-            assert "units" in ds[name].attrs or "long_name" in ds[name].attrs
-        assert ds["pnl_hedged"].attrs["units"] == "USD"
-        metrics = dict(zip(ds["metric"].values, ds["metric_value"].values))
-        assert {"cvar99_unhedged", "cvar99_hedged", "var95_hedged", "hedge_cost_share_1_2",
-                "hedge_efficiency"} <= set(metrics)
-        # metric table agrees with the per-path data it summarises
-        cost = ds["hedge_cost_annual_pct"].values
-        assert metrics["hedge_cost_mean"] == pytest.approx(cost.mean())
-        assert metrics["hedge_cost_share_1_2"] == pytest.approx(np.mean((cost >= 1) & (cost <= 2)))
+        assert list(ds["strategy"].values[:2]) == ["unhedged", "alvh"] and ds.attrs["main_hedge"] == "alvh"
+        for name in ("pnl", "hedge_cost_annual_pct", "layer_pnl", "sample_vix", "calibration_value", "claim_verdict"):
+            assert "units" in ds[name].attrs and "long_name" in ds[name].attrs, name
+        assert ds["pnl"].attrs["units"] == "USD"
+        m = ds["metric_value"]
+        assert {"cvar99_annual", "cvar99_annual_reduction", "cost_median", "cost_share_1_2", "hedge_efficiency",
+                "convexity", "cvar99_daily"} <= set(ds["metric"].values)
+        # the metric table agrees with the per-path data it summarises
+        cost = ds["hedge_cost_annual_pct"].sel(strategy="alvh").values
+        assert float(m.sel(strategy="alvh", metric="cost_mean")) == pytest.approx(cost.mean())
+        assert float(m.sel(strategy="alvh", metric="cost_median")) == pytest.approx(np.median(cost))
+        assert float(m.sel(strategy="alvh", metric="cost_share_1_2")) == pytest.approx(np.mean((cost >= 1) & (cost <= 2)))
+        # the claim check: the four claims for the main hedge, each with a verdict
+        rows = [(int(c), str(v)) for c, s_, r, v in zip(ds["claim_id"].values, ds["claim_strategy"].values,
+                                                          ds["claim_regime"].values, ds["claim_verdict"].values)
+                if s_ == "alvh" and r == "all"]
+        assert sorted(c for c, _ in rows) == [1, 2, 3, 4]
+        assert {v for _, v in rows} <= {"supported", "refuted", "not decidable"}
     html = (out / "report.html").read_text()
-    assert html.count("data:image/png;base64,") == 3 and "CVaR 99%" in html and "<table>" in html
-    assert "CVaR 99% of annual loss" in proc.stdout and "Median net annual hedge cost" in proc.stdout
+    assert "data:image/png;base64," in html and "Claim check" in html and "<table" in html
+    assert "Median annual net hedge cost" in proc.stdout and "claim 1" in proc.stdout
 
 
 def test_rerun_with_same_seed_is_identical(tiny_run, tmp_path):
@@ -63,8 +72,9 @@ def test_rerun_with_same_seed_is_identical(tiny_run, tmp_path):
     assert proc.returncode == 0, proc.stderr
     with xr.open_dataset(out / "results.nc", engine="h5netcdf") as a, \
             xr.open_dataset(tmp_path / "again" / "results.nc", engine="h5netcdf") as b:
-        assert np.array_equal(a["pnl_hedged"].values, b["pnl_hedged"].values)
+        assert np.array_equal(a["pnl"].values, b["pnl"].values)
         assert np.array_equal(a["metric_value"].values, b["metric_value"].values, equal_nan=True)
+        assert np.array_equal(a["claim_verdict"].values, b["claim_verdict"].values)
 
 
 @pytest.mark.parametrize(
@@ -72,7 +82,8 @@ def test_rerun_with_same_seed_is_identical(tiny_run, tmp_path):
     [
         ('name = "t"\n[strategy.condor]\nwings = 50\n', "key 'strategy.condor.wings': unknown key"),
         ('name = "t"\n[simulation]\nseed = "abc"\n', "key 'simulation.seed': 'abc' is not of type 'integer'"),
-        ('name = "t"\n[strategy.alvh]\nbudget_pct_per_year = -1\n', "key 'strategy.alvh.budget_pct_per_year': -1 is less than the minimum of 0"),
+        ('name = "t"\n[strategy.hedges.alvh]\nbudget_pct_per_year = -1\n',
+         "key 'strategy.hedges.alvh.budget_pct_per_year': -1 is less than the minimum of 0"),
         ('name = "t"\n[data]\nspx = "no_such.csv"\n', "key 'data.spx': data file not found"),
         ('name = "t"\n[data]\nspx = "spx_bad.csv"\n', "key 'data.spx'"),
         ('name = "t"\n[simulation\n', "invalid TOML"),
