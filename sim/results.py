@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from sim import metrics as mx
 from sim.claims import ClaimRow, MetricRow, RunArrays, StrategyInfo, claim_check, strategy_metrics
 from sim.runner import LEG_NAMES, PATH_FIELDS, STRATEGY_FIELDS, ReplayResult, RunResult
 
@@ -45,7 +46,7 @@ def strategy_infos(result: RunResult) -> list[StrategyInfo]:
     """Name, label, kind and budget of each strategy of a run (the condor alone first)."""
     out = [StrategyInfo("unhedged", "condor (unhedged)", "unhedged", float("nan"))]
     for h in result.strategies[1:]:
-        out.append(StrategyInfo(h.name, h.label, h.kind, float(h.budget_pct_per_year)))
+        out.append(StrategyInfo(h.name, h.label, h.kind, float("nan") if h.banded else float(h.budget_pct_per_year)))
     return out
 
 
@@ -64,7 +65,21 @@ def run_arrays(result: RunResult) -> RunArrays:
 def analyse(result: RunResult) -> tuple[list[MetricRow], list[ClaimRow]]:
     """Metric table and claim check of a run (:func:`sim.claims.strategy_metrics`, :func:`sim.claims.claim_check`)."""
     arrays = run_arrays(result)
-    return strategy_metrics(arrays), claim_check(arrays)
+    metrics = strategy_metrics(arrays)
+    # how often each layer traded, and how often the caps cut it (a layer that never trades is a finding)
+    years = arrays.years
+    for j, info in enumerate(arrays.strategies[1:], 1):
+        for k in range(result.layer_entries.shape[1]):
+            if k >= len(result.strategies[j].layers):
+                break
+            for key, arr, label in (
+                    (f"layer{k + 1}_entries_per_year", result.layer_entries, f"Entries of layer {k + 1} per year"),
+                    (f"layer{k + 1}_capped_per_year", result.layer_cap_bound,
+                     f"Entries of layer {k + 1} cut or blocked by the caps, per year")):
+                est = mx.mean(arr[j, k] / years) if result.n_paths > 1 else mx.Estimate(
+                    float(arr[j, k, 0] / years), np.nan, np.nan, np.nan)
+                metrics.append(MetricRow(info.name, key, label, "1 per year", est))
+    return metrics, claim_check(arrays)
 
 
 def package_versions() -> dict[str, str]:
@@ -174,6 +189,10 @@ def build_dataset(result: RunResult, metrics: list[MetricRow], claims: list[Clai
         data_vars[key] = xr.Variable(("strategy", "path"), result.per_strategy[key], {"units": units, "long_name": desc})
     data_vars["layer_pnl"] = xr.Variable(("strategy", "layer", "path"), result.layer_pnl,
                                          {"units": "USD", "long_name": "P&L of each hedge layer, trading costs included"})
+    data_vars["layer_entries"] = xr.Variable(("strategy", "layer", "path"), result.layer_entries,
+                                             {"units": "1", "long_name": "entries of each hedge layer"})
+    data_vars["layer_cap_bound"] = xr.Variable(("strategy", "layer", "path"), result.layer_cap_bound,
+                                               {"units": "1", "long_name": "layer entries cut or blocked by the caps"})
     data_vars["condor_leg_pnl"] = xr.Variable(("leg", "path"), result.condor_leg_pnl,
                                               {"units": "USD", "long_name": "mark-to-mid P&L per condor leg (costs apart)"})
     for key, (units, desc) in PATH_FIELDS.items():

@@ -150,6 +150,8 @@ class RunResult:
         Fields of :data:`STRATEGY_FIELDS`.
     layer_pnl : ndarray of shape (n_strategies, n_layers, n_paths)
         P&L of each hedge layer incl. its costs, USD (0 where a strategy has fewer layers).
+    layer_entries, layer_cap_bound : ndarray of shape (n_strategies, n_layers, n_paths)
+        Entries of each layer, and entries cut or blocked by the hedge's caps.
     condor_leg_pnl : ndarray of shape (4, n_paths)
         Mark-to-mid P&L per condor leg (:data:`LEG_NAMES`), USD.
     per_path : dict of str to ndarray of shape (n_paths,)
@@ -184,6 +186,8 @@ class RunResult:
     daily_delta: np.ndarray
     regime: np.ndarray
     event_day: np.ndarray
+    layer_entries: np.ndarray
+    layer_cap_bound: np.ndarray
     sample_spx: np.ndarray
     sample_vix: np.ndarray
     sample_cum_pnl: np.ndarray
@@ -330,8 +334,8 @@ def book_summaries(book, market: MarketSpec, years: float, n_layers: int) -> dic
     Returns
     -------
     dict
-        :data:`STRATEGY_FIELDS` arrays of shape (n_strategies, n_paths), ``layer_pnl`` of shape
-        (n_strategies, n_layers, n_paths), ``daily_pnl`` and ``daily_delta`` of shape
+        :data:`STRATEGY_FIELDS` arrays of shape (n_strategies, n_paths), ``layer_pnl``,
+        ``layer_entries`` and ``layer_cap_bound`` of shape (n_strategies, n_layers, n_paths), ``daily_pnl`` and ``daily_delta`` of shape
         (n_strategies, n_paths, n_steps + 1), strategy 0 being the condor alone.
     """
     n, t_len = book.condor_pnl.shape
@@ -341,8 +345,13 @@ def book_summaries(book, market: MarketSpec, years: float, n_layers: int) -> dic
     hs = book.hedges
     stack = lambda f, base=zero: np.stack([base] + [f(h) for h in hs])  # noqa: E731
     layer = np.zeros((len(hs) + 1, n_layers, n))
+    entries = np.zeros((len(hs) + 1, n_layers, n))
+    capped = np.zeros((len(hs) + 1, n_layers, n))
     for j, h in enumerate(hs, 1):
-        layer[j, : h.layer_pnl.shape[0]] = h.layer_pnl
+        k = h.layer_pnl.shape[0]
+        layer[j, :k] = h.layer_pnl
+        entries[j, :k] = h.n_entries
+        capped[j, :k] = h.n_cap_bound
     return {
         "pnl": daily.sum(axis=-1),
         "max_drawdown": _max_drawdown(daily),
@@ -355,6 +364,8 @@ def book_summaries(book, market: MarketSpec, years: float, n_layers: int) -> dic
         "hedge_active_share": stack(lambda h: h.active_share),
         "peak_capital_used_pct": stack(lambda h: h.peak_capital, book.condor_peak_capital) / cap * 100.0,
         "layer_pnl": layer,
+        "layer_entries": entries,
+        "layer_cap_bound": capped,
         "daily_pnl": daily,
         "daily_delta": np.stack([book.condor_delta] + [h.delta for h in hs]),
     }
@@ -517,6 +528,7 @@ def run(
         strategies=[None, *sc.hedges],
         per_strategy={k: cat(k, 1) for k in STRATEGY_FIELDS},
         layer_pnl=cat("layer_pnl", 2), condor_leg_pnl=cat("condor_leg_pnl", 1),
+        layer_entries=cat("layer_entries", 2), layer_cap_bound=cat("layer_cap_bound", 2),
         per_path={k: cat(k) for k in PATH_FIELDS},
         daily_pnl=cat("daily_pnl", 1), daily_delta=cat("daily_delta", 1), regime=cat("regime"),
         event_day=event_day,

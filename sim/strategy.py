@@ -203,6 +203,9 @@ class LayerSpec:
     trigger_vix : float
     trigger_days : int
     decay_share : float
+        For ``condor_decay``: the condor's profit as a share of its opening credit,
+        ``1 - mark / credit``, read at the day's mark before the condor's own trades (so a condor
+        that expires or is taken that day still counts; a 1DTE condor shows its decay at expiry).
     sizing : {"budget", "vega", "bands"}
         ``budget``: each roll spends ``budget_pct_per_year * allocation`` of capital per year of the
         layer's holding period (premium, or maximum loss for a credit spread). ``vega``: the layer's
@@ -241,14 +244,15 @@ def default_alvh_layers() -> tuple[LayerSpec, ...]:
     * layer 1 (4-7 DTE): calls struck at the condor's break-even mapped to VIX, bought once the
       condor has decayed 40% (seed 000);
     * layers 2 and 3 (30-45 and 60+ DTE): calls 20% above the future, bought while VIX >= 16
-      (seed 004);
+      (seed 004); layer 2 sized by the condor's vega (seed 004: "sized by the position's vega
+      exposure"), layers 1 and 3 by the premium budget;
     * cash press: 14-DTE VIX call credit spreads 10% above the future, 5 points wide, sold once VIX
       has stayed >= 26 (the middle of 25-28) for 5 days, taking 20% of the budget as maximum loss
       (seed 004).
     """
     return (
         LayerSpec(0.4, 7.0, 4.0, "call", "breakeven", trigger="condor_decay", decay_share=0.4),
-        LayerSpec(0.4, 45.0, 30.0, "call", "otm", 0.2, trigger="vix_above", trigger_vix=16.0),
+        LayerSpec(0.4, 45.0, 30.0, "call", "otm", 0.2, trigger="vix_above", trigger_vix=16.0, sizing="vega"),
         LayerSpec(0.2, 90.0, 60.0, "call", "otm", 0.2, trigger="vix_above", trigger_vix=16.0),
         LayerSpec(0.2, 14.0, 3.0, "short_call_spread", "otm", 0.1, spread_width=5.0, trigger="vix_sustained",
                   trigger_vix=26.0, trigger_days=5),
@@ -329,6 +333,9 @@ class HedgeSpec:
             if not ly.dte_roll < ly.dte_open:
                 raise ValueError(f"hedge '{self.name}' layer {i}: rolls at {ly.dte_roll} DTE, which must be below "
                                  f"its opening DTE {ly.dte_open}")
+            if ly.instrument in ("call_spread", "short_call_spread") and ly.spread_width != round(ly.spread_width):
+                raise ValueError(f"hedge '{self.name}' layer {i}: VIX strikes are whole points; spread_width "
+                                 f"{ly.spread_width} must be an integer")
             if ly.instrument == "future" and ly.sizing != "vega":
                 raise ValueError(f"hedge '{self.name}' layer {i}: a VIX future has no premium; size it by 'vega'")
             if ly.is_short and ly.sizing == "vega":
@@ -344,6 +351,11 @@ class HedgeSpec:
             raise ValueError(f"hedge '{self.name}': allocations of the long layers must sum to 1, sum to {long_alloc:.6g}")
 
     @property
+    def banded(self) -> bool:
+        """Every layer is sized by ``budget_bands``: ``budget_pct_per_year`` plays no part."""
+        return all(ly.sizing == "bands" for ly in self.layers)
+
+    @property
     def deepest_layer(self) -> int:
         """Index of the longest-dated long layer (the one ``deepest_layer_cap`` applies to)."""
         longs = [i for i, ly in enumerate(self.layers) if not ly.is_short]
@@ -357,8 +369,10 @@ class HedgeSpec:
 
     def rules(self) -> list[str]:
         """One sentence per rule, for the report."""
-        out = [f"{self.label}: budget {self.budget_pct_per_year:g}% of capital a year"
-               + (f", bands {list(self.budget_bands)}" if self.budget_bands else "")
+        bands = ", ".join(f"{r:g}% a year while the VIX future is in [{lo:g}, {hi:g})" for lo, hi, r in self.budget_bands)
+        out = [f"{self.label}: " + (f"banded budget: {bands}, none otherwise" if self.banded else
+                                    f"budget {self.budget_pct_per_year:g}% of capital a year"
+                                    + (f" (bands: {bands})" if self.budget_bands else ""))
                + f"; caps: deepest layer {100 * self.deepest_layer_cap:g}% and all layers "
                f"{100 * self.margin_share_cap:g}% of risk capital"
                + (f"; exit at {self.exit_multiple:g}x the opening price" if self.exit_multiple > 0 else "")
@@ -600,6 +614,10 @@ class _Hedge:
         for ly, o in zip(spec.layers, self.open_steps):
             if not ly.on_spx and table is not None and o > table.max_steps:
                 raise ValueError(f"VIX table covers {table.max_steps} steps, hedge '{spec.name}' needs {o}")
+        for i, (o, r) in enumerate(zip(self.open_steps, self.roll_steps), 1):
+            if not r < o:
+                raise ValueError(f"hedge '{spec.name}' layer {i}: opening and roll DTE round to {o} and {r} trading "
+                                 "steps; the roll must come at least one step after the entry")
         self.mult = [VIX_FUTURE_MULTIPLIER if ly.instrument == "future" else MULTIPLIER for ly in spec.layers]
         z = lambda: np.zeros((L, n))  # noqa: E731
         self.open = np.zeros((L, n), dtype=bool)
@@ -682,8 +700,10 @@ class _Hedge:
                 d = np.where(np.isfinite(d), d, np.where(k < fut, 1.0, 0.0))
                 above = d > ly.strike_delta
                 lo, hi = np.where(above, mid, lo), np.where(above, hi, mid)
-            d_lo, d_hi = (np.nan_to_num(_black76_call_delta(tb.call(x, steps, j, reg), fut, tb.strikes[j],
-                                                            steps * self.dt, m.rate), nan=0.0) for j in (lo, hi))
+            def _d(j):
+                d = _black76_call_delta(tb.call(x, steps, j, reg), fut, tb.strikes[j], steps * self.dt, m.rate)
+                return np.where(np.isfinite(d), d, np.where(tb.strikes[j] < fut, 1.0, 0.0))
+            d_lo, d_hi = _d(lo), _d(hi)
             k1 = tb.strikes[np.where(np.abs(d_lo - ly.strike_delta) <= np.abs(d_hi - ly.strike_delta), lo, hi)]
         else:
             k1 = np.rint(fut * (1.0 + ly.strike_otm))
@@ -699,6 +719,7 @@ class _Hedge:
         spec, cap = self.spec, self.ctx.market.capital
         sub = (lambda ix: None) if r_t is None else (lambda ix: r_t[ix])
         exited = np.zeros((len(spec.layers), self.n), dtype=bool)
+        rolled = np.zeros((len(spec.layers), self.n), dtype=bool)
         for i, ly in enumerate(spec.layers):
             held = self.open[i]
             if not held.any():
@@ -741,12 +762,13 @@ class _Hedge:
                     for p, qq, pr in zip(idx[mask], q[mask], val[mask]):
                         trades.append((t, int(p), spec.name, i + 1, act, float(qq), float(pr)))
             exited[i, idx[(mult_exit | rsi_exit) & ~settle]] = True
+            rolled[i, idx[roll | settle]] = True
             gone = idx[out]
             self.open[i, gone] = False
             self.mark[i, gone] = 0.0
             self.capital[i, gone] = 0.0
         if not last:
-            self._enter(t, s_t, v_t, x_t, r_t, sub, cond, rsi_block, runlen, exited, trades, cap)
+            self._enter(t, s_t, v_t, x_t, r_t, sub, cond, rsi_block, runlen, exited, rolled, trades, cap)
         held_any = self.open.any(axis=0)
         self.active_days += held_any
         np.maximum(self.peak, cond["margin"] + self.capital.sum(axis=0), out=self.peak)
@@ -755,7 +777,7 @@ class _Hedge:
         if self.layer_daily is not None:
             self.layer_daily[:, :, t] = self.layer_pnl - self.layer_daily[:, :, :t].sum(axis=2)
 
-    def _enter(self, t, s_t, v_t, x_t, r_t, sub, cond, rsi_block, runlen, exited, trades, cap):
+    def _enter(self, t, s_t, v_t, x_t, r_t, sub, cond, rsi_block, runlen, exited, rolled, trades, cap):
         spec = self.spec
         rc = cap * self.ctx.condor.margin_fraction
         for i, ly in enumerate(spec.layers):
@@ -763,11 +785,11 @@ class _Hedge:
                 "always": lambda: np.ones(self.n, dtype=bool),
                 "vix_above": lambda: x_t >= ly.trigger_vix,
                 "vix_sustained": lambda: runlen[ly.trigger_vix][:, t] >= ly.trigger_days,
-                "condor_decay": lambda: cond["open"] & (cond["profit_share"] >= ly.decay_share),
+                "condor_decay": lambda: cond["profit_share"] >= ly.decay_share,
             }[ly.trigger]()
             ok = trig & ~self.open[i] & ~rsi_block & ~exited[i]
             if spec.stagger_days > 0:
-                ok &= (t - self.last_entry) >= spec.stagger_days
+                ok &= ((t - self.last_entry) >= spec.stagger_days) | rolled[i]   # a roll's replacement is no new entry
             idx = np.flatnonzero(ok)
             if not idx.size:
                 continue
@@ -822,7 +844,8 @@ class _Hedge:
             self.capital[i, idx] = unit_cap * q
             self.n_entries[i, idx] += 1
             self.n_cap[i, idx] += bound
-            self.last_entry[idx] = t
+            fresh = ~rolled[i, idx]
+            self.last_entry[idx[fresh]] = t
             if ly.instrument != "future":
                 self.premium_by_layer[i, idx] += price * q * mult
             _charge(self.pnl, self.spread, self.comm, idx, t,
@@ -979,6 +1002,7 @@ def run_books(
         r_t = None if regime is None else regime[:, t]
         sub = (lambda ix: None) if r_t is None else (lambda ix: r_t[ix])
         last = t == n_steps
+        decay_today = np.full(n, -np.inf)      # profit share of the condor marked today (before its trades)
 
         # ---------------- condor: mark, settle, exits
         if c_open.any():
@@ -1002,6 +1026,7 @@ def run_books(
             c_mark[idx] = value
             c_legs[:, idx] = legs
             c_delta[idx] = delta
+            decay_today[idx] = np.where(c_credit[idx] > 0, 1.0 - value / np.where(c_credit[idx] > 0, c_credit[idx], 1.0), 0.0)
             live_trade = live & (not last)     # on the horizon's last day positions are only marked
             take = live_trade & (value <= (1.0 - condor.profit_take) * c_credit[idx])
             stop = live_trade & ~take & (value >= condor.stop_multiple * c_credit[idx])
@@ -1090,12 +1115,11 @@ def run_books(
                                        _IS_CALL, surface, market.rate, market.div,
                                        None if sub(j) is None else np.broadcast_to(sub(j), (4, j.size)))
                     # vega per 1.00 of vol / 100 = per vol point, times 100 dollars per point
-                    out[o] = np.abs((_SGN * g.vega).sum(axis=0)) * c_qty[j]
+                    # a short condor is short vega: -position vega > 0; long-vega states need no VIX hedge
+                    out[o] = np.maximum((_SGN * g.vega).sum(axis=0), 0.0) * c_qty[j]
                 return out
 
-            with np.errstate(divide="ignore", invalid="ignore"):
-                profit_share = np.where(c_open & (c_credit > 0), 1.0 - c_mark / np.where(c_credit > 0, c_credit, 1.0), 0.0)
-            cond = {"open": c_open, "profit_share": profit_share, "breakeven": c_strikes[1] - c_credit,
+            cond = {"open": c_open, "profit_share": decay_today, "breakeven": c_strikes[1] - c_credit,
                     "margin": c_margin, "vega_usd": vega_usd, "delta": c_delta, "contracts": c_qty}
             for b in books:
                 h = b.spec

@@ -207,10 +207,11 @@ def test_claim2_fallback_to_worst_path_days():
     h = np.where(u < -0.025 * CAP, 0.1 * u, u - CAP * 0.015 / STEPS)
     a = build(np.stack([u, h]))
     r = rows_of(claim_check(a), 2, "h1")
-    assert "worst 0.10%" in r.note
+    assert "worst 0.10%" in r.note and r.note.startswith("FALLBACK")
     assert r.n == pytest.approx(0.001 * n * t1, abs=2)
     assert r.value == pytest.approx(0.1, abs=1e-9)
-    assert r.verdict == "supported"
+    # the statistic on the worst days is shown, but the claim's own -40% day never happened
+    assert r.verdict == "not decidable"
 
 
 def test_claim2_per_regime_crash_days():
@@ -233,17 +234,20 @@ def test_claim2_per_regime_crash_days():
 
 
 def _delta_run(event_every=5, hedge_on_events=True, n=300, t1=40, seed=6):
-    """Unhedged delta -0.15 + N(0, 0.03); hedged delta N(0, 0.01) on event days, else unhedged.
+    """Unhedged delta -0.15 + N(0, 0.03); hedged delta N(0, 0.01) on event days and the day before
+    each (the measured window), else unhedged.
 
-    Mean |delta| of the hedge on event days = 0.01 sqrt(2 / pi) = 0.008 (half-normal mean);
-    on every day it would be ~0.8 * 0.15 + 0.2 * 0.008 = 0.12.
+    Mean |delta| of the hedge in the window = 0.01 sqrt(2 / pi) = 0.008 (half-normal mean);
+    on every day it would be ~0.6 * 0.15 + 0.4 * 0.008 = 0.09.
     """
     rng = np.random.default_rng(seed)
     event = np.zeros(t1, bool)
     if event_every:
-        event[::event_every] = True
+        event[1::event_every] = True
+    window = event.copy()
+    window[:-1] |= event[1:]
     du = -0.15 + 0.03 * rng.standard_normal((n, t1))
-    dh = np.where(event[None, :] & hedge_on_events, 0.01 * rng.standard_normal((n, t1)), du)
+    dh = np.where(window[None, :] & hedge_on_events, 0.01 * rng.standard_normal((n, t1)), du)
     missing = rng.random((n, t1)) < 0.1  # no condor open: not measured
     du[missing] = np.nan
     dh[missing] = np.nan
@@ -257,9 +261,12 @@ def test_claim3_event_days_used_when_present():
     rows = claim_check(a)
     r = rows_of(rows, 3, "h1")
     assert r.verdict == "supported"
-    assert r.n == int((event[None, :] & ~missing).sum())
+    window = event.copy()
+    window[:-1] |= event[1:]                      # event days and the close before each
+    assert r.n == int((window[None, :] & ~missing).sum())
     assert abs(r.value - 0.01 * math.sqrt(2 / math.pi)) < 0.002
     assert "event days" in r.statistic and "unhedged mean |delta| 0.15" in r.note
+    assert "premise: unhedged mean delta -0.15" in r.note
     same = rows_of(rows, 3, "h2")
     assert same.verdict == "refuted"  # no reduction and far from neutral
     assert same.value == pytest.approx(0.15, abs=0.01)
@@ -271,8 +278,8 @@ def test_claim3_all_days_without_events():
     a.event_day = np.zeros_like(a.event_day)
     r = rows_of(claim_check(a), 3, "h1")
     assert r.n == int((~missing).sum())
-    assert "no event days" in r.statistic
-    assert r.value == pytest.approx(0.8 * 0.15 + 0.2 * 0.01 * math.sqrt(2 / math.pi), abs=0.01)
+    assert "no event day" in r.statistic
+    assert r.value == pytest.approx(0.6 * 0.15 + 0.4 * 0.01 * math.sqrt(2 / math.pi), abs=0.01)
     assert r.verdict == "refuted"
 
 
@@ -299,7 +306,7 @@ def test_claim3_reduction_is_paired():
 
 def test_claim4_cvar_reduction():
     rng = np.random.default_rng(8)
-    n, t1 = 2000, 21
+    n, t1 = 4000, 21                                   # 40 paths in the 1% tail (>= min_n)
     daily = np.stack([condor_days(rng, n, t1)] * 3)
     pnl_u = CAP * (0.10 - 0.5 * rng.standard_exponential(n) ** 1.5)  # fat left tail
     pnl_good = pnl_u - 0.015 * CAP + np.maximum(-0.3 * CAP - pnl_u, 0.0) * 0.8  # pays 80% beyond -30%
@@ -308,6 +315,7 @@ def test_claim4_cvar_reduction():
     rows = claim_check(a)
     good, bad = rows_of(rows, 4, "h1"), rows_of(rows, 4, "h2")
     assert good.verdict == "supported" and bad.verdict == "refuted"
+    assert good.ci_low > 0.1 * float(good.note.split("unhedged ")[1].split("%")[0])   # material: > 10% of CVaR
     assert good.n == n and good.regime == "all" and "regime 'all' only" in good.note
     loss = lambda p: -p / CAP * 100.0 / a.years  # noqa: E731
     ref, _ = mx.cvar_difference(loss(pnl_u), loss(pnl_good), 0.99)
@@ -526,3 +534,19 @@ def test_non_finite_daily_pnl_raises():
     a = build(daily)
     with pytest.raises(ValueError, match="non-finite"):
         claim_check(a)
+
+
+def test_claim4_needs_a_material_cut_and_a_tail_of_min_n_paths():
+    # a hedge that cuts every annual loss by a tiny constant: significant under common random
+    # numbers, but far below 10% of the CVaR -> refuted as "preserves capital"
+    rng = np.random.default_rng(9)
+    n, t1 = 4000, 21
+    daily = np.stack([condor_days(rng, n, t1)] * 2)
+    pnl_u = CAP * (0.10 - 0.5 * rng.standard_exponential(n) ** 1.5)
+    a = build(daily, pnl=np.stack([pnl_u, pnl_u + 0.001 * CAP]))
+    r = rows_of(claim_check(a), 4, "h1")
+    assert r.ci_low > 0 and r.verdict == "refuted"
+    # 2,000 paths leave 20 in the 1% tail: not decidable whatever the cut
+    a = build(daily[:, :2000], pnl=np.stack([pnl_u[:2000], pnl_u[:2000] + 0.5 * CAP]))
+    r = rows_of(claim_check(a), 4, "h1")
+    assert r.verdict == "not decidable" and "1% tail" in r.note

@@ -20,7 +20,15 @@ def test_baseline_parses_to_the_documented_defaults():
     # the file spells out the texts' ALVH: it must equal the coded defaults (../shared/ALVH.md)
     from sim.strategy import HedgeSpec
 
-    assert alvh == HedgeSpec()
+    # ... except layer 2's sizing, which the file sets to the budget (the texts: vega)
+    from dataclasses import replace
+
+    default = HedgeSpec()
+    assert default.layers[1].sizing == "vega" and alvh.layers[1].sizing == "budget"
+    assert alvh == replace(default, layers=(default.layers[0], replace(default.layers[1], sizing="budget"),
+                                            *default.layers[2:]))
+    for stem in ("alvh_45dte", "alvh_1dte"):   # the texts' variants keep every default of the hedge
+        assert load_scenario(BASELINE.with_name(f"{stem}.toml")).hedges[0] == default
     assert [ly.allocation for ly in alvh.layers[:3]] == [0.4, 0.4, 0.2]
     assert [(ly.dte_open, ly.dte_roll) for ly in alvh.layers[:3]] == [(7, 4), (45, 30), (90, 60)]
     assert alvh.layers[1].trigger_vix == 16.0 and alvh.rsi_period == 21 and alvh.rsi_exit == 30
