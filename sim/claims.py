@@ -533,9 +533,9 @@ def strategy_metrics(a: RunArrays) -> list[MetricRow]:
             d = psi_u - psi_s
             add(f"cvar{lv}_daily_reduction", f"CVaR {lv}% of the daily loss: reduction vs unhedged (paired)",
                 "% of capital", mx.Estimate.normal(cu.value - cs.value, _psi_se(d)))
-        add("max_drawdown_change", "Max drawdown: change vs unhedged (paired mean)", "% of capital",
+        add("max_drawdown_change", "Max drawdown: hedged minus unhedged (paired mean; < 0 = the hedge helps)", "% of capital",
             mx.mean(pct(ps["max_drawdown"][s] - ps["max_drawdown"][0])))
-        add("worst_day_change", "Worst day: change vs unhedged (paired mean)", "% of capital",
+        add("worst_day_change", "Worst day: hedged minus unhedged (paired mean; > 0 = the hedge helps)", "% of capital",
             mx.mean(pct(ps["worst_day"][s] - ps["worst_day"][0])))
         cost = pp(ps["hedge_cost_annual_pct"][s])
         add("cost_mean", "Mean net annual hedge cost", "% of capital per year", mx.mean(cost))
@@ -563,7 +563,7 @@ def strategy_metrics(a: RunArrays) -> list[MetricRow]:
             mx.mean(per_year(ps["hedge_spread_cost"][s])))
         add("hedge_commission_mean", "Mean hedge commissions", "% of capital per year",
             mx.mean(per_year(ps["hedge_commission"][s])))
-        add("hedge_active_share_mean", "Mean share of days with the hedge's triggers on", "1",
+        add("hedge_active_share_mean", "Mean share of days ending with a hedge layer held", "1",
             mx.mean(pp(ps["hedge_active_share"][s])))
         for name, m in regimes:
             add(f"cost_rate_regime_{_slug(name)}", f"Annualised net hedge cost on {name}-regime path-days",
