@@ -579,6 +579,11 @@ def _charge(pnl, spread_acc, comm_acc, idx, t, costs, layer_acc=None) -> None:
         layer_acc[idx] -= spread + comm
 
 
+def _daily_from_cumulative(cum: np.ndarray) -> np.ndarray:
+    """Day-by-day amounts from end-of-day cumulative snapshots along the last axis."""
+    return np.diff(cum, axis=-1, prepend=0.0)
+
+
 def _run_length(x: np.ndarray, level: float) -> np.ndarray:
     """Consecutive days, up to and including each day, with ``x >= level``; shape of ``x``."""
     out = np.zeros(x.shape, dtype=np.int64)
@@ -774,8 +779,8 @@ class _Hedge:
         np.maximum(self.peak, cond["margin"] + self.capital.sum(axis=0), out=self.peak)
         if measure:
             self._measure(t, s_t, v_t, x_t, sub, cond)
-        if self.layer_daily is not None:
-            self.layer_daily[:, :, t] = self.layer_pnl - self.layer_daily[:, :, :t].sum(axis=2)
+        if self.layer_daily is not None:      # cumulative snapshot; differenced in result()
+            self.layer_daily[:, :, t] = self.layer_pnl
 
     def _enter(self, t, s_t, v_t, x_t, r_t, sub, cond, rsi_block, runlen, exited, rolled, trades, cap):
         spec = self.spec
@@ -887,7 +892,8 @@ class _Hedge:
             name=self.spec.name, pnl=self.pnl, layer_pnl=self.layer_pnl, premium=self.premium_by_layer.sum(axis=0),
             premium_by_layer=self.premium_by_layer, payoff=self.payoff, spread_cost=self.spread,
             commission=self.comm, active_share=self.active_days / t_len, peak_capital=self.peak, delta=self.delta,
-            n_entries=self.n_entries, n_cap_bound=self.n_cap, layer_pnl_daily=self.layer_daily,
+            n_entries=self.n_entries, n_cap_bound=self.n_cap,
+            layer_pnl_daily=None if self.layer_daily is None else _daily_from_cumulative(self.layer_daily),
         )
 
 
@@ -1097,8 +1103,8 @@ def run_books(
                 n_condors[g] += 1
                 log(t, g, "open", q, value)
         np.maximum(c_peak, c_margin, out=c_peak)
-        if leg_daily is not None:
-            leg_daily[:, :, t] = leg_pnl - leg_daily[:, :, :t].sum(axis=2)
+        if leg_daily is not None:             # cumulative snapshot; differenced below
+            leg_daily[:, :, t] = leg_pnl
         if measure_days[t]:
             condor_delta[c_open, t] = c_delta[c_open]
 
@@ -1135,5 +1141,5 @@ def run_books(
         n_condors=n_condors, n_profit_takes=n_takes, n_stops=n_stops, n_dte_closes=n_dte,
         condor_contracts=np.divide(contracts_sum, n_condors, out=np.zeros(n), where=n_condors > 0),
         condor_peak_capital=c_peak, hedges=[b.result(t_len) for b in books], trades=trades,
-        condor_leg_pnl_daily=leg_daily,
+        condor_leg_pnl_daily=None if leg_daily is None else _daily_from_cumulative(leg_daily),
     )
