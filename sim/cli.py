@@ -1,6 +1,11 @@
 """Command line of the framework.
 
-- ``alvh run SCENARIO.toml [--paths N] [--seed S] [--jobs J] [--out DIR]``: one scenario end to end;
+- ``alvh run SCENARIO.toml [--paths N] [--seed S] [--jobs J] [--out DIR] [--resume | --fresh]
+  [--backend joblib|dask] [--scheduler ADDRESS]``: one scenario end to end, every finished chunk
+  checkpointed so that ``--resume`` continues an interrupted run;
+- ``alvh batch BATCH.toml | SCENARIO.toml ... [--out DIR] [--resume | --fresh] [...]``: a grid or a
+  set of scenarios, one dataset and one summary (:mod:`sim.batch`);
+- ``alvh rerun RESULTS.nc [--out DIR]``: reproduce a result from its own metadata and compare;
 - ``alvh calibrate MODEL [--data SCENARIO.toml] [--start D] [--end D] [--out FILE]``: fit a model
   to the real data and write a parameter file a scenario can name in ``[model] params``;
 - ``alvh validate [MODEL ...] [--paths N] [--seed S] [--params-dir DIR] [--out FILE]``: simulated vs
@@ -10,8 +15,10 @@
 - ``alvh bench pricing [--n N] [--repeats R]``: micro-benchmark of SPX option evaluation (surface
   lookup + Black–Scholes price and delta) in options per second, against Black–Scholes alone.
 
-Exit status: 0 on success, 2 on bad input (scenario, data, options; one line on stderr naming the
-file, the key and the rule, no traceback), 1 on an unexpected failure, 130 when interrupted. A run
+Exit status: 0 on success, 2 on bad input (scenario, data, options, a checkpoint of another run;
+one line on stderr naming the file, the key and the rule, no traceback), 1 on a failure (a full disk,
+workers that keep dying, anything unexpected), 3 when a batch finished but some of its points failed,
+4 when ``rerun`` did not reproduce the result, 130 when interrupted. A run
 writes into a hidden temporary folder next to the output and renames it into place only when the
 results and the report are complete, so a failed run leaves nothing that looks like a result.
 """
@@ -63,6 +70,35 @@ def build_parser() -> argparse.ArgumentParser:
                                                            "results do not depend on it")
     run.add_argument("--out", metavar="DIR", help="output folder (default: reports/<scenario name>)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _execution_options(run)
+    run.add_argument("--no-checkpoint", action="store_true",
+                     help="do not persist finished chunks (a killed run then starts again)")
+
+    bat = sub.add_parser("batch", help="run a grid or a set of scenarios; one dataset and one summary report",
+                         description="Run every point of a batch file (a [batch] table: scenario files and a grid "
+                                     "over scenario keys, see sim/batch.py) or of the scenario files given, one at a "
+                                     "time; write each point's results and report under OUT/points, then batch.nc "
+                                     "(the grid's keys as dimensions), summary.html, summary.csv and batch.log. A "
+                                     "point that fails validation or fails to run is reported and the others go on "
+                                     "(exit status 3).")
+    bat.add_argument("files", nargs="+", metavar="FILE", help="one batch file, or scenario files")
+    bat.add_argument("--out", metavar="DIR", help="output folder (default: reports/batch-<name>)")
+    bat.add_argument("--paths", type=_int_option(2), help="paths per point (default: the batch's, or each scenario's)")
+    bat.add_argument("--seed", type=_int_option(0), help="root seed of every point (default: the batch's, or each "
+                                                         "scenario's)")
+    bat.add_argument("--no-progress", action="store_true", help="no progress bars")
+    _execution_options(bat)
+
+    rer = sub.add_parser("rerun", help="reproduce a result from its own metadata and compare bit for bit",
+                         description="Read the scenario text, root seed, paths and chunking stored in RESULTS.nc, run "
+                                     "it again, and compare every variable with the stored one (exit 0: identical, "
+                                     "4: different). Package versions that differ from the stored ones are listed.")
+    rer.add_argument("result", metavar="RESULTS.nc", help="a results.nc written by alvh run or alvh batch")
+    rer.add_argument("--out", metavar="DIR", help="output folder (default: the result's folder + '-rerun')")
+    rer.add_argument("--no-progress", action="store_true", help="no progress bar")
+    rer.add_argument("--jobs", type=_int_option(1, all_cores=True), default=1, help="parallel workers (default 1)")
+    rer.add_argument("--backend", choices=["joblib", "dask"], default="joblib", help="where chunks run")
+    rer.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler address (with --backend dask)")
 
     cal = sub.add_parser("calibrate", help="fit a model to the real data and write its parameter file",
                          description="Fit MODEL to the SPX and VIX closes of a scenario's [data] table (default: the "
@@ -103,6 +139,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _execution_options(p: argparse.ArgumentParser) -> None:
+    """Options shared by run and batch: resume, backend."""
+    if not any(a.dest == "jobs" for a in p._actions):
+        p.add_argument("--jobs", type=_int_option(1, all_cores=True), default=1,
+                       help="parallel workers, -1 for all cores (default 1); results do not depend on it")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--resume", action="store_true", help="continue an interrupted run from its checkpoint")
+    g.add_argument("--fresh", action="store_true", help="discard the checkpoint of an interrupted run and start again")
+    p.add_argument("--backend", choices=["joblib", "dask"], default="joblib",
+                   help="where chunks run: local joblib workers (default) or Dask; results do not depend on it")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (with --backend dask; without it a local "
+                        "cluster of --jobs workers is started)")
+
+
+def _check_backend(args: argparse.Namespace) -> str | None:
+    if args.scheduler and args.backend != "dask":
+        return "--scheduler needs --backend dask"
+    if args.backend == "dask":
+        try:
+            import distributed  # noqa: F401
+        except ImportError:
+            return "--backend dask needs the 'distributed' package (pip install 'dask[distributed]')"
+    return None
+
+
+def _say(msg: str) -> None:
+    print(msg, file=sys.stderr)
+
+
 def _model_types() -> tuple[str, ...]:
     from sim.modelspec import MODEL_TYPES
 
@@ -115,66 +181,161 @@ def _fail(message: str, code: int = 2) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from sim.checkpoint import CheckpointError, StorageError
     from sim.config import ConfigError, load_scenario
     from sim.data import DataError
     from sim.modelspec import ParamsFileError
+    from sim.parallel import WorkerLostError
+    from sim.pipeline import run_scenario
 
     try:
         scenario = load_scenario(args.scenario)
     except ConfigError as exc:
         return _fail(str(exc))
+    problem = _check_backend(args)
+    if problem:
+        return _fail(problem)
     out_dir = Path(args.out) if args.out else Path("reports") / scenario.name
     if out_dir.exists() and not out_dir.is_dir():
         return _fail(f"--out {out_dir}: exists and is not a folder")
     n_paths = args.paths or scenario.simulation["n_paths"]
     if n_paths < 2 and scenario.model["type"] != "replay":
         return _fail("--paths: at least 2 paths are needed for VaR, CVaR and their errors")
-    seed = scenario.simulation["seed"] if args.seed is None else args.seed
     progress = not args.no_progress and sys.stderr.isatty()
-
-    from sim import report, results, runner
-
-    print(f"alvh: scenario '{scenario.name}' ({scenario.path}): calibrating to real data...", file=sys.stderr)
+    command = "alvh " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     try:
-        prepared = runner.prepare(scenario, seed)
+        ds = run_scenario(scenario, out_dir, n_paths=n_paths, seed=args.seed, jobs=args.jobs, backend=args.backend,
+                          scheduler=args.scheduler, resume=args.resume, fresh=args.fresh, progress=progress,
+                          command=command, checkpoint=not args.no_checkpoint, say=_say)
     except (DataError, ParamsFileError) as exc:
         return _fail(str(exc))
+    except CheckpointError as exc:
+        return _fail(str(exc))
+    except StorageError as exc:
+        return _fail(f"{exc.strerror or exc}; finished chunks are kept: free space and rerun with --resume", 1)
+    except WorkerLostError as exc:
+        return _fail(f"{exc}; finished chunks are kept: rerun with --resume", 1)
     except ValueError as exc:  # calibration failure, or a model rule the scenario breaks
         return _fail(f"{scenario.path}: {exc}")
-    print(prepared.fit.summary(), file=sys.stderr)
-    if scenario.model["type"] == "replay" and n_paths != 1:
-        print(f"alvh: a replay is one path (the real one); ignoring {n_paths:,} paths", file=sys.stderr)
-        n_paths = 1
-    print(f"alvh: simulating {n_paths:,} paths x {prepared.n_steps} days in chunks of "
-          f"{scenario.simulation['chunk_size']:,} on {args.jobs} job(s)...", file=sys.stderr)
-    result = runner.run(prepared, n_paths, seed, jobs=args.jobs, progress=progress)
-    replayed = None
-    if scenario.analysis["replay"] and scenario.model["type"] != "replay":
-        print(f"alvh: replaying every strategy on the real path {prepared.fit.sample}...", file=sys.stderr)
-        replayed = runner.replay(prepared)
-    print("alvh: metrics and claim check...", file=sys.stderr)
-    metric_list, claims = results.analyse(result)
-    command = "alvh " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    ds = results.build_dataset(result, metric_list, claims, command=command, replay=replayed)
+    from sim import report
 
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-partial-", dir=out_dir.parent))
-    try:
-        results.write_dataset(ds, tmp / "results.nc")
-        report.render_report(ds, tmp / "report.html")
-        report.write_tables(ds, tmp)
-        old = None
-        if out_dir.exists():
-            old = out_dir.with_name(f".{out_dir.name}-old-{os.getpid()}")
-            os.replace(out_dir, old)
-        os.replace(tmp, out_dir)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     print(report.summary_text(ds, out_dir))
     return 0
+
+
+def _batch(args: argparse.Namespace) -> int:
+    from sim.batch import batch_from_scenarios, is_batch_file, load_batch, run_batch
+    from sim.checkpoint import CheckpointError, StorageError
+    from sim.config import ConfigError
+
+    problem = _check_backend(args)
+    if problem:
+        return _fail(problem)
+    files = [Path(f) for f in args.files]
+    batch_files = [f for f in files if f.is_file() and is_batch_file(f)]
+    try:
+        if batch_files:
+            if len(files) != 1:
+                return _fail(f"{batch_files[0]}: a batch file is given alone (it lists its own scenarios)")
+            spec = load_batch(files[0])
+        else:
+            spec = batch_from_scenarios(files)
+    except ConfigError as exc:
+        return _fail(str(exc))
+    if args.paths:
+        spec.paths = args.paths
+    if args.seed is not None:
+        spec.seed = args.seed
+    out = Path(args.out) if args.out else Path("reports") / f"batch-{spec.name}"
+    if out.exists() and not out.is_dir():
+        return _fail(f"--out {out}: exists and is not a folder")
+    progress = not args.no_progress and sys.stderr.isatty()
+    command = "alvh " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    _say(f"alvh: batch '{spec.name}': {len(spec.points)} point(s) into {out}; log: {out / 'batch.log'}")
+    try:
+        outcome = run_batch(spec, out, jobs=args.jobs, backend=args.backend, scheduler=args.scheduler,
+                            resume=args.resume, fresh=args.fresh, progress=progress, command=command, say=_say)
+    except CheckpointError as exc:
+        return _fail(str(exc))
+    except StorageError as exc:
+        return _fail(f"{exc.strerror or exc}; complete points are kept: free space and rerun with --resume", 1)
+    n = len(spec.points)
+    print(f"Batch '{spec.name}': {len(outcome.complete)} of {n} point(s) complete"
+          + (f" ({len(outcome.skipped)} from an earlier run)" if outcome.skipped else "")
+          + (f", {len(outcome.failed)} failed" if outcome.failed else "") + ".")
+    for name, err in outcome.failed.items():
+        print(f"  FAILED {name}: {err}")
+    if outcome.dataset is not None:
+        print(f"Dataset: {out / 'batch.nc'}   Summary: {out / 'summary.html'}   Log: {out / 'batch.log'}")
+    return 3 if outcome.failed else 0
+
+
+def _rerun(args: argparse.Namespace) -> int:
+    import dataclasses
+    import json
+
+    import xarray as xr
+
+    from sim.checkpoint import StorageError
+    from sim.config import ConfigError, parse_scenario
+    from sim.data import DataError
+    from sim.modelspec import ParamsFileError
+    from sim.pipeline import compare_results, run_scenario
+    from sim.results import package_versions
+
+    problem = _check_backend(args)
+    if problem:
+        return _fail(problem)
+    src = Path(args.result)
+    if not src.is_file():
+        return _fail(f"{src}: file not found")
+    try:
+        with xr.open_dataset(src, engine="h5netcdf") as ds:
+            old = ds.load()
+    except (OSError, ValueError) as exc:
+        return _fail(f"{src}: not a readable netCDF result ({exc})")
+    need = ("scenario_text", "seed", "n_paths", "chunk_size")
+    missing = [k for k in need if k not in old.attrs]
+    if missing:
+        return _fail(f"{src}: not an alvh result (attrs {', '.join(missing)} missing)")
+    where = Path(old.attrs.get("scenario_path") or "")
+    try:
+        scenario = parse_scenario(old.attrs["scenario_text"], where=f"{src} (stored scenario)",
+                                  path=where if where.is_file() else src)
+    except ConfigError as exc:
+        return _fail(str(exc))
+    scenario = dataclasses.replace(scenario, simulation={**scenario.simulation,
+                                                         "chunk_size": int(old.attrs["chunk_size"])})
+    then = json.loads(old.attrs.get("package_versions_json", "{}"))
+    now = package_versions()
+    changed = {k: (then.get(k), now.get(k)) for k in sorted(set(then) | set(now))
+               if k != "python" and then.get(k) != now.get(k)}
+    for k, (a, b) in changed.items():
+        _say(f"alvh: warning: {k} {a} when the result was made, {b} now; results may differ")
+    out_dir = Path(args.out) if args.out else src.parent.with_name(src.parent.name + "-rerun")
+    progress = not args.no_progress and sys.stderr.isatty()
+    command = "alvh " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    _say(f"alvh: rerunning {src} (seed {old.attrs['seed']}, {old.attrs['n_paths']:,} paths, chunks of "
+         f"{old.attrs['chunk_size']}) into {out_dir}")
+    try:
+        new = run_scenario(scenario, out_dir, n_paths=int(old.attrs["n_paths"]), seed=int(old.attrs["seed"]),
+                           jobs=args.jobs, backend=args.backend, scheduler=args.scheduler, fresh=True,
+                           progress=progress, command=command, say=_say)
+    except (DataError, ParamsFileError, ConfigError) as exc:
+        return _fail(str(exc))
+    except StorageError as exc:
+        return _fail(str(exc), 1)
+    except ValueError as exc:
+        return _fail(f"{src}: {exc}")
+    diffs = compare_results(old, new)
+    if not diffs:
+        print(f"Reproduced: every variable of {out_dir / 'results.nc'} is identical to {src} "
+              f"({len(old.data_vars)} variables, bit for bit).")
+        return 0
+    print(f"NOT reproduced: {len(diffs)} difference(s) between {src} and {out_dir / 'results.nc'}:")
+    for line in diffs[:40]:
+        print("  " + line)
+    return 4
 
 
 def _data_for(args: argparse.Namespace):
@@ -393,6 +554,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             return _run(args)
+        if args.command == "batch":
+            return _batch(args)
+        if args.command == "rerun":
+            return _rerun(args)
         if args.command == "calibrate":
             return _calibrate(args)
         if args.command == "validate":

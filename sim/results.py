@@ -26,7 +26,6 @@ import datetime as _dt
 import json
 import os
 import platform
-import shutil
 import tempfile
 from importlib import metadata
 from pathlib import Path
@@ -86,7 +85,7 @@ def package_versions() -> dict[str, str]:
     """Versions of Python and the packages a result depends on."""
     out = {"python": platform.python_version()}
     for pkg in ("alvh", "numpy", "scipy", "arch", "statsmodels", "pandas", "joblib", "xarray", "h5netcdf", "seaborn",
-                "matplotlib"):
+                "matplotlib", "dask", "distributed"):
         try:
             out[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
@@ -340,14 +339,25 @@ def build_dataset(result: RunResult, metrics: list[MetricRow], claims: list[Clai
 
 
 def write_dataset(ds: xr.Dataset, path: Path) -> None:
-    """Write ``ds`` to netCDF-4 (h5netcdf engine) atomically: a temporary file, then a rename."""
+    """Write ``ds`` to netCDF-4 (h5netcdf engine) atomically: a temporary file, ``fsync``, then a rename.
+
+    Raises
+    ------
+    sim.checkpoint.StorageError
+        The disk is full or the folder is not writable; ``path`` is left as it was.
+    """
+    from sim.checkpoint import storage_guard
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".results-", suffix=".nc.part", dir=path.parent)
     os.close(fd)
     try:
-        ds.to_netcdf(tmp, engine="h5netcdf", invalid_netcdf=False)
-        shutil.move(tmp, path)
+        with storage_guard(path, "results"):
+            ds.to_netcdf(tmp, engine="h5netcdf", invalid_netcdf=False)
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)

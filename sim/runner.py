@@ -13,13 +13,14 @@ therefore flat in the number of paths.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 import time
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
-from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
 from models.base import FitReport, PathModel
@@ -34,7 +35,7 @@ from sim.pricing import make_vix_table
 from sim.surface import FourierSurface, SpxSurface, make_surface
 from sim.strategy import CondorSpec, MarketSpec, dte_to_steps, run_books
 
-__all__ = ["Prepared", "RunResult", "prepare", "simulate_chunk", "run", "PATH_FIELDS", "STRATEGY_FIELDS",
+__all__ = ["Prepared", "RunResult", "prepare", "simulate_chunk", "run", "ChunkTask", "run_identity", "PATH_FIELDS", "STRATEGY_FIELDS",
            "LEG_NAMES", "spot_vol_beta", "measure_days", "replay", "ReplayResult"]
 
 #: Per-strategy, per-path fields (shape (n_strategies, n_paths)): name -> (units, description).
@@ -65,6 +66,8 @@ PATH_FIELDS: dict[str, tuple[str, str]] = {
     "top_regime_share": ("1", "share of days in the most volatile regime (0 for single-regime models)"),
     "regime_worst_day": ("1", "regime label on the condor's worst day"),
 }
+
+log = logging.getLogger("alvh")
 
 LEG_NAMES = ("long_put", "short_put", "short_call", "long_call")
 
@@ -460,6 +463,51 @@ def simulate_chunk(
     return out
 
 
+class ChunkTask:
+    """Chunk ``i`` of a run, as a picklable callable: ``task(i) -> (i, simulate_chunk(...))``.
+
+    Each chunk runs with BLAS and OpenMP pools limited to one thread (threadpoolctl), so a chunk's
+    arithmetic is the same in this process, in a joblib worker and on a Dask worker.
+
+    Fault injection for tests: when the environment variable ``ALVH_TEST_KILL_CHUNK`` is
+    ``"I:MARKER"``, the process running chunk ``I`` exits abruptly (``os._exit``) the first time,
+    leaving the file ``MARKER`` so the rerun goes through.
+    """
+
+    def __init__(self, children: list, sizes: list[int], common: dict):
+        self.children, self.sizes, self.common = children, sizes, common
+
+    def __call__(self, i: int) -> tuple[int, dict]:
+        import os
+
+        from threadpoolctl import threadpool_limits
+
+        fault = os.environ.get("ALVH_TEST_KILL_CHUNK")
+        if fault:
+            idx, marker = fault.split(":", 1)
+            if int(idx) == i and not os.path.exists(marker):
+                open(marker, "w").close()
+                os._exit(17)
+        with threadpool_limits(limits=1), warnings.catch_warnings():
+            warnings.simplefilter("ignore", FellerConditionWarning)
+            return i, simulate_chunk(self.children[i], self.sizes[i], **self.common)
+
+
+def run_identity(prepared: Prepared, n_paths: int, seed: int, chunk_size: int) -> dict:
+    """What makes two runs the same run: the checkpoint of one may be resumed by the other.
+
+    The scenario text (SHA-256), the root seed, the number of paths, the chunking, the number of
+    steps, and the versions of the packages that draw and price the paths.
+    """
+    import hashlib
+
+    from sim.parallel import pinned_versions
+
+    return {"scenario_sha256": hashlib.sha256(prepared.scenario.text.encode()).hexdigest(), "seed": int(seed),
+            "n_paths": int(n_paths), "chunk_size": int(chunk_size), "n_steps": int(prepared.n_steps),
+            "versions": pinned_versions()}
+
+
 def run(
     prepared: Prepared,
     n_paths: int,
@@ -467,8 +515,15 @@ def run(
     jobs: int = 1,
     chunk_size: int | None = None,
     progress: bool = True,
+    backend: str = "joblib",
+    scheduler: str | None = None,
+    client=None,
+    checkpoint: Path | str | None = None,
+    resume: bool = False,
+    fresh: bool = False,
+    on_chunk=None,
 ) -> RunResult:
-    """Run all chunks (in parallel with joblib) and gather per-path summaries.
+    """Run all chunks (locally with joblib, or on Dask) and gather per-path summaries.
 
     Parameters
     ----------
@@ -478,11 +533,25 @@ def run(
     seed : int
         Root seed (>= 0); chunk i draws from child i of ``SeedSequence(seed).spawn(2)[0]``.
     jobs : int, default 1
-        joblib workers (-1 = all cores). Results do not depend on it.
+        joblib workers (-1 = all cores), or the size of a local Dask cluster. Results do not depend on it.
     chunk_size : int, optional
         Paths per chunk; defaults to the scenario's.
     progress : bool, default True
-        Show a progress bar (tqdm) over chunks.
+        Show a progress bar (tqdm, with ETA) over chunks.
+    backend : {"joblib", "dask"}, default "joblib"
+        Where chunks run (:func:`sim.parallel.run_tasks`). Results do not depend on it.
+    scheduler : str, optional
+        Dask scheduler address (``tcp://host:8786``); without it ``backend="dask"`` starts a local cluster.
+    client : distributed.Client, optional
+        A Dask client to use (not closed here).
+    checkpoint : path, optional
+        Checkpoint folder (:class:`sim.checkpoint.ChunkStore`): every finished chunk is persisted
+        atomically; with ``resume``, chunks finished by an earlier, interrupted run are read back
+        instead of recomputed.
+    resume, fresh : bool
+        Continue the checkpoint of an interrupted run, or discard it.
+    on_chunk : callable, optional
+        Called with the chunk index after each chunk is finished (computed or read back).
 
     Returns
     -------
@@ -492,7 +561,16 @@ def run(
     ------
     ValueError
         For ``n_paths < 1`` or ``seed < 0``.
+    sim.checkpoint.CheckpointExists, sim.checkpoint.CheckpointError
+        A checkpoint is present without ``resume``/``fresh``, or belongs to another run.
+    sim.checkpoint.StorageError
+        The disk filled up while writing a checkpoint.
+    sim.parallel.WorkerLostError
+        Workers kept dying.
     """
+    from sim.checkpoint import ChunkStore
+    from sim.parallel import run_tasks
+
     if n_paths < 1:
         raise ValueError(f"n_paths must be >= 1, got {n_paths}")
     if seed < 0:
@@ -510,15 +588,33 @@ def run(
         hedges=sc.hedges, table=prepared.table, surface=prepared.surface, n_sample=n_sample, shocks=prepared.shocks,
         intensity=prepared.intensity, measure=measure,
     )
+    store = None
+    chunks: list[dict | None] = [None] * n_chunks
+    if checkpoint is not None:
+        store = ChunkStore(Path(checkpoint), run_identity(prepared, n_paths, seed, chunk_size), n_chunks)
+        for i in store.open(resume=resume, fresh=fresh):
+            chunks[i] = store.load(i)
+        n_done = sum(c is not None for c in chunks)
+        if n_done:
+            log.info("%s: %d of %d chunks read back from the checkpoint %s", sc.name, n_done, n_chunks, checkpoint)
+    todo = [i for i in range(n_chunks) if chunks[i] is None]
     t0 = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FellerConditionWarning)
-        tasks = (delayed(simulate_chunk)(children[i], sizes[i], **common) for i in range(n_chunks))
-        results = Parallel(n_jobs=jobs, return_as="generator")(tasks)
-        chunks = list(
-            tqdm(results, total=n_chunks, desc=f"{sc.name}: chunks of {chunk_size} paths", unit="chunk",
-                 disable=not progress, leave=False)
-        )
+    bar = tqdm(total=n_chunks, initial=n_chunks - len(todo), desc=f"{sc.name}: chunks of {chunk_size} paths",
+               unit="chunk", disable=not progress, leave=False)
+    if on_chunk is not None:
+        for i in range(n_chunks):
+            if chunks[i] is not None:
+                on_chunk(i)
+    task = ChunkTask(children, sizes, common)
+    with bar:
+        for i, out in run_tasks(task, todo, backend=backend, jobs=jobs, scheduler=scheduler, client=client):
+            if store is not None:
+                store.save(i, out)
+            chunks[i] = out
+            log.info("%s: chunk %d of %d done (%d paths)", sc.name, i + 1, n_chunks, sizes[i])
+            bar.update(1)
+            if on_chunk is not None:
+                on_chunk(i)
     elapsed = time.perf_counter() - t0
     cat = lambda k, axis=0: np.concatenate([c[k] for c in chunks], axis=axis)  # noqa: E731
     starts = np.cumsum([0] + sizes[:-1])

@@ -65,3 +65,18 @@ def test_scenario_runs_end_to_end_at_tiny_size(path):
     assert np.isfinite(ds["calibration_value"].values).all()
     if rp is not None:
         assert "replay_pnl_pct" in ds and ds.sizes["replay_year"] == 5
+
+
+def test_example_batch_expands_to_valid_points():
+    """The shipped batch file validates and expands to its 3 x 2 x 2 grid, each point a valid scenario."""
+    from sim.batch import load_batch
+
+    spec = load_batch(Path(__file__).parents[1] / "scenarios" / "batches" / "budget_threshold_model.toml")
+    assert spec.dims == ["budget_pct_per_year", "trigger_vix", "model_type"]
+    assert len(spec.points) == 12 and not [p.error for p in spec.points if p.error]
+    last = spec.points[-1].scenario
+    main = next(h for h in last.hedges if h.name == "alvh")
+    assert (main.budget_pct_per_year, main.layers[1].trigger_vix, last.model["type"]) == (3.0, 20.0, "bates")
+    # every other key is the base scenario's
+    first = spec.points[0].scenario
+    assert first.simulation["chunk_size"] == 2000 and first.condor.dte == last.condor.dte

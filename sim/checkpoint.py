@@ -1,0 +1,298 @@
+"""Chunk checkpoints: every finished chunk of a run persisted atomically, with a manifest and checksums.
+
+A checkpoint folder holds one netCDF-4 file per finished chunk (``chunk_00012.nc``, written by
+xarray with the h5netcdf engine) and ``manifest.json``, which records
+
+* the run's identity: the SHA-256 of the scenario text, the root seed, the number of paths, the
+  chunking, the number of steps and the versions of the packages that draw and price the paths;
+* for every finished chunk: its file, its size in bytes and the SHA-256 of its bytes.
+
+Both are written to a temporary name, flushed to disk (``fsync``) and renamed into place, so a
+process killed at any moment (``kill -9``) leaves either the old file or the new one, never half of
+one. A chunk counts as finished only once the manifest lists it with its checksum: a chunk file the
+manifest does not list (killed between the two renames), a missing file, or one whose bytes no longer
+match the checksum (truncated, corrupted) is reported and recomputed. Because chunk ``i`` always
+draws from the same child seed, a resumed run is bit-identical to an uninterrupted one.
+
+A full disk (``ENOSPC``, ``EDQUOT``) raises :class:`StorageError` with a message that says so; the
+temporary file is removed and the manifest still lists only complete chunks.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import logging
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+__all__ = ["ChunkStore", "CheckpointError", "CheckpointExists", "StorageError", "atomic_write_bytes",
+           "file_sha256", "storage_guard"]
+
+log = logging.getLogger("alvh")
+
+MANIFEST = "manifest.json"
+FORMAT = "alvh-chunks/1"
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint folder cannot be used for this run (it belongs to another run, or is unreadable)."""
+
+
+class CheckpointExists(CheckpointError):
+    """A checkpoint of an interrupted run is present and neither resume nor a fresh start was asked for."""
+
+
+class StorageError(OSError):
+    """Writing a checkpoint or a result failed for lack of disk space (or another OS error)."""
+
+
+def _is_disk_full(exc: BaseException) -> bool:
+    while exc is not None:
+        if isinstance(exc, OSError) and exc.errno in _DISK_FULL:
+            return True
+        if "No space left on device" in str(exc) or "Disk quota exceeded" in str(exc):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+class storage_guard:
+    """Context manager: turn an ``OSError`` (or an HDF5 error caused by one) while writing ``path``
+    into a :class:`StorageError` with a one-line message; a full disk is named as such."""
+
+    def __init__(self, path: Path, what: str):
+        self.path, self.what = Path(path), what
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc is None or isinstance(exc, StorageError):
+            return False
+        if _is_disk_full(exc):
+            try:
+                free = shutil.disk_usage(self.path.parent).free
+                room = f"{free / 2**20:,.1f} MiB free"
+            except OSError:
+                room = "free space unknown"
+            raise StorageError(errno.ENOSPC, f"disk full while writing {self.what} {self.path} ({room}); "
+                                             "nothing partial was kept") from exc
+        if isinstance(exc, OSError):
+            raise StorageError(exc.errno or errno.EIO, f"cannot write {self.what} {self.path}: {exc}") from exc
+        return False
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file's bytes, hex."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def atomic_write_bytes(path: Path, data: bytes, what: str = "file") -> None:
+    """Write ``data`` to ``path`` through a temporary file, ``fsync`` and a rename.
+
+    Raises
+    ------
+    StorageError
+        The disk is full or the folder is not writable; ``path`` is left as it was.
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.part-{os.getpid()}")
+    try:
+        with storage_guard(path, what):
+            with open(tmp, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    _fsync_dir(path.parent)
+
+
+def _chunk_dataset(out: dict[str, np.ndarray]) -> xr.Dataset:
+    """A chunk's arrays as a Dataset; dimension ``k`` of variable ``v`` is named ``v_dk``."""
+    return xr.Dataset({k: xr.Variable(tuple(f"{k}_d{j}" for j in range(np.ndim(v))), np.asarray(v))
+                       for k, v in out.items()})
+
+
+class ChunkStore:
+    """The checkpoint folder of one run.
+
+    Parameters
+    ----------
+    folder : Path
+        Where chunk files and the manifest live (created when needed).
+    identity : dict
+        JSON-serialisable description of the run (scenario hash, seed, paths, chunking, versions);
+        a folder written for another identity is refused.
+    n_chunks : int
+        Number of chunks of the run.
+
+    Examples
+    --------
+    >>> store = ChunkStore(folder, identity, n_chunks)            # doctest: +SKIP
+    >>> done = store.open(resume=True)                            # doctest: +SKIP
+    >>> store.save(i, chunk_arrays)                               # doctest: +SKIP
+    """
+
+    def __init__(self, folder: Path, identity: dict, n_chunks: int):
+        self.folder = Path(folder)
+        self.identity = json.loads(json.dumps(identity))
+        self.n_chunks = int(n_chunks)
+        self.chunks: dict[int, dict] = {}
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.folder / MANIFEST
+
+    def chunk_path(self, i: int) -> Path:
+        return self.folder / f"chunk_{i:05d}.nc"
+
+    def exists(self) -> bool:
+        """Whether a manifest is present (a run was started here)."""
+        return self.manifest_path.is_file()
+
+    def _read_manifest(self) -> dict:
+        try:
+            doc = json.loads(self.manifest_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise CheckpointError(f"{self.manifest_path}: unreadable manifest ({exc}); remove the folder to start "
+                                  "again") from None
+        if doc.get("format") != FORMAT:
+            raise CheckpointError(f"{self.manifest_path}: not an alvh chunk manifest (format {doc.get('format')!r})")
+        return doc
+
+    def open(self, resume: bool = False, fresh: bool = False) -> list[int]:
+        """Prepare the folder and return the chunks already finished (verified by checksum).
+
+        Parameters
+        ----------
+        resume : bool
+            Continue a checkpoint of the same run if one is present.
+        fresh : bool
+            Discard any checkpoint present and start again.
+
+        Returns
+        -------
+        list of int
+            Indices of finished chunks whose files exist and match their checksums.
+
+        Raises
+        ------
+        CheckpointExists
+            A checkpoint is present and neither ``resume`` nor ``fresh`` is set.
+        CheckpointError
+            The checkpoint belongs to another run (the message names the differing key).
+        """
+        if self.exists() and fresh:
+            shutil.rmtree(self.folder)
+        if not self.exists():
+            self.folder.mkdir(parents=True, exist_ok=True)
+            for stale in self.folder.glob("chunk_*"):
+                stale.unlink()
+            self.chunks = {}
+            self._write_manifest()
+            return []
+        doc = self._read_manifest()
+        if not resume:
+            raise CheckpointExists(
+                f"{self.folder}: a checkpoint of an interrupted run is here ({len(doc.get('chunks', {}))} of "
+                f"{doc.get('n_chunks', '?')} chunks done); pass --resume to continue it or --fresh to discard it")
+        for key in sorted(set(self.identity) | set(doc["identity"])):
+            if self.identity.get(key) != doc["identity"].get(key):
+                raise CheckpointError(
+                    f"{self.folder}: the checkpoint is of another run ({key}: {doc['identity'].get(key)!r} there, "
+                    f"{self.identity.get(key)!r} now); pass --fresh to discard it")
+        done = []
+        for name, entry in sorted(doc.get("chunks", {}).items(), key=lambda kv: int(kv[0])):
+            i = int(name)
+            path = self.folder / entry["file"]
+            problem = None
+            if not path.is_file():
+                problem = "file missing"
+            elif path.stat().st_size != entry["bytes"]:
+                problem = f"{path.stat().st_size} bytes, {entry['bytes']} expected (truncated or partial)"
+            elif file_sha256(path) != entry["sha256"]:
+                problem = "checksum mismatch (corrupt)"
+            if problem is None and 0 <= i < self.n_chunks:
+                self.chunks[i] = entry
+                done.append(i)
+            else:
+                log.warning("checkpoint %s: chunk %d: %s; it will be recomputed", self.folder, i, problem)
+                path.unlink(missing_ok=True)
+        unlisted = {p.name for p in self.folder.glob("chunk_*")} - {e["file"] for e in self.chunks.values()}
+        for name in sorted(unlisted):  # killed between the chunk's rename and the manifest's, or a temporary
+            log.info("checkpoint %s: %s is not in the manifest; it will be recomputed", self.folder, name)
+            (self.folder / name).unlink(missing_ok=True)
+        self._write_manifest()
+        return done
+
+    def _write_manifest(self) -> None:
+        doc = {"format": FORMAT, "identity": self.identity, "n_chunks": self.n_chunks,
+               "chunks": {str(i): self.chunks[i] for i in sorted(self.chunks)}}
+        atomic_write_bytes(self.manifest_path, json.dumps(doc, indent=1).encode(), "checkpoint manifest")
+
+    def save(self, i: int, out: dict[str, np.ndarray]) -> None:
+        """Persist chunk ``i`` (a dict of arrays) atomically, then list it in the manifest.
+
+        Raises
+        ------
+        StorageError
+            The disk is full (or the folder not writable); the chunk is not listed.
+        """
+        path = self.chunk_path(i)
+        tmp = path.with_name(f".{path.name}.part-{os.getpid()}")
+        try:
+            with storage_guard(path, f"checkpoint of chunk {i}"):
+                _chunk_dataset(out).to_netcdf(tmp, engine="h5netcdf")
+                with open(tmp, "rb+") as f:
+                    os.fsync(f.fileno())
+                digest, size = file_sha256(tmp), tmp.stat().st_size
+                os.replace(tmp, path)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+        _fsync_dir(self.folder)
+        self.chunks[i] = {"file": path.name, "bytes": size, "sha256": digest}
+        self._write_manifest()
+
+    def load(self, i: int) -> dict[str, np.ndarray] | None:
+        """The arrays of finished chunk ``i``, or None if its file no longer matches its checksum."""
+        entry = self.chunks.get(i)
+        path = self.chunk_path(i)
+        if entry is None or not path.is_file() or file_sha256(path) != entry["sha256"]:
+            log.warning("checkpoint %s: chunk %d changed since it was verified; it will be recomputed", self.folder, i)
+            self.chunks.pop(i, None)
+            return None
+        with xr.open_dataset(path, engine="h5netcdf", mask_and_scale=False, decode_times=False,
+                             decode_timedelta=False) as ds:
+            return {k: ds[k].values.copy() for k in ds.data_vars}
+
+    def remove(self) -> None:
+        """Delete the folder (after the run's results are safely written)."""
+        shutil.rmtree(self.folder, ignore_errors=True)

@@ -1,0 +1,177 @@
+"""Where chunks run: in this process, on local joblib workers, or on a Dask cluster.
+
+Every backend runs the same task, ``task(i)`` for chunk ``i``, and yields ``(i, result)`` in the
+order chunks finish; the runner puts results back in chunk order, so the result never depends on
+the backend, the number of workers or the order of completion.
+
+Faults: a joblib worker that dies (killed, out of memory) ends the pool with
+``TerminatedWorkerError``; the chunks not yet returned are submitted again, up to ``retries`` times.
+On Dask the scheduler itself reruns the tasks of a worker that dies (up to its
+``distributed.scheduler.allowed-failures``) and ``retries`` reruns a task that raised.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterable, Iterator
+
+from joblib import Parallel, delayed
+
+__all__ = ["BACKENDS", "WorkerLostError", "run_tasks", "dask_client", "check_worker_versions",
+           "pinned_versions", "PINNED"]
+
+log = logging.getLogger("alvh")
+
+BACKENDS = ("joblib", "dask")
+
+
+class WorkerLostError(RuntimeError):
+    """Workers kept dying: a chunk could not be finished within the allowed retries."""
+
+
+def _joblib_tasks(task: Callable, indices: list[int], jobs: int, retries: int) -> Iterator[tuple[int, object]]:
+    from joblib.externals.loky.process_executor import TerminatedWorkerError
+
+    pending = list(indices)
+    for attempt in range(retries + 1):
+        try:
+            gen = Parallel(n_jobs=jobs, return_as="generator_unordered")(delayed(task)(i) for i in list(pending))
+            for i, out in gen:
+                pending.remove(i)
+                yield i, out
+            return
+        except TerminatedWorkerError as exc:
+            if attempt == retries:
+                raise WorkerLostError(f"a worker died {retries + 1} times; chunks {pending} not finished: "
+                                      f"{str(exc).splitlines()[0]}") from exc
+            log.warning("a worker died (%s); rerunning %d unfinished chunk(s): %s", str(exc).splitlines()[0],
+                        len(pending), pending)
+
+
+def dask_client(scheduler: str | None, jobs: int):
+    """A ``distributed.Client``: connected to ``scheduler`` (``tcp://host:port``), or to a new local
+    cluster of ``jobs`` single-threaded worker processes when ``scheduler`` is None.
+
+    Raises
+    ------
+    ImportError
+        ``distributed`` is not installed.
+    OSError
+        The scheduler cannot be reached (within 30 s).
+    """
+    import distributed
+
+    if scheduler:
+        client = distributed.Client(scheduler, timeout="30s")
+        try:
+            check_worker_versions(client)
+        except Exception:
+            client.close()
+            raise
+        return client
+    cluster = distributed.LocalCluster(n_workers=max(jobs, 1), threads_per_worker=1, processes=True,
+                                      host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR)
+    return distributed.Client(cluster)
+
+
+#: Packages whose versions must agree between this process and every worker: they draw and price paths.
+PINNED = ("alvh", "numpy", "scipy", "statsmodels", "arch")
+
+
+def pinned_versions() -> dict[str, str]:
+    """Versions of the :data:`PINNED` packages in this process."""
+    from importlib import metadata
+
+    out = {}
+    for pkg in PINNED:
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
+def check_worker_versions(client) -> None:
+    """Refuse a cluster whose workers run other versions of :data:`PINNED` than this process.
+
+    Raises
+    ------
+    RuntimeError
+        Naming the worker, the package and both versions (results would not be reproducible).
+    """
+    here = pinned_versions()
+    for worker, theirs in client.run(pinned_versions).items():
+        for pkg, v in here.items():
+            if theirs.get(pkg) != v:
+                raise RuntimeError(f"Dask worker {worker} has {pkg} {theirs.get(pkg)}, this process {v}; install the "
+                                   "same versions on every worker (results would differ)")
+
+
+def _call(task: Callable, i: int):
+    return task(i)
+
+
+def _dask_tasks(task: Callable, indices: list[int], client, retries: int) -> Iterator[tuple[int, object]]:
+    import distributed
+
+    shared = client.scatter(task, broadcast=True, hash=False)  # the model, tables and surface, sent once
+    futures = [client.submit(_call, shared, i, pure=False, retries=retries) for i in indices]
+    try:
+        for fut in distributed.as_completed(futures):
+            i, out = fut.result()
+            fut.release()
+            yield i, out
+    finally:
+        for fut in futures:
+            fut.cancel()
+
+
+def run_tasks(task: Callable, indices: Iterable[int], backend: str = "joblib", jobs: int = 1,
+              scheduler: str | None = None, client=None, retries: int = 2) -> Iterator[tuple[int, object]]:
+    """Run ``task(i)`` for each chunk index and yield ``(i, result)`` as chunks finish.
+
+    Parameters
+    ----------
+    task : callable
+        ``task(i) -> (i, result)``; must be picklable (cloudpickle) for worker processes.
+    indices : iterable of int
+        Chunks to run.
+    backend : {"joblib", "dask"}
+    jobs : int
+        joblib workers (1: in this process; -1: all cores), or the size of a local Dask cluster.
+    scheduler : str, optional
+        Address of a running Dask scheduler (``tcp://host:8786``); Dask only.
+    client : distributed.Client, optional
+        An existing Dask client to use instead (Dask only; not closed here).
+    retries : int
+        Reruns of a chunk whose worker died (joblib) or that raised (Dask).
+
+    Raises
+    ------
+    ValueError
+        Unknown backend, or a scheduler given for joblib.
+    WorkerLostError
+        joblib workers died more than ``retries`` times.
+    """
+    indices = list(indices)
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    if not indices:
+        return
+    if backend == "joblib":
+        if scheduler:
+            raise ValueError("--scheduler needs --backend dask")
+        yield from _joblib_tasks(task, indices, jobs, retries)
+        return
+    own = client is None
+    if own:
+        client = dask_client(scheduler, jobs if jobs > 0 else (os.cpu_count() or 1))
+    try:
+        yield from _dask_tasks(task, indices, client, retries)
+    finally:
+        if own:
+            cluster = getattr(client, "cluster", None)
+            client.close()
+            if cluster is not None and not scheduler:
+                cluster.close()

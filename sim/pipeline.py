@@ -1,0 +1,176 @@
+"""One scenario end to end: prepare, simulate (checkpointed), analyse, write results and report.
+
+Used by ``alvh run``, ``alvh batch`` and ``alvh rerun``. Output is written into a hidden temporary
+folder next to ``out_dir`` and renamed into place only when the results, the report and the tables
+are complete; the chunk checkpoint (``.NAME.chunks`` beside ``out_dir``) is removed only after that.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import xarray as xr
+
+from sim.checkpoint import storage_guard
+from sim.config import Scenario
+
+__all__ = ["run_scenario", "checkpoint_folder", "VOLATILE_ATTRS", "compare_results"]
+
+log = logging.getLogger("alvh")
+
+#: Result attributes that describe how a run was executed, not what it computed.
+VOLATILE_ATTRS = ("created", "elapsed_s", "command", "jobs", "backend", "scenario_path", "resumed_chunks")
+
+
+def checkpoint_folder(out_dir: Path) -> Path:
+    """The chunk checkpoint of a run writing into ``out_dir``: ``.NAME.chunks`` beside it."""
+    out_dir = Path(out_dir)
+    return out_dir.parent / f".{out_dir.name}.chunks"
+
+
+def _replace_dir(tmp: Path, out_dir: Path) -> None:
+    old = None
+    if out_dir.exists():
+        old = out_dir.with_name(f".{out_dir.name}-old-{os.getpid()}")
+        os.replace(out_dir, old)
+    os.replace(tmp, out_dir)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def run_scenario(scenario: Scenario, out_dir: Path, n_paths: int | None = None, seed: int | None = None,
+                 jobs: int = 1, backend: str = "joblib", scheduler: str | None = None, client=None,
+                 resume: bool = False, fresh: bool = False, progress: bool = False, on_chunk=None,
+                 command: str = "", checkpoint: bool = True, prepared=None,
+                 say=lambda msg: None) -> xr.Dataset:
+    """Run ``scenario`` and write ``results.nc``, ``report.html`` and the CSV tables into ``out_dir``.
+
+    Parameters
+    ----------
+    scenario : Scenario
+    out_dir : Path
+        Output folder (replaced atomically when complete).
+    n_paths, seed : int, optional
+        Defaults: the scenario's.
+    jobs, backend, scheduler, client
+        Where chunks run (:func:`sim.runner.run`).
+    resume, fresh : bool
+        Continue or discard the checkpoint of an interrupted run (:class:`sim.checkpoint.ChunkStore`).
+    progress : bool
+        Progress bar over chunks.
+    on_chunk : callable, optional
+        Called after each finished chunk.
+    command : str
+        Command line stored in the result's attrs.
+    checkpoint : bool, default True
+        Persist finished chunks (``.NAME.chunks`` beside ``out_dir``) so an interrupted run can resume.
+    prepared : sim.runner.Prepared, optional
+        A preparation to reuse (same scenario and seed).
+    say : callable
+        Receives one-line progress messages (e.g. ``print`` to stderr).
+
+    Returns
+    -------
+    xarray.Dataset
+        The result as written.
+
+    Raises
+    ------
+    sim.data.DataError, sim.modelspec.ParamsFileError, ValueError
+        Bad data, parameter file or model rule (from :func:`sim.runner.prepare`).
+    sim.checkpoint.CheckpointExists, sim.checkpoint.CheckpointError, sim.checkpoint.StorageError
+        Checkpoint conflicts, or a full disk (nothing partial is left as a result).
+    """
+    from sim import report, results, runner
+
+    out_dir = Path(out_dir)
+    n_paths = n_paths or scenario.simulation["n_paths"]
+    seed = scenario.simulation["seed"] if seed is None else seed
+    if prepared is None:
+        say(f"alvh: scenario '{scenario.name}' ({scenario.path}): calibrating to real data...")
+        prepared = runner.prepare(scenario, seed)
+        say(prepared.fit.summary())
+    if scenario.model["type"] == "replay" and n_paths != 1:
+        say(f"alvh: a replay is one path (the real one); ignoring {n_paths:,} paths")
+        n_paths = 1
+    say(f"alvh: simulating {n_paths:,} paths x {prepared.n_steps} days in chunks of "
+        f"{scenario.simulation['chunk_size']:,} on {jobs} job(s) ({backend})...")
+    ck = checkpoint_folder(out_dir) if checkpoint else None
+    done_before = []
+    if ck is not None and resume and (ck / "manifest.json").is_file():
+        done_before = list(json.loads((ck / "manifest.json").read_text()).get("chunks", {}))
+    result = runner.run(prepared, n_paths, seed, jobs=jobs, progress=progress, backend=backend, scheduler=scheduler,
+                        client=client, checkpoint=ck, resume=resume, fresh=fresh, on_chunk=on_chunk)
+    replayed = None
+    if scenario.analysis["replay"] and scenario.model["type"] != "replay":
+        say(f"alvh: replaying every strategy on the real path {prepared.fit.sample}...")
+        replayed = runner.replay(prepared)
+    say("alvh: metrics and claim check...")
+    metric_list, claims = results.analyse(result)
+    ds = results.build_dataset(result, metric_list, claims, command=command, replay=replayed)
+    ds.attrs.update({
+        "backend": backend,
+        "scenario_path": str(scenario.path.resolve()) if scenario.path else "",
+        "n_chunks": int(-(-n_paths // result.chunk_size)),
+        "run_identity_json": json.dumps(runner.run_identity(prepared, n_paths, seed, result.chunk_size)),
+        "resumed_chunks": len(done_before),
+    })
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-partial-", dir=out_dir.parent))
+    try:
+        results.write_dataset(ds, tmp / "results.nc")
+        with storage_guard(tmp / "report.html", "the report"):
+            report.render_report(ds, tmp / "report.html")
+            report.write_tables(ds, tmp)
+        _replace_dir(tmp, out_dir)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    if ck is not None:
+        shutil.rmtree(ck, ignore_errors=True)
+    log.info("%s: results written to %s", scenario.name, out_dir)
+    return ds
+
+
+def compare_results(a: xr.Dataset, b: xr.Dataset) -> list[str]:
+    """Differences between two results, ignoring how they were executed (:data:`VOLATILE_ATTRS`).
+
+    Every data variable and coordinate is compared bit for bit (NaN equal to NaN, strings exactly),
+    and every other attribute by value.
+
+    Returns
+    -------
+    list of str
+        One line per difference; empty when the results are identical.
+    """
+    import numpy as np
+
+    out = []
+    for kind, va, vb in (("variable", a.data_vars, b.data_vars), ("coordinate", a.coords, b.coords)):
+        for name in sorted(set(va) | set(vb)):
+            if name not in va or name not in vb:
+                out.append(f"{kind} {name}: only in {'the first' if name in va else 'the second'}")
+                continue
+            x, y = va[name].values, vb[name].values
+            if x.shape != y.shape or va[name].dims != vb[name].dims:
+                out.append(f"{kind} {name}: shape {x.shape} vs {y.shape}")
+            elif x.dtype.kind in "fc":
+                same = np.array_equal(x, y, equal_nan=True)
+                if not same:
+                    diff = np.nanmax(np.abs(x.astype(float) - y.astype(float)))
+                    out.append(f"{kind} {name}: differs (largest difference {diff:.3g})")
+            elif not np.array_equal(x, y):
+                out.append(f"{kind} {name}: differs")
+    for key in sorted(set(a.attrs) | set(b.attrs)):
+        if key in VOLATILE_ATTRS:
+            continue
+        if key not in a.attrs or key not in b.attrs:
+            out.append(f"attribute {key}: only in {'the first' if key in a.attrs else 'the second'}")
+        elif str(a.attrs[key]) != str(b.attrs[key]):
+            out.append(f"attribute {key}: {str(a.attrs[key])[:60]!r} vs {str(b.attrs[key])[:60]!r}")
+    return out
