@@ -529,6 +529,48 @@ def summary_table(ds: xr.Dataset):
     return pd.DataFrame(rows)
 
 
+def _figure(ds: xr.Dataset, key: str) -> str | None:
+    """A dot plot of one metric with its 95% CI: one row per complete point, one colour per hedge
+    (the budget-sweep copies left out); an inline PNG (base64), or None if the metric is absent."""
+    import base64
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if key not in ds.metric.values:
+        return None
+    m = ds.sel(metric=key)
+    flat = ds.point_status.values.ravel()
+    names = ds.point_name.values.ravel()
+    rows = [i for i, st in enumerate(flat) if st == "complete"]
+    strategies = [str(s) for s in ds.strategy.values if s != "unhedged" and "_budget_" not in str(s)]
+    if not rows or not strategies:
+        return None
+    fig, ax = plt.subplots(figsize=(8, 0.35 * len(rows) * max(1, len(strategies)) ** 0.5 + 1.5))
+    for j, s in enumerate(strategies):
+        v = m.metric_value.sel(strategy=s).values.ravel()[rows]
+        lo = m.metric_ci_low.sel(strategy=s).values.ravel()[rows]
+        hi = m.metric_ci_high.sel(strategy=s).values.ravel()[rows]
+        y = np.arange(len(rows)) + (j - (len(strategies) - 1) / 2) * 0.8 / max(len(strategies), 1)
+        err = np.vstack([np.where(np.isnan(lo), 0, v - lo), np.where(np.isnan(hi), 0, hi - v)])
+        ax.errorbar(v, y, xerr=err, fmt="o", ms=4, capsize=2, label=s)
+    ax.set_yticks(np.arange(len(rows)), [str(names[i]) for i in rows], fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel(f"{m.metric_label.values.item()} ({m.metric_units.values.item()})")
+    if key == "cost_median":
+        ax.axvspan(1.0, 2.0, color="0.9", zorder=0, label="claimed 1-2%/yr")
+    ax.axvline(0.0, color="0.5", lw=0.8)
+    ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode()
+
+
 def summary_html(ds: xr.Dataset) -> str:
     """One HTML page comparing the points of a batch (status, summary metrics with CIs, verdicts)."""
     table = summary_table(ds)
@@ -555,6 +597,11 @@ def summary_html(ds: xr.Dataset) -> str:
         parts.append("<h2>Failed points</h2><ul>" + "".join(
             f"<li class='failed'><b>{esc(r.point)}</b>: {esc(str(r.error))}</li>" for r in failed.itertuples()) + "</ul>")
     done = table[table["status"] == "complete"]
+    for key in ("cost_median", "cvar99_annual_reduction"):
+        png = _figure(ds, key) if len(done) else None
+        if png:
+            parts.append(f"<h2>{esc(str(ds.sel(metric=key).metric_label.values.item()))}, every point</h2>"
+                         f"<img alt='{esc(key)} per point' src='data:image/png;base64,{png}'>")
     if len(done):
         parts.append("<h2>Every point and strategy</h2><p>Metrics as in each point's report (95% CIs); "
                      "claim verdicts per strategy. Each point's own report is in <code>points/NAME/report.html</code>."

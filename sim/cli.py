@@ -565,7 +565,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "bench":
             return _bench(args)
     except KeyboardInterrupt:
-        return _fail("interrupted; no result was written", 130)
+        return _fail("interrupted; no result was written (finished chunks are kept: rerun the command with --resume)", 130)
     return _fail(f"unknown command {args.command!r}")
 
 
