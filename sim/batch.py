@@ -157,7 +157,11 @@ def _set_key(raw: dict, key: str, value) -> None:
 
 
 def _fmt(v) -> str:
-    return f"{v:g}" if isinstance(v, float) else str(v)
+    """A grid value in a point's name: floats by their shortest exact repr (1.0 and 1.0000001 stay apart)."""
+    if isinstance(v, float):
+        text = repr(v)
+        return text[:-2] if text.endswith(".0") else text
+    return str(v)
 
 
 def _point_text(source: Path, values: dict, suffix: str) -> str:
@@ -232,12 +236,22 @@ def load_batch(path: str | Path) -> BatchSpec:
     for key, values in b.get("grid", {}).items():
         if not _KEY.match(key):
             raise ConfigError(f"{p}: key 'batch.grid.\"{key}\"': not a scenario key (a.b.c or a.b[1].c)")
-        if len(set(map(repr, values))) != len(values):
+        if any(a == b for i, a in enumerate(values) for b in values[i + 1:]):  # 1 and 1.0 repeat too
             raise ConfigError(f"{p}: key 'batch.grid.\"{key}\"': values repeat: {values}")
     spec = BatchSpec(name=b["name"], path=p, text=text, scenarios=[(p.parent / s) for s in b["scenarios"]],
                      grid=dict(b.get("grid", {})), paths=b.get("paths"), seed=b.get("seed"))
     _expand(spec, str(p))
+    _check_names(spec, str(p))
     return spec
+
+
+def _check_names(spec: BatchSpec, where: str) -> None:
+    seen = {}
+    for pt in spec.points:
+        if pt.name in seen:
+            raise ConfigError(f"{where}: points {seen[pt.name]} and {pt.values} would share the folder {pt.name!r}; "
+                              "make the grid values (or the scenario names) distinct")
+        seen[pt.name] = pt.values
 
 
 def batch_from_scenarios(files: list[str | Path], paths: int | None = None, seed: int | None = None) -> BatchSpec:
@@ -246,6 +260,7 @@ def batch_from_scenarios(files: list[str | Path], paths: int | None = None, seed
     text = "[batch]\nname = \"scenarios\"\nscenarios = [" + ", ".join(json.dumps(str(f.resolve())) for f in files) + "]\n"
     spec = BatchSpec(name="scenarios", path=None, text=text, scenarios=files, grid={}, paths=paths, seed=seed)
     _expand(spec, "command line")
+    _check_names(spec, "command line")
     return spec
 
 

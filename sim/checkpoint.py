@@ -246,9 +246,12 @@ class ChunkStore:
                 log.warning("checkpoint %s: chunk %d: %s; it will be recomputed", self.folder, i, problem)
                 path.unlink(missing_ok=True)
         unlisted = {p.name for p in self.folder.glob("chunk_*")} - {e["file"] for e in self.chunks.values()}
-        for name in sorted(unlisted):  # killed between the chunk's rename and the manifest's, or a temporary
+        for name in sorted(unlisted):  # killed between the chunk's rename and the manifest's
             log.info("checkpoint %s: %s is not in the manifest; it will be recomputed", self.folder, name)
             (self.folder / name).unlink(missing_ok=True)
+        for tmp in self.folder.glob(".*.part-*"):  # temporaries of a writer killed mid-write
+            log.info("checkpoint %s: removing the partial file %s of an interrupted write", self.folder, tmp.name)
+            tmp.unlink(missing_ok=True)
         self._write_manifest()
         return done
 

@@ -260,6 +260,26 @@ def _shocks(scenario: Scenario, where: str) -> tuple[Shock, ...]:
     return tuple(out)
 
 
+def _one_blas_thread(func):
+    """Run ``func`` with BLAS/OpenMP pools limited to one thread (threadpoolctl).
+
+    A multithreaded matrix product rounds differently for different thread counts, so the VIX
+    tables, the surface and the calibration would otherwise depend on the machine's core count (or
+    ``OMP_NUM_THREADS``), and a result would not reproduce bit for bit elsewhere.
+    """
+    import functools
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1):
+            return func(*args, **kwargs)
+
+    return wrapper
+
+
+@_one_blas_thread
 def prepare(scenario: Scenario, seed: int) -> Prepared:
     """Load data, calibrate the model (or read its parameter file), build the VIX pricer and diagnostics.
 
@@ -663,6 +683,7 @@ class ReplayResult:
     pricing_model: str
 
 
+@_one_blas_thread
 def replay(prepared: Prepared) -> ReplayResult:
     """Run the condor and every hedge of the scenario on the real daily closes of its data window.
 
