@@ -49,7 +49,7 @@ import numpy as np
 import xarray as xr
 from jsonschema.exceptions import best_match
 
-from sim.checkpoint import CheckpointExists, StorageError, atomic_write_bytes, file_sha256
+from sim.checkpoint import CheckpointError, CheckpointExists, StorageError, atomic_write_bytes, file_sha256
 from sim.config import ConfigError, Scenario, parse_scenario
 
 __all__ = ["BATCH_SCHEMA", "BatchSpec", "Point", "load_batch", "is_batch_file", "batch_from_scenarios",
@@ -77,6 +77,10 @@ BATCH_SCHEMA = {
         },
     }},
 }
+
+#: Names of the gathered dataset's own dimensions, coordinates and variables.
+RESERVED = frozenset({"scenario", "strategy", "metric", "claim", "n_paths", "point_status", "point_error",
+                      "point_name", "metric_units", "metric_label", "claim_statistic", "claim_units"})
 
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\[\d+\])?(\.[A-Za-z_][A-Za-z0-9_]*(\[\d+\])?)*$")
 
@@ -121,11 +125,14 @@ def _dim_names(keys: list[str]) -> list[str]:
     """Short dimension names: the key's last component, longer where two would clash."""
     parts = [re.sub(r"[\[\]]", "_", k).strip("_").split(".") for k in keys]
     generic = ("type", "name", "value", "enabled", "params")
+    names = [re.sub(r"\W", "_", k) for k in keys]
     for n in range(1, max((len(p) for p in parts), default=1) + 1):
-        names = ["_".join(p[-(n + (p[-1] in generic)):]).replace("__", "_").strip("_") for p in parts]
-        if len(set(names)) == len(names) and "scenario" not in names:
-            return names
-    return [re.sub(r"\W", "_", k) for k in keys]
+        short = ["_".join(p[-(n + (p[-1] in generic)):]).replace("__", "_").strip("_") for p in parts]
+        if len(set(short)) == len(short):
+            names = short
+            break
+    # names the gathered dataset uses for itself are prefixed
+    return [f"grid_{d}" if d in RESERVED or d.startswith(("metric_", "claim_", "point_")) else d for d in names]
 
 
 def _set_key(raw: dict, key: str, value) -> None:
@@ -154,6 +161,8 @@ def _set_key(raw: dict, key: str, value) -> None:
                 arr[k] = value
             else:
                 node = arr[k]
+                if not isinstance(node, dict):
+                    raise ConfigError(f"grid key '{key}': '{name}[{k}]' is not a table")
 
 
 def _fmt(v) -> str:
@@ -238,6 +247,9 @@ def load_batch(path: str | Path) -> BatchSpec:
             raise ConfigError(f"{p}: key 'batch.grid.\"{key}\"': not a scenario key (a.b.c or a.b[1].c)")
         if any(a == b for i, a in enumerate(values) for b in values[i + 1:]):  # 1 and 1.0 repeat too
             raise ConfigError(f"{p}: key 'batch.grid.\"{key}\"': values repeat: {values}")
+    for opt, key in (("paths", "simulation.n_paths"), ("seed", "simulation.seed")):
+        if opt in b and key in b.get("grid", {}):
+            raise ConfigError(f"{p}: key 'batch.{opt}': it would override the grid over '{key}'; give one of them")
     spec = BatchSpec(name=b["name"], path=p, text=text, scenarios=[(p.parent / s) for s in b["scenarios"]],
                      grid=dict(b.get("grid", {})), paths=b.get("paths"), seed=b.get("seed"))
     _expand(spec, str(p))
@@ -256,9 +268,13 @@ def _check_names(spec: BatchSpec, where: str) -> None:
 
 def batch_from_scenarios(files: list[str | Path], paths: int | None = None, seed: int | None = None) -> BatchSpec:
     """A batch of scenario files given on the command line (no grid)."""
+    import hashlib
+
     files = [Path(f) for f in files]
-    text = "[batch]\nname = \"scenarios\"\nscenarios = [" + ", ".join(json.dumps(str(f.resolve())) for f in files) + "]\n"
-    spec = BatchSpec(name="scenarios", path=None, text=text, scenarios=files, grid={}, paths=paths, seed=seed)
+    listed = ", ".join(json.dumps(str(f.resolve())) for f in files)
+    name = "scenarios-" + hashlib.sha256(listed.encode()).hexdigest()[:8]  # one folder per set of files
+    text = f"[batch]\nname = \"{name}\"\nscenarios = [{listed}]\n"
+    spec = BatchSpec(name=name, path=None, text=text, scenarios=files, grid={}, paths=paths, seed=seed)
     _expand(spec, "command line")
     _check_names(spec, "command line")
     return spec
@@ -274,12 +290,32 @@ class BatchOutcome:
     dataset: xr.Dataset | None
 
 
+def _settings(spec: BatchSpec, pt: Point) -> dict:
+    """What a complete point was run with: a resumed batch reruns the point if any of it changed."""
+    import hashlib
+
+    from sim.parallel import pinned_versions
+
+    return {"scenario_sha256": hashlib.sha256(pt.scenario.text.encode()).hexdigest(), "paths": spec.paths,
+            "seed": spec.seed, "versions": pinned_versions()}
+
+
 def _manifest(out: Path) -> Path:
     return out / "batch_manifest.json"
 
 
+def _batch_settings(spec: BatchSpec) -> dict:
+    """What a batch was started with; ``--resume`` with other settings is refused."""
+    import hashlib
+
+    from sim.parallel import pinned_versions
+
+    return {"batch_sha256": hashlib.sha256(spec.text.encode()).hexdigest(), "paths": spec.paths, "seed": spec.seed,
+            "versions": pinned_versions()}
+
+
 def _write_manifest(out: Path, spec: BatchSpec, state: dict) -> None:
-    doc = {"format": "alvh-batch/1", "name": spec.name, "points": state}
+    doc = {"format": "alvh-batch/1", "name": spec.name, "settings": _batch_settings(spec), "points": state}
     atomic_write_bytes(_manifest(out), json.dumps(doc, indent=1).encode(), "batch manifest")
 
 
@@ -313,23 +349,49 @@ def run_batch(spec: BatchSpec, out: Path, jobs: int = 1, backend: str = "joblib"
     ------
     sim.checkpoint.CheckpointExists
         ``out`` holds a batch and neither ``resume`` nor ``fresh`` is set.
+    sim.checkpoint.CheckpointError
+        The batch in ``out`` was started with another batch text, paths, seed or package versions,
+        or another process is writing ``out``.
     sim.checkpoint.StorageError
         The disk filled up (points already complete stay complete).
+    RuntimeError, OSError, distributed.KilledWorker
+        Dask: an unreachable scheduler, workers with other package versions, workers that keep dying.
     """
     import shutil
+
+    from sim.checkpoint import QuietFileHandler, output_lock
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with output_lock(out):
+        if _manifest(out).is_file() and not resume:
+            if not fresh:
+                raise CheckpointExists(f"{out}: holds a batch already; pass --resume to continue it or --fresh to "
+                                       "start again")
+            shutil.rmtree(out)
+        if _manifest(out).is_file():
+            try:
+                before = json.loads(_manifest(out).read_text(encoding="utf-8")).get("settings", {})
+            except (OSError, ValueError) as exc:
+                raise CheckpointError(f"{_manifest(out)}: unreadable ({exc}); pass --fresh to start again") from None
+            now = _batch_settings(spec)
+            for key in now:
+                if before.get(key) != now[key]:
+                    raise CheckpointError(f"{out}: the batch there was started with other settings ({key}: "
+                                          f"{before.get(key)!r} there, {now[key]!r} now); resume it with the same "
+                                          "batch file and options, or pass --fresh")
+        out.mkdir(parents=True, exist_ok=True)
+        return _run_batch_locked(spec, out, jobs, backend, scheduler, progress, command, say, QuietFileHandler)
+
+
+def _run_batch_locked(spec, out, jobs, backend, scheduler, progress, command, say, handler_cls) -> BatchOutcome:
+    import os
 
     from tqdm.auto import tqdm
 
     from sim.pipeline import checkpoint_folder, run_scenario
 
-    out = Path(out)
-    if _manifest(out).is_file() and not resume:
-        if not fresh:
-            raise CheckpointExists(f"{out}: holds a batch already; pass --resume to continue it or --fresh to "
-                                   "start again")
-        shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(out / "batch.log", encoding="utf-8")
+    handler = handler_cls(out / "batch.log", encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     log.addHandler(handler)
     old_level = log.level
@@ -339,7 +401,7 @@ def run_batch(spec: BatchSpec, out: Path, jobs: int = 1, backend: str = "joblib"
         state = {}
         if _manifest(out).is_file():
             state = json.loads(_manifest(out).read_text(encoding="utf-8")).get("points", {})
-        log.info("batch %s: %d point(s) into %s%s", spec.name, len(spec.points), out, " (resuming)" if resume else "")
+        log.info("batch %s: %d point(s) into %s%s", spec.name, len(spec.points), out, " (resuming)" if state else "")
         complete, failed, skipped = [], {}, []
         todo = []
         for pt in spec.points:
@@ -350,20 +412,21 @@ def run_batch(spec: BatchSpec, out: Path, jobs: int = 1, backend: str = "joblib"
                 state[pt.name] = {"status": "failed", "error": pt.error}
                 log.error("point %s: invalid scenario: %s", pt.name, pt.error)
                 say(f"alvh: point {pt.name}: FAILED validation: {pt.error}")
-            elif (entry.get("status") == "complete" and res.is_file()
-                  and file_sha256(res) == entry.get("results_sha256")):
+            elif (entry.get("status") == "complete" and entry.get("settings") == _settings(spec, pt)
+                  and res.is_file() and file_sha256(res) == entry.get("results_sha256")):
                 skipped.append(pt.name)
                 complete.append(pt.name)
                 log.info("point %s: complete in an earlier run (checksum verified); skipped", pt.name)
             else:
                 if entry.get("status") == "complete":
-                    log.warning("point %s: its results.nc is missing or changed; it will be rerun", pt.name)
+                    log.warning("point %s: its results.nc is missing or changed, or its scenario, paths or seed "
+                                "changed; it will be rerun", pt.name)
                 todo.append(pt)
         _write_manifest(out, spec, state)
-        if backend == "dask":
+        if backend == "dask" and todo:
             from sim.parallel import dask_client
 
-            client = dask_client(scheduler, jobs if jobs > 0 else 2)
+            client = dask_client(scheduler, jobs if jobs > 0 else (os.cpu_count() or 1))
         totals = {pt.name: -(-(spec.paths or pt.scenario.simulation["n_paths"])
                              // pt.scenario.simulation["chunk_size"]) for pt in todo}
         overall = tqdm(total=sum(totals.values()), desc=f"batch {spec.name}: chunks of {len(todo)} point(s)",
@@ -374,10 +437,16 @@ def run_batch(spec: BatchSpec, out: Path, jobs: int = 1, backend: str = "joblib"
                 say(f"alvh: point {k} of {len(todo)}: {pt.name}")
                 log.info("point %s: started (%s)", pt.name, pt.source)
                 has_ck = (checkpoint_folder(point_dir) / "manifest.json").is_file()
+                kwargs = dict(n_paths=spec.paths, seed=spec.seed, jobs=jobs, backend=backend, scheduler=scheduler,
+                              client=client, progress=progress, on_chunk=lambda i: overall.update(1), command=command)
                 try:
-                    run_scenario(pt.scenario, point_dir, n_paths=spec.paths, seed=spec.seed, jobs=jobs,
-                                 backend=backend, scheduler=scheduler, client=client, resume=has_ck,
-                                 progress=progress, on_chunk=lambda i: overall.update(1), command=command)
+                    try:
+                        run_scenario(pt.scenario, point_dir, resume=has_ck, **kwargs)
+                    except CheckpointError as exc:  # the point's checkpoint is of other settings: start it again
+                        if isinstance(exc, CheckpointExists):
+                            raise
+                        log.warning("point %s: %s; starting the point again", pt.name, exc)
+                        run_scenario(pt.scenario, point_dir, fresh=True, **kwargs)
                 except StorageError:  # a full disk stops the batch: every later point would fail too
                     log.error("point %s: disk full:\n%s", pt.name, traceback.format_exc())
                     raise
@@ -390,6 +459,7 @@ def run_batch(spec: BatchSpec, out: Path, jobs: int = 1, backend: str = "joblib"
                 else:
                     res = point_dir / "results.nc"
                     state[pt.name] = {"status": "complete", "results_sha256": file_sha256(res),
+                                      "settings": _settings(spec, pt),
                                       "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
                     complete.append(pt.name)
                     log.info("point %s: complete", pt.name)

@@ -32,7 +32,7 @@ import numpy as np
 import xarray as xr
 
 __all__ = ["ChunkStore", "CheckpointError", "CheckpointExists", "StorageError", "atomic_write_bytes",
-           "file_sha256", "storage_guard"]
+           "file_sha256", "storage_guard", "output_lock", "QuietFileHandler"]
 
 log = logging.getLogger("alvh")
 
@@ -87,6 +87,57 @@ class storage_guard:
         if isinstance(exc, OSError):
             raise StorageError(exc.errno or errno.EIO, f"cannot write {self.what} {self.path}: {exc}") from exc
         return False
+
+
+class output_lock:
+    """Context manager: an exclusive lock (``fcntl.flock``) on ``.NAME.lock`` beside an output folder,
+    held for a whole run, so two processes never write, resume or delete the same run at once.
+
+    Raises
+    ------
+    CheckpointError
+        Another process holds the lock (the message gives its pid).
+    """
+
+    def __init__(self, out_dir: Path):
+        out_dir = Path(out_dir)
+        self.path = out_dir.parent / f".{out_dir.name}.lock"
+        self.fd = None
+
+    def __enter__(self):
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            other = os.pread(self.fd, 32, 0).decode(errors="replace").strip() or "?"
+            os.close(self.fd)
+            self.fd = None
+            raise CheckpointError(f"{self.path.parent / self.path.name[1:-5]}: in use by another alvh process "
+                                  f"(pid {other}); wait for it or choose another --out") from None
+        os.ftruncate(self.fd, 0)
+        os.pwrite(self.fd, str(os.getpid()).encode(), 0)
+        return self
+
+    def __exit__(self, *exc):
+        import fcntl
+
+        if self.fd is not None:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            os.close(self.fd)
+            self.fd = None
+        return False
+
+
+class QuietFileHandler(logging.FileHandler):
+    """A log file that goes quiet (instead of printing a traceback per record) once writing fails,
+    e.g. on a full disk; the error itself is reported by the command."""
+
+    def handleError(self, record):  # noqa: N802 (logging's name)
+        self.close()
+        self.setLevel(logging.CRITICAL + 1)
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -207,9 +258,12 @@ class ChunkStore:
         CheckpointExists
             A checkpoint is present and neither ``resume`` nor ``fresh`` is set.
         CheckpointError
-            The checkpoint belongs to another run (the message names the differing key).
+            The checkpoint belongs to another run (the message names the differing key), or its
+            manifest is unreadable.
+        StorageError
+            The manifest cannot be written (disk full).
         """
-        if self.exists() and fresh:
+        if fresh and self.folder.exists():
             shutil.rmtree(self.folder)
         if not self.exists():
             self.folder.mkdir(parents=True, exist_ok=True)
@@ -261,7 +315,10 @@ class ChunkStore:
         atomic_write_bytes(self.manifest_path, json.dumps(doc, indent=1).encode(), "checkpoint manifest")
 
     def save(self, i: int, out: dict[str, np.ndarray]) -> None:
-        """Persist chunk ``i`` (a dict of arrays) atomically, then list it in the manifest.
+        """Persist chunk ``i`` atomically, then list it in the manifest.
+
+        ``out`` is the dict of arrays :func:`sim.runner.simulate_chunk` returns (any shapes and
+        numeric dtypes; each is stored exactly, dimension ``k`` of array ``v`` named ``v_dk``).
 
         Raises
         ------
@@ -295,7 +352,3 @@ class ChunkStore:
         with xr.open_dataset(path, engine="h5netcdf", mask_and_scale=False, decode_times=False,
                              decode_timedelta=False) as ds:
             return {k: ds[k].values.copy() for k in ds.data_vars}
-
-    def remove(self) -> None:
-        """Delete the folder (after the run's results are safely written)."""
-        shutil.rmtree(self.folder, ignore_errors=True)

@@ -28,9 +28,7 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
-import shutil
 import sys
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -157,12 +155,25 @@ def _execution_options(p: argparse.ArgumentParser) -> None:
 def _check_backend(args: argparse.Namespace) -> str | None:
     if args.scheduler and args.backend != "dask":
         return "--scheduler needs --backend dask"
-    if args.backend == "dask":
-        try:
-            import distributed  # noqa: F401
-        except ImportError:
-            return "--backend dask needs the 'distributed' package (pip install 'dask[distributed]')"
+    if getattr(args, "no_checkpoint", False) and args.resume:
+        return "--resume needs checkpoints (drop --no-checkpoint)"
     return None
+
+
+def _execution_errors() -> tuple:
+    """Failures of the workers or the cluster, reported in one line (exit 1)."""
+    from distributed import KilledWorker
+
+    from sim.parallel import WorkerLostError
+
+    return (WorkerLostError, KilledWorker, RuntimeError, TimeoutError, OSError)
+
+
+def _storage_message(exc, kept: str) -> str:
+    from errno import EDQUOT, ENOSPC
+
+    hint = "free space and rerun with --resume" if exc.errno in (ENOSPC, EDQUOT) else "fix it and rerun with --resume"
+    return f"{exc.strerror or exc}; {kept}: {hint}"
 
 
 def _say(msg: str) -> None:
@@ -185,7 +196,6 @@ def _run(args: argparse.Namespace) -> int:
     from sim.config import ConfigError, load_scenario
     from sim.data import DataError
     from sim.modelspec import ParamsFileError
-    from sim.parallel import WorkerLostError
     from sim.pipeline import run_scenario
 
     try:
@@ -212,11 +222,11 @@ def _run(args: argparse.Namespace) -> int:
     except CheckpointError as exc:
         return _fail(str(exc))
     except StorageError as exc:
-        return _fail(f"{exc.strerror or exc}; finished chunks are kept: free space and rerun with --resume", 1)
-    except WorkerLostError as exc:
-        return _fail(f"{exc}; finished chunks are kept: rerun with --resume", 1)
+        return _fail(_storage_message(exc, "finished chunks are kept"), 1)
     except ValueError as exc:  # calibration failure, or a model rule the scenario breaks
         return _fail(f"{scenario.path}: {exc}")
+    except _execution_errors() as exc:  # workers or the cluster
+        return _fail(f"{type(exc).__name__}: {exc}; finished chunks are kept: rerun with --resume", 1)
     from sim import report
 
     print(report.summary_text(ds, out_dir))
@@ -258,7 +268,9 @@ def _batch(args: argparse.Namespace) -> int:
     except CheckpointError as exc:
         return _fail(str(exc))
     except StorageError as exc:
-        return _fail(f"{exc.strerror or exc}; complete points are kept: free space and rerun with --resume", 1)
+        return _fail(_storage_message(exc, "complete points and finished chunks are kept"), 1)
+    except _execution_errors() as exc:  # the Dask cluster (a point's own failure does not stop the batch)
+        return _fail(f"{type(exc).__name__}: {exc}; complete points are kept: rerun with --resume", 1)
     n = len(spec.points)
     print(f"Batch '{spec.name}': {len(outcome.complete)} of {n} point(s) complete"
           + (f" ({len(outcome.skipped)} from an earlier run)" if outcome.skipped else "")
@@ -276,7 +288,7 @@ def _rerun(args: argparse.Namespace) -> int:
 
     import xarray as xr
 
-    from sim.checkpoint import StorageError
+    from sim.checkpoint import CheckpointError, StorageError
     from sim.config import ConfigError, parse_scenario
     from sim.data import DataError
     from sim.modelspec import ParamsFileError
@@ -299,9 +311,9 @@ def _rerun(args: argparse.Namespace) -> int:
     if missing:
         return _fail(f"{src}: not an alvh result (attrs {', '.join(missing)} missing)")
     where = Path(old.attrs.get("scenario_path") or "")
-    try:
+    try:  # relative data and parameter files resolve beside the original scenario file (or the working folder)
         scenario = parse_scenario(old.attrs["scenario_text"], where=f"{src} (stored scenario)",
-                                  path=where if where.is_file() else src)
+                                  path=where if where.is_file() else None)
     except ConfigError as exc:
         return _fail(str(exc))
     scenario = dataclasses.replace(scenario, simulation={**scenario.simulation,
@@ -312,7 +324,10 @@ def _rerun(args: argparse.Namespace) -> int:
                if k != "python" and then.get(k) != now.get(k)}
     for k, (a, b) in changed.items():
         _say(f"alvh: warning: {k} {a} when the result was made, {b} now; results may differ")
-    out_dir = Path(args.out) if args.out else src.parent.with_name(src.parent.name + "-rerun")
+    folder = src.resolve().parent
+    out_dir = Path(args.out) if args.out else folder.with_name(folder.name + "-rerun")
+    if out_dir.resolve() == folder:
+        return _fail(f"--out {out_dir}: is the folder of the result being checked; choose another")
     progress = not args.no_progress and sys.stderr.isatty()
     command = "alvh " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     _say(f"alvh: rerunning {src} (seed {old.attrs['seed']}, {old.attrs['n_paths']:,} paths, chunks of "
@@ -321,12 +336,14 @@ def _rerun(args: argparse.Namespace) -> int:
         new = run_scenario(scenario, out_dir, n_paths=int(old.attrs["n_paths"]), seed=int(old.attrs["seed"]),
                            jobs=args.jobs, backend=args.backend, scheduler=args.scheduler, fresh=True,
                            progress=progress, command=command, say=_say)
-    except (DataError, ParamsFileError, ConfigError) as exc:
+    except (DataError, ParamsFileError, ConfigError, CheckpointError) as exc:
         return _fail(str(exc))
     except StorageError as exc:
         return _fail(str(exc), 1)
     except ValueError as exc:
         return _fail(f"{src}: {exc}")
+    except _execution_errors() as exc:
+        return _fail(f"{type(exc).__name__}: {exc}", 1)
     diffs = compare_results(old, new)
     if not diffs:
         print(f"Reproduced: every variable of {out_dir / 'results.nc'} is identical to {src} "
@@ -565,7 +582,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "bench":
             return _bench(args)
     except KeyboardInterrupt:
-        return _fail("interrupted; no result was written (finished chunks are kept: rerun the command with --resume)", 130)
+        kept = args.command in ("run", "batch") and not getattr(args, "no_checkpoint", False)
+        return _fail("interrupted; no result was written" + (" (finished chunks are kept: rerun the command with "
+                                                             "--resume)" if kept else ""), 130)
     return _fail(f"unknown command {args.command!r}")
 
 

@@ -49,22 +49,31 @@ def _joblib_tasks(task: Callable, indices: list[int], jobs: int, retries: int) -
                         len(pending), pending)
 
 
-def dask_client(scheduler: str | None, jobs: int):
+def dask_client(scheduler: str | None, jobs: int, wait_s: float = 120.0):
     """A ``distributed.Client``: connected to ``scheduler`` (``tcp://host:port``), or to a new local
     cluster of ``jobs`` single-threaded worker processes when ``scheduler`` is None.
 
     Raises
     ------
-    ImportError
-        ``distributed`` is not installed.
     OSError
         The scheduler cannot be reached (within 30 s).
+    RuntimeError
+        No worker joined within ``wait_s`` seconds, a worker runs more than one thread, or a worker
+        has other versions of :data:`PINNED` (every chunk checks this again on its worker).
     """
     import distributed
 
     if scheduler:
         client = distributed.Client(scheduler, timeout="30s")
         try:
+            try:
+                client.wait_for_workers(1, timeout=wait_s)
+            except (TimeoutError, distributed.TimeoutError) as exc:
+                raise RuntimeError(f"no Dask worker joined {scheduler} within {wait_s:g} s") from exc
+            multi = {w: n for w, n in client.nthreads().items() if n != 1}
+            if multi:
+                raise RuntimeError(f"Dask workers {sorted(multi)} run {sorted(set(multi.values()))} threads; start "
+                                   "them with --nthreads 1 (one chunk per process keeps results bit-identical)")
             check_worker_versions(client)
         except Exception:
             client.close()
@@ -72,7 +81,11 @@ def dask_client(scheduler: str | None, jobs: int):
         return client
     cluster = distributed.LocalCluster(n_workers=max(jobs, 1), threads_per_worker=1, processes=True,
                                       host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR)
-    return distributed.Client(cluster)
+    try:
+        return distributed.Client(cluster)
+    except Exception:
+        cluster.close()
+        raise
 
 
 #: Packages whose versions must agree between this process and every worker: they draw and price paths.

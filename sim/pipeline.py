@@ -16,15 +16,18 @@ from pathlib import Path
 
 import xarray as xr
 
-from sim.checkpoint import storage_guard
+from sim.checkpoint import output_lock, storage_guard
 from sim.config import Scenario
 
-__all__ = ["run_scenario", "checkpoint_folder", "VOLATILE_ATTRS", "compare_results"]
+__all__ = ["run_scenario", "checkpoint_folder", "VOLATILE_ATTRS", "VERSION_ATTRS", "compare_results"]
 
 log = logging.getLogger("alvh")
 
 #: Result attributes that describe how a run was executed, not what it computed.
 VOLATILE_ATTRS = ("created", "elapsed_s", "command", "jobs", "backend", "scenario_path", "resumed_chunks")
+
+#: Result attributes that describe the software, reported apart from the results by ``alvh rerun``.
+VERSION_ATTRS = ("package_versions_json", "run_identity_json")
 
 
 def checkpoint_folder(out_dir: Path) -> Path:
@@ -41,6 +44,17 @@ def _replace_dir(tmp: Path, out_dir: Path) -> None:
     os.replace(tmp, out_dir)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def _tidy(out_dir: Path) -> None:
+    """Before a run (under its lock): restore a result left aside by a run killed between its two
+    renames, and remove the partial folders of killed runs."""
+    old = sorted(out_dir.parent.glob(f".{out_dir.name}-old-*"))
+    if old and not out_dir.exists():
+        log.warning("%s: restoring the previous result, left aside by a run killed while replacing it", out_dir)
+        os.replace(old.pop(), out_dir)
+    for stale in old + sorted(out_dir.parent.glob(f".{out_dir.name}-partial-*")):
+        shutil.rmtree(stale, ignore_errors=True)
 
 
 def run_scenario(scenario: Scenario, out_dir: Path, n_paths: int | None = None, seed: int | None = None,
@@ -84,11 +98,23 @@ def run_scenario(scenario: Scenario, out_dir: Path, n_paths: int | None = None, 
     sim.data.DataError, sim.modelspec.ParamsFileError, ValueError
         Bad data, parameter file or model rule (from :func:`sim.runner.prepare`).
     sim.checkpoint.CheckpointExists, sim.checkpoint.CheckpointError, sim.checkpoint.StorageError
-        Checkpoint conflicts, or a full disk (nothing partial is left as a result).
+        Checkpoint conflicts, another process writing ``out_dir``, or a full disk (nothing partial
+        is left as a result).
+    sim.parallel.WorkerLostError, RuntimeError, OSError, distributed.KilledWorker
+        Workers that keep dying, a worker with other package versions, an unreachable scheduler.
     """
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    with output_lock(out_dir):
+        _tidy(out_dir)
+        return _run_locked(scenario, out_dir, n_paths, seed, jobs, backend, scheduler, client, resume, fresh,
+                           progress, on_chunk, command, checkpoint, prepared, say)
+
+
+def _run_locked(scenario, out_dir, n_paths, seed, jobs, backend, scheduler, client, resume, fresh, progress,
+                on_chunk, command, checkpoint, prepared, say) -> xr.Dataset:
     from sim import report, results, runner
 
-    out_dir = Path(out_dir)
     n_paths = n_paths or scenario.simulation["n_paths"]
     seed = scenario.simulation["seed"] if seed is None else seed
     if prepared is None:
@@ -101,9 +127,6 @@ def run_scenario(scenario: Scenario, out_dir: Path, n_paths: int | None = None, 
     say(f"alvh: simulating {n_paths:,} paths x {prepared.n_steps} days in chunks of "
         f"{scenario.simulation['chunk_size']:,} on {jobs} job(s) ({backend})...")
     ck = checkpoint_folder(out_dir) if checkpoint else None
-    done_before = []
-    if ck is not None and resume and (ck / "manifest.json").is_file():
-        done_before = list(json.loads((ck / "manifest.json").read_text()).get("chunks", {}))
     result = runner.run(prepared, n_paths, seed, jobs=jobs, progress=progress, backend=backend, scheduler=scheduler,
                         client=client, checkpoint=ck, resume=resume, fresh=fresh, on_chunk=on_chunk)
     replayed = None
@@ -118,7 +141,7 @@ def run_scenario(scenario: Scenario, out_dir: Path, n_paths: int | None = None, 
         "scenario_path": str(scenario.path.resolve()) if scenario.path else "",
         "n_chunks": int(-(-n_paths // result.chunk_size)),
         "run_identity_json": json.dumps(runner.run_identity(prepared, n_paths, seed, result.chunk_size)),
-        "resumed_chunks": len(done_before),
+        "resumed_chunks": int(result.resumed_chunks),
     })
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-partial-", dir=out_dir.parent))
@@ -138,7 +161,8 @@ def run_scenario(scenario: Scenario, out_dir: Path, n_paths: int | None = None, 
 
 
 def compare_results(a: xr.Dataset, b: xr.Dataset) -> list[str]:
-    """Differences between two results, ignoring how they were executed (:data:`VOLATILE_ATTRS`).
+    """Differences between two results, ignoring how they were executed (:data:`VOLATILE_ATTRS`) and
+    the software versions (:data:`VERSION_ATTRS`, which ``alvh rerun`` reports on its own).
 
     Every data variable and coordinate is compared bit for bit (NaN equal to NaN, strings exactly),
     and every other attribute by value.
@@ -167,7 +191,7 @@ def compare_results(a: xr.Dataset, b: xr.Dataset) -> list[str]:
             elif not np.array_equal(x, y):
                 out.append(f"{kind} {name}: differs")
     for key in sorted(set(a.attrs) | set(b.attrs)):
-        if key in VOLATILE_ATTRS:
+        if key in VOLATILE_ATTRS or key in VERSION_ATTRS:
             continue
         if key not in a.attrs or key not in b.attrs:
             out.append(f"attribute {key}: only in {'the first' if key in a.attrs else 'the second'}")

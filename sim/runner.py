@@ -173,6 +173,8 @@ class RunResult:
     sample_path_index : ndarray of int, shape (n_sample,)
     elapsed_s : float
         Wall time of the simulation (after preparation), seconds.
+    resumed_chunks : int
+        Chunks read back from a checkpoint instead of computed.
     """
 
     prepared: Prepared
@@ -197,6 +199,7 @@ class RunResult:
     sample_regime: np.ndarray
     sample_path_index: np.ndarray
     elapsed_s: float = 0.0
+    resumed_chunks: int = 0
 
     @property
     def strategy_names(self) -> list[str]:
@@ -495,13 +498,23 @@ class ChunkTask:
     """
 
     def __init__(self, children: list, sizes: list[int], common: dict):
+        from sim.parallel import pinned_versions
+
         self.children, self.sizes, self.common = children, sizes, common
+        self.versions = pinned_versions()
 
     def __call__(self, i: int) -> tuple[int, dict]:
         import os
 
         from threadpoolctl import threadpool_limits
 
+        from sim.parallel import pinned_versions
+
+        theirs = pinned_versions()
+        if theirs != self.versions:
+            bad = {k: (self.versions.get(k), theirs.get(k)) for k in self.versions if theirs.get(k) != self.versions[k]}
+            raise RuntimeError(f"the worker running chunk {i} has other package versions than the client "
+                               f"(client, worker): {bad}; results would differ")
         fault = os.environ.get("ALVH_TEST_KILL_CHUNK")
         if fault:
             idx, marker = fault.split(":", 1)
@@ -516,14 +529,22 @@ class ChunkTask:
 def run_identity(prepared: Prepared, n_paths: int, seed: int, chunk_size: int) -> dict:
     """What makes two runs the same run: the checkpoint of one may be resumed by the other.
 
-    The scenario text (SHA-256), the root seed, the number of paths, the chunking, the number of
-    steps, and the versions of the packages that draw and price the paths.
+    The scenario text, the calibrated model (its parameters, from a fit or a parameter file), the
+    initial state and the data (SHA-256 of each), the root seed, the number of paths, the chunking,
+    the number of steps, and the versions of the packages that draw and price the paths.
     """
     import hashlib
+    import json
 
     from sim.parallel import pinned_versions
 
-    return {"scenario_sha256": hashlib.sha256(prepared.scenario.text.encode()).hexdigest(), "seed": int(seed),
+    sha = lambda b: hashlib.sha256(b).hexdigest()  # noqa: E731
+    model = json.dumps(prepared.model.to_dict(), sort_keys=True, default=float)
+    state = json.dumps([float(prepared.s0), float(prepared.var0), int(prepared.regime0)])
+    data = np.ascontiguousarray(np.concatenate([np.asarray(prepared.data.spx, float).ravel(),
+                                                np.asarray(prepared.data.vix, float).ravel()]))
+    return {"scenario_sha256": sha(prepared.scenario.text.encode()), "model_sha256": sha(model.encode()),
+            "state_sha256": sha(state.encode()), "data_sha256": sha(data.tobytes()), "seed": int(seed),
             "n_paths": int(n_paths), "chunk_size": int(chunk_size), "n_steps": int(prepared.n_steps),
             "versions": pinned_versions()}
 
@@ -618,6 +639,7 @@ def run(
         if n_done:
             log.info("%s: %d of %d chunks read back from the checkpoint %s", sc.name, n_done, n_chunks, checkpoint)
     todo = [i for i in range(n_chunks) if chunks[i] is None]
+    resumed = n_chunks - len(todo)
     t0 = time.perf_counter()
     bar = tqdm(total=n_chunks, initial=n_chunks - len(todo), desc=f"{sc.name}: chunks of {chunk_size} paths",
                unit="chunk", disable=not progress, leave=False)
@@ -650,6 +672,7 @@ def run(
         event_day=event_day,
         sample_spx=cat("sample_spx"), sample_vix=cat("sample_vix"), sample_cum_pnl=cat("sample_cum_pnl", 1),
         sample_regime=cat("sample_regime"), sample_path_index=sample_idx.astype(np.int64), elapsed_s=elapsed,
+        resumed_chunks=resumed,
     )
 
 

@@ -446,7 +446,8 @@ def test_cli_disk_full_exits_1_with_one_line_and_no_output(tiny_prepared, tmp_pa
     assert len(lines) == 1 and "disk full" in lines[0], err
     assert "Traceback" not in err
     assert not out.exists()
-    assert sorted(p.name for p in tmp_path.iterdir()) == [checkpoint_folder(out).name]  # no partial result folder
+    # no partial result folder: only the checkpoint and the (hidden, kept) lock file of the output
+    assert sorted(p.name for p in tmp_path.iterdir()) == [checkpoint_folder(out).name, ".out.lock"]
     assert sorted(manifest_chunks(checkpoint_folder(out))) == ["0"]
 
 
@@ -655,3 +656,65 @@ def test_distinct_grid_values_get_distinct_point_folders(tmp_path, values):
         return  # refusing them as repeats is fine too
     names = [p.name for p in spec.points]
     assert len(set(names)) == len(names), names
+
+
+# ----------------------------------------------------------------------------- review fixes (cheap, no runs)
+
+def test_output_lock_refuses_a_second_process_and_names_the_first(tmp_path):
+    """A second lock on one output folder raises CheckpointError with the holder's pid; released, it can be taken."""
+    from sim.checkpoint import CheckpointError, output_lock
+
+    out = tmp_path / "run"
+    with output_lock(out):
+        with pytest.raises(CheckpointError, match=f"pid {os.getpid()}"):
+            with output_lock(out):
+                pass
+    with output_lock(out):  # released
+        pass
+
+
+def test_a_result_left_aside_by_a_killed_swap_is_restored(tmp_path):
+    """A run killed between its two renames leaves '.X-old-PID'; the next start puts it back and drops partials."""
+    from sim.pipeline import _tidy
+
+    out = tmp_path / "res"
+    old = tmp_path / ".res-old-99999"
+    old.mkdir()
+    (old / "results.nc").write_text("previous")
+    (tmp_path / ".res-partial-abc").mkdir()
+    _tidy(out)
+    assert (out / "results.nc").read_text() == "previous"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["res"]
+
+
+def test_grid_keys_named_like_dataset_variables_are_prefixed(tmp_path):
+    """A grid over simulation.n_paths gets the dimension grid_n_paths (n_paths is a variable of batch.nc)."""
+    from sim.batch import load_batch
+
+    spec = load_batch(_write_batch(tmp_path, '[batch.grid]\n"simulation.n_paths" = [64, 128]\n'))
+    assert spec.dims == ["grid_n_paths"]
+
+
+def test_batch_paths_cannot_override_a_grid_over_n_paths(tmp_path):
+    """batch.paths together with a grid over simulation.n_paths is refused (one would silently win)."""
+    from sim.batch import load_batch
+    from sim.config import ConfigError
+
+    with pytest.raises(ConfigError, match="override"):
+        load_batch(_write_batch(tmp_path, 'paths = 100\n[batch.grid]\n"simulation.n_paths" = [64, 128]\n'))
+
+
+def test_compare_results_ignores_execution_and_version_attrs_but_not_values():
+    """compare_results: a different 'created' or package version is no difference; one changed value is."""
+    import xarray as xr
+
+    from sim.pipeline import compare_results
+
+    a = xr.Dataset({"pnl": ("path", np.array([1.0, np.nan]))}, attrs={"created": "x", "package_versions_json": "1",
+                                                                        "seed": 7})
+    b = a.copy(deep=True)
+    b.attrs.update(created="y", package_versions_json="2")
+    assert compare_results(a, b) == []
+    b["pnl"].values[0] = 1.0 + 1e-15
+    b.attrs["seed"] = 8
+    assert [d.split(":")[0] for d in compare_results(a, b)] == ["variable pnl", "attribute seed"]
