@@ -91,7 +91,8 @@ class storage_guard:
 
 class output_lock:
     """Context manager: an exclusive lock (``fcntl.flock``) on ``.NAME.lock`` beside an output folder,
-    held for a whole run, so two processes never write, resume or delete the same run at once.
+    held for a whole run, so two processes never write, resume or delete the same run at once. The
+    lock file holds the holder's pid and is removed on release.
 
     Raises
     ------
@@ -108,23 +109,37 @@ class output_lock:
         import fcntl
 
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            other = os.pread(self.fd, 32, 0).decode(errors="replace").strip() or "?"
-            os.close(self.fd)
-            self.fd = None
-            raise CheckpointError(f"{self.path.parent / self.path.name[1:-5]}: in use by another alvh process "
-                                  f"(pid {other}); wait for it or choose another --out") from None
-        os.ftruncate(self.fd, 0)
-        os.pwrite(self.fd, str(os.getpid()).encode(), 0)
+        for _ in range(5):
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                other = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+                os.close(fd)
+                raise CheckpointError(f"{self.path.parent / self.path.name[1:-5]}: in use by another alvh process "
+                                      f"(pid {other}); wait for it or choose another --out") from None
+            try:  # the holder before us may have removed the file while we opened it: lock the live one
+                same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
+        else:
+            raise CheckpointError(f"{self.path}: could not take the lock")
+        self.fd = fd
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
         return self
 
     def __exit__(self, *exc):
         import fcntl
 
         if self.fd is not None:
+            try:
+                self.path.unlink()  # removed while still held, so nobody can lock a stale file
+            except FileNotFoundError:
+                pass
             fcntl.flock(self.fd, fcntl.LOCK_UN)
             os.close(self.fd)
             self.fd = None

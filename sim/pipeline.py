@@ -103,7 +103,14 @@ def run_scenario(scenario: Scenario, out_dir: Path, n_paths: int | None = None, 
     sim.parallel.WorkerLostError, RuntimeError, OSError, distributed.KilledWorker
         Workers that keep dying, a worker with other package versions, an unreachable scheduler.
     """
+    from sim import runner
+
     out_dir = Path(out_dir)
+    seed = scenario.simulation["seed"] if seed is None else seed
+    if prepared is None:  # before anything is written: bad data or a failed fit leaves no folder behind
+        say(f"alvh: scenario '{scenario.name}' ({scenario.path}): calibrating to real data...")
+        prepared = runner.prepare(scenario, seed)
+        say(prepared.fit.summary())
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     with output_lock(out_dir):
         _tidy(out_dir)
@@ -116,11 +123,6 @@ def _run_locked(scenario, out_dir, n_paths, seed, jobs, backend, scheduler, clie
     from sim import report, results, runner
 
     n_paths = n_paths or scenario.simulation["n_paths"]
-    seed = scenario.simulation["seed"] if seed is None else seed
-    if prepared is None:
-        say(f"alvh: scenario '{scenario.name}' ({scenario.path}): calibrating to real data...")
-        prepared = runner.prepare(scenario, seed)
-        say(prepared.fit.summary())
     if scenario.model["type"] == "replay" and n_paths != 1:
         say(f"alvh: a replay is one path (the real one); ignoring {n_paths:,} paths")
         n_paths = 1

@@ -446,8 +446,7 @@ def test_cli_disk_full_exits_1_with_one_line_and_no_output(tiny_prepared, tmp_pa
     assert len(lines) == 1 and "disk full" in lines[0], err
     assert "Traceback" not in err
     assert not out.exists()
-    # no partial result folder: only the checkpoint and the (hidden, kept) lock file of the output
-    assert sorted(p.name for p in tmp_path.iterdir()) == [checkpoint_folder(out).name, ".out.lock"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [checkpoint_folder(out).name]  # no partial result folder
     assert sorted(manifest_chunks(checkpoint_folder(out))) == ["0"]
 
 
@@ -671,6 +670,7 @@ def test_output_lock_refuses_a_second_process_and_names_the_first(tmp_path):
                 pass
     with output_lock(out):  # released
         pass
+    assert not list(tmp_path.iterdir())  # and the lock file removed
 
 
 def test_a_result_left_aside_by_a_killed_swap_is_restored(tmp_path):
