@@ -427,8 +427,9 @@ def _run_batch_locked(spec, out, jobs, backend, scheduler, progress, command, sa
             from sim.parallel import dask_client
 
             client = dask_client(scheduler, jobs if jobs > 0 else (os.cpu_count() or 1))
-        totals = {pt.name: -(-(spec.paths or pt.scenario.simulation["n_paths"])
-                             // pt.scenario.simulation["chunk_size"]) for pt in todo}
+        totals = {pt.name: 1 if pt.scenario.model["type"] == "replay" else
+                  -(-(spec.paths or pt.scenario.simulation["n_paths"]) // pt.scenario.simulation["chunk_size"])
+                  for pt in todo}
         overall = tqdm(total=sum(totals.values()), desc=f"batch {spec.name}: chunks of {len(todo)} point(s)",
                        unit="chunk", disable=not progress, position=0)
         with overall:
@@ -437,15 +438,27 @@ def _run_batch_locked(spec, out, jobs, backend, scheduler, progress, command, sa
                 say(f"alvh: point {k} of {len(todo)}: {pt.name}")
                 log.info("point %s: started (%s)", pt.name, pt.source)
                 has_ck = (checkpoint_folder(point_dir) / "manifest.json").is_file()
+                counted = [0]
+
+                def advance(i, counted=counted):
+                    counted[0] += 1
+                    overall.update(1)
+
                 kwargs = dict(n_paths=spec.paths, seed=spec.seed, jobs=jobs, backend=backend, scheduler=scheduler,
-                              client=client, progress=progress, on_chunk=lambda i: overall.update(1), command=command)
+                              client=client, progress=progress, on_chunk=advance, command=command)
                 try:
+                    from sim.runner import prepare
+
+                    seed = pt.scenario.simulation["seed"] if spec.seed is None else spec.seed
+                    kwargs["prepared"] = prepare(pt.scenario, seed)  # once, even if the point must start again
                     try:
                         run_scenario(pt.scenario, point_dir, resume=has_ck, **kwargs)
                     except CheckpointError as exc:  # the point's checkpoint is of other settings: start it again
-                        if isinstance(exc, CheckpointExists):
+                        if isinstance(exc, CheckpointExists) or "in use by another" in str(exc):
                             raise
                         log.warning("point %s: %s; starting the point again", pt.name, exc)
+                        overall.update(-counted[0])
+                        counted[0] = 0
                         run_scenario(pt.scenario, point_dir, fresh=True, **kwargs)
                 except StorageError:  # a full disk stops the batch: every later point would fail too
                     log.error("point %s: disk full:\n%s", pt.name, traceback.format_exc())
@@ -453,6 +466,7 @@ def _run_batch_locked(spec, out, jobs, backend, scheduler, progress, command, sa
                 except Exception as exc:  # a point that fails is reported; the batch goes on
                     failed[pt.name] = f"{type(exc).__name__}: {exc}"
                     log.error("point %s: failed:\n%s", pt.name, traceback.format_exc())
+                    overall.update(max(totals[pt.name] - counted[0], 0))  # the bar still reaches its end
                 if pt.name in failed:
                     state[pt.name] = {"status": "failed", "error": failed[pt.name]}
                     say(f"alvh: point {pt.name}: FAILED: {failed[pt.name]}")
