@@ -489,10 +489,9 @@ def _run_batch_locked(spec, out, jobs, backend, scheduler, progress, command, sa
         return BatchOutcome(complete=complete, failed=failed, skipped=skipped, dataset=ds)
     finally:
         if client is not None:
-            cluster = getattr(client, "cluster", None)
-            client.close()
-            if cluster is not None and not scheduler:
-                cluster.close()
+            from sim.parallel import close_client
+
+            close_client(client)
         log.removeHandler(handler)
         handler.close()
         log.setLevel(old_level)
@@ -595,7 +594,13 @@ def gather(spec: BatchSpec, out: Path, state: dict, command: str = "") -> xr.Dat
 
 
 def summary_table(ds: xr.Dataset):
-    """Long table of the batch: one row per point and strategy, the summary metrics and claim verdicts."""
+    """Long table of the batch: one row per point and strategy.
+
+    Columns: the point's coordinates (``scenario`` and each grid dimension), ``point``, ``status``,
+    ``n_paths``, ``strategy``; for each of :data:`SUMMARY_METRICS` present, "LABEL (UNITS)" with the
+    estimate and "LABEL (UNITS) CI" with its 95% interval as text; "claim N [regime]" with the verdict.
+    A failed point has one row with ``error`` instead. Returns a pandas DataFrame.
+    """
     import pandas as pd
 
     grid_dims = [d for d in ds.point_status.dims]

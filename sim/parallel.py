@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 from joblib import Parallel, delayed
 
 __all__ = ["BACKENDS", "WorkerLostError", "run_tasks", "dask_client", "check_worker_versions",
-           "pinned_versions", "PINNED"]
+           "pinned_versions", "versions_of", "close_client", "PINNED"]
 
 log = logging.getLogger("alvh")
 
@@ -92,17 +92,32 @@ def dask_client(scheduler: str | None, jobs: int, wait_s: float = 120.0):
 PINNED = ("alvh", "numpy", "scipy", "statsmodels", "arch")
 
 
-def pinned_versions() -> dict[str, str]:
-    """Versions of the :data:`PINNED` packages in this process."""
+def versions_of(packages) -> dict[str, str]:
+    """Installed version of each package in this process ("not installed" where missing)."""
     from importlib import metadata
 
     out = {}
-    for pkg in PINNED:
+    for pkg in packages:
         try:
             out[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
             out[pkg] = "not installed"
     return out
+
+
+def pinned_versions() -> dict[str, str]:
+    """Versions of the :data:`PINNED` packages in this process."""
+    return versions_of(PINNED)
+
+
+def close_client(client) -> None:
+    """Close a Dask client, and the local cluster it started (a cluster reached by address is left running)."""
+    from distributed import LocalCluster
+
+    cluster = getattr(client, "cluster", None)
+    client.close()
+    if isinstance(cluster, LocalCluster):
+        cluster.close()
 
 
 def check_worker_versions(client) -> None:
@@ -184,7 +199,4 @@ def run_tasks(task: Callable, indices: Iterable[int], backend: str = "joblib", j
         yield from _dask_tasks(task, indices, client, retries)
     finally:
         if own:
-            cluster = getattr(client, "cluster", None)
-            client.close()
-            if cluster is not None and not scheduler:
-                cluster.close()
+            close_client(client)

@@ -27,7 +27,6 @@ import json
 import os
 import platform
 import tempfile
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -83,14 +82,11 @@ def analyse(result: RunResult) -> tuple[list[MetricRow], list[ClaimRow]]:
 
 def package_versions() -> dict[str, str]:
     """Versions of Python and the packages a result depends on."""
-    out = {"python": platform.python_version()}
-    for pkg in ("alvh", "numpy", "scipy", "arch", "statsmodels", "pandas", "joblib", "xarray", "h5netcdf", "seaborn",
-                "matplotlib", "dask", "distributed"):
-        try:
-            out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            out[pkg] = "not installed"
-    return out
+    from sim.parallel import versions_of
+
+    return {"python": platform.python_version(),
+            **versions_of(("alvh", "numpy", "scipy", "arch", "statsmodels", "pandas", "joblib", "xarray", "h5netcdf",
+                           "seaborn", "matplotlib", "dask", "distributed"))}
 
 
 def capital_definitions(scenario) -> list[str]:

@@ -279,7 +279,6 @@ def test_chunkstore_round_trip_keeps_values_and_dtypes(tmp_path):
 def test_truncated_chunk_is_detected_and_recomputed(complete_checkpoint, ref_run, tiny_prepared, tmp_path, caplog,
                                                    computed):
     """A truncated chunk file is reported on resume, recomputed alone, and the result equals an uninterrupted run."""
-    from sim.runner import run
 
     src, first = complete_checkpoint
     assert run_diffs(ref_run, first) == []  # a checkpointed run equals an unchecked one
@@ -288,28 +287,32 @@ def test_truncated_chunk_is_detected_and_recomputed(complete_checkpoint, ref_run
     size = chunk.stat().st_size
     with open(chunk, "r+b") as f:
         f.truncate(size // 2)
-    caplog.set_level(logging.INFO, logger="alvh")
-    again = run(tiny_prepared, 300, SEED, jobs=1, progress=False, checkpoint=ck, resume=True)
-    warned = [r.getMessage() for r in caplog.records if r.name == "alvh" and r.levelno == logging.WARNING]
+    again, warned = resume_with_warnings(tiny_prepared, ck, caplog)
     assert any("chunk 1" in m and "truncated" in m for m in warned), warned
     assert computed == [1]
     assert run_diffs(ref_run, again) == []
     assert manifest_chunks(ck)["1"]["bytes"] == (ck / "chunk_00001.nc").stat().st_size
 
 
+def resume_with_warnings(prepared, ck: Path, caplog):
+    """Resume the 300-path tiny run from checkpoint ``ck``; return it and the warnings logged on 'alvh'."""
+    from sim.runner import run
+
+    caplog.set_level(logging.INFO, logger="alvh")
+    again = run(prepared, 300, SEED, jobs=1, progress=False, checkpoint=ck, resume=True)
+    return again, [r.getMessage() for r in caplog.records if r.name == "alvh" and r.levelno == logging.WARNING]
+
+
 def test_corrupted_byte_is_detected_by_checksum(complete_checkpoint, ref_run, tiny_prepared, tmp_path, caplog,
                                                 computed):
     """A chunk file with one flipped byte (same size) fails its checksum, is recomputed, and the result is unchanged."""
-    from sim.runner import run
 
     ck = copy_checkpoint(complete_checkpoint[0], tmp_path)
     chunk = ck / "chunk_00002.nc"
     data = bytearray(chunk.read_bytes())
     data[len(data) // 2] ^= 0xFF
     chunk.write_bytes(bytes(data))
-    caplog.set_level(logging.INFO, logger="alvh")
-    again = run(tiny_prepared, 300, SEED, jobs=1, progress=False, checkpoint=ck, resume=True)
-    warned = [r.getMessage() for r in caplog.records if r.name == "alvh" and r.levelno == logging.WARNING]
+    again, warned = resume_with_warnings(tiny_prepared, ck, caplog)
     assert any("chunk 2" in m and "checksum" in m for m in warned), warned
     assert computed == [2]
     assert run_diffs(ref_run, again) == []
