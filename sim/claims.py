@@ -114,12 +114,14 @@ class RunArrays:
         Condor P&L per leg (:data:`LEG_NAMES`), USD, trading costs excluded.
     per_path : dict of str to ndarray of shape (n,)
         Per-path fields (condor_credit, condor_spread_cost, condor_commission, ...).
-    daily_pnl : ndarray of shape (S, n, T + 1)
-        Daily P&L, USD (column 0: opening-day costs).
-    daily_delta : ndarray of shape (S, n, T + 1)
+    daily_pnl : ndarray of shape (S, n_d, T + 1)
+        Daily P&L, USD (column 0: opening-day costs), of the daily sample: paths ``0 .. n_d - 1``,
+        ``1 <= n_d <= n`` (all paths when ``n_d == n``). Every pooled daily statistic is computed on
+        it; per-path statistics use all ``n`` paths.
+    daily_delta : ndarray of shape (S, n_d, T + 1)
         Position delta, SPX delta per condor; NaN where not measured.
-    regime : ndarray of int, shape (n, T + 1)
-        Regime label per path-day (index into ``regime_names``).
+    regime : ndarray of int, shape (n_d, T + 1)
+        Regime label per path-day of the daily sample (index into ``regime_names``).
     event_day : ndarray of bool, shape (T + 1,)
         Scheduled macro-event days.
     regime_names : list of str
@@ -174,13 +176,15 @@ class RunArrays:
             raise ValueError(f"layer_pnl must have shape (S, L, n) = ({s}, L, {n}), got {np.shape(self.layer_pnl)}")
         if np.shape(self.condor_leg_pnl) != (4, n):
             raise ValueError(f"condor_leg_pnl must have shape (4, {n}), got {np.shape(self.condor_leg_pnl)}")
-        if np.ndim(self.daily_pnl) != 3 or np.shape(self.daily_pnl)[:2] != (s, n):
-            raise ValueError(f"daily_pnl must have shape (S, n, T+1) = ({s}, {n}, T+1), got {np.shape(self.daily_pnl)}")
-        t1 = np.shape(self.daily_pnl)[2]
-        if np.shape(self.daily_delta) != (s, n, t1):
-            raise ValueError(f"daily_delta must have shape {(s, n, t1)}, got {np.shape(self.daily_delta)}")
-        if np.shape(self.regime) != (n, t1):
-            raise ValueError(f"regime must have shape {(n, t1)}, got {np.shape(self.regime)}")
+        if (np.ndim(self.daily_pnl) != 3 or np.shape(self.daily_pnl)[0] != s
+                or not 1 <= np.shape(self.daily_pnl)[1] <= n):
+            raise ValueError(f"daily_pnl must have shape (S, n_d, T+1) = ({s}, n_d, T+1) with 1 <= n_d <= {n}, "
+                             f"got {np.shape(self.daily_pnl)}")
+        nd, t1 = np.shape(self.daily_pnl)[1:]
+        if np.shape(self.daily_delta) != (s, nd, t1):
+            raise ValueError(f"daily_delta must have shape {(s, nd, t1)}, got {np.shape(self.daily_delta)}")
+        if np.shape(self.regime) != (nd, t1):
+            raise ValueError(f"regime must have shape {(nd, t1)}, got {np.shape(self.regime)}")
         if np.shape(self.event_day) != (t1,) or np.asarray(self.event_day).dtype != bool:
             raise ValueError(f"event_day must be a boolean array of shape {(t1,)}, got {np.shape(self.event_day)}")
         r = np.asarray(self.regime)
@@ -193,6 +197,16 @@ class RunArrays:
     @property
     def n_paths(self) -> int:
         return int(np.shape(self.per_strategy["pnl"])[1])
+
+    @property
+    def n_daily_paths(self) -> int:
+        """Paths of the daily sample, n_d."""
+        return int(np.shape(self.daily_pnl)[1])
+
+    def daily_scope(self) -> str:
+        """'' when the daily sample is every path, else where the pooled daily statistics come from."""
+        nd, n = self.n_daily_paths, self.n_paths
+        return "" if nd == n else f"daily sample: the first {nd:,} of {n:,} paths"
 
     @property
     def n_days(self) -> int:
@@ -384,6 +398,10 @@ def _per_path(n_paths: int):
     return lambda x: np.asarray(x, dtype=float)
 
 
+def _scope_note(a: RunArrays) -> str:
+    return f"; {a.daily_scope()}" if a.daily_scope() else ""
+
+
 def _psi_se(psi: np.ndarray) -> float:
     """SE from per-path influence values, ``std(psi, ddof=1) / sqrt(n)``; NaN for one path."""
     return float(psi.std(ddof=1) / np.sqrt(psi.size)) if psi.size > 1 else math.nan
@@ -473,6 +491,7 @@ def strategy_metrics(a: RunArrays) -> list[MetricRow]:
     ps = a.per_strategy
     regimes = [(name, m) for name, m in _regime_masks(a) if m.sum() >= 2]
     rows: list[MetricRow] = []
+    scope = f" [{a.daily_scope()}]" if a.daily_scope() else ""
 
     pnl_u_daily = _daily(a, 0)
     loss_u_daily = pnl_u_daily * (-100.0 / cap)
@@ -503,8 +522,8 @@ def strategy_metrics(a: RunArrays) -> list[MetricRow]:
             add(f"var{lv}_annual", f"VaR {lv}% of the annual loss", "% of capital", var)
             add(f"cvar{lv}_annual", f"CVaR {lv}% of the annual loss", "% of capital", cvar)
             dvar, dcvar, _ = daily[level]
-            add(f"var{lv}_daily", f"VaR {lv}% of the daily loss (path-days pooled)", "% of capital", dvar)
-            add(f"cvar{lv}_daily", f"CVaR {lv}% of the daily loss (path-days pooled, SE clustered by path)",
+            add(f"var{lv}_daily", f"VaR {lv}% of the daily loss (path-days pooled)" + scope, "% of capital", dvar)
+            add(f"cvar{lv}_daily", f"CVaR {lv}% of the daily loss (path-days pooled, SE clustered by path)" + scope,
                 "% of capital", dcvar)
         add("max_drawdown_mean", "Mean max drawdown", "% of capital", mx.mean(pct(ps["max_drawdown"][s])))
         add("worst_day_mean", "Mean worst day", "% of capital", mx.mean(pct(ps["worst_day"][s])))
@@ -514,7 +533,7 @@ def strategy_metrics(a: RunArrays) -> list[MetricRow]:
             add(key, label, units, est)
         for name, m in regimes:
             _, c, _ = mx.pooled_var_cvar(loss_d, 0.99, m)
-            add(f"cvar99_daily_regime_{_slug(name)}", f"CVaR 99% of the daily loss on {name}-regime path-days",
+            add(f"cvar99_daily_regime_{_slug(name)}", f"CVaR 99% of the daily loss on {name}-regime path-days" + scope,
                 "% of capital", c)
         if not hedged:
             continue
@@ -531,7 +550,7 @@ def strategy_metrics(a: RunArrays) -> list[MetricRow]:
             _, cu, psi_u = daily_u[level]
             _, cs, psi_s = daily[level]
             d = psi_u - psi_s
-            add(f"cvar{lv}_daily_reduction", f"CVaR {lv}% of the daily loss: reduction vs unhedged (paired)",
+            add(f"cvar{lv}_daily_reduction", f"CVaR {lv}% of the daily loss: reduction vs unhedged (paired)" + scope,
                 "% of capital", mx.Estimate.normal(cu.value - cs.value, _psi_se(d)))
         add("max_drawdown_change", "Max drawdown: hedged minus unhedged (paired mean; < 0 = the hedge helps)", "% of capital",
             mx.mean(pct(ps["max_drawdown"][s] - ps["max_drawdown"][0])))
@@ -547,9 +566,10 @@ def strategy_metrics(a: RunArrays) -> list[MetricRow]:
         add("hedge_efficiency", "Hedge efficiency: annual CVaR 99% reduction per 1% of mean annual cost",
             "% of capital per (% of capital per year)", mx.ratio(*annual_diff99, cost))
         hedge_d = pnl_d - pnl_u_daily
-        tail = pp(np.where(worst_days, hedge_d, 0.0).sum(axis=1) / cap * 100.0 / yrs)
-        add("convexity", "Convexity: hedge P&L on the unhedged worst 1% of path-days / hedge cost (per year)", "1",
-            mx.ratio(mx.mean(tail), tail - tail.mean(), cost))
+        nd = a.n_daily_paths
+        tail = _per_path(nd)(np.where(worst_days, hedge_d, 0.0).sum(axis=1) / cap * 100.0 / yrs)
+        add("convexity", "Convexity: hedge P&L on the unhedged worst 1% of path-days / hedge cost (per year)" + scope,
+            "1", mx.ratio(mx.mean(tail), tail - tail.mean(), cost[:tail.size] if nd < a.n_paths else cost))
         layers = np.asarray(a.layer_pnl[s], dtype=float)
         for k in range(layers.shape[0]):
             if np.any(layers[k] != 0.0):
@@ -566,7 +586,7 @@ def strategy_metrics(a: RunArrays) -> list[MetricRow]:
         add("hedge_active_share_mean", "Mean share of days ending with a hedge layer held", "1",
             mx.mean(pp(ps["hedge_active_share"][s])))
         for name, m in regimes:
-            add(f"cost_rate_regime_{_slug(name)}", f"Annualised net hedge cost on {name}-regime path-days",
+            add(f"cost_rate_regime_{_slug(name)}", f"Annualised net hedge cost on {name}-regime path-days" + scope,
                 "% of capital per year", _cost_rate(hedge_d, m, a))
     if a.n_paths == 1:
         rows = [replace(r, est=_no_errors(r.est)) for r in rows]
@@ -637,7 +657,7 @@ def _claim1(a: RunArrays, s: int, th: ClaimThresholds, hedge_d: np.ndarray, regi
             1, CLAIM_TEXTS[1], name, rname, f"annualised net hedge cost rate on {rname}-regime path-days",
             "% of capital per year", est.value, est.ci_low, est.ci_high, words, verdict, k,
             few + f"-(sum of hedge daily P&L) / path-days x {a.steps_per_year:g} / capital; ratio of sums, "
-            f"SE clustered by path; {k} path-days on {int(m.any(axis=1).sum())} paths"))
+            f"SE clustered by path; {k} path-days on {int(m.any(axis=1).sum())} paths" + _scope_note(a)))
     return rows
 
 
@@ -685,7 +705,7 @@ def _claim2(a: RunArrays, s: int, th: ClaimThresholds, loss_u_pct: np.ndarray, c
             "retained loss share on crash days: sum(hedged loss) / sum(unhedged loss)", "1",
             est.value, est.ci_low, est.ci_high, words, verdict, k,
             few + how + f"; {k} path-days{where} on {int(mask.any(axis=1).sum())} paths; mean day P&L "
-            f"unhedged {_f(mu, 2)}, hedged {_f(mh, 2)} (% of capital); ratio of sums, SE clustered by path"))
+            f"unhedged {_f(mu, 2)}, hedged {_f(mh, 2)} (% of capital); ratio of sums, SE clustered by path" + _scope_note(a)))
     return rows
 
 
@@ -734,7 +754,7 @@ def _claim3(a: RunArrays, s: int, th: ClaimThresholds, regimes) -> list[ClaimRow
             est.value, est.ci_low, est.ci_high, words, verdict, k,
             few + f"premise: unhedged mean delta {_f(signed)} (the texts: about -0.15); unhedged mean |delta| {_f(unh)}; paired reduction {_f(red.value)} "
             f"[{_f(red.ci_low)}, {_f(red.ci_high)}]; {k} path-days where both deltas are measured, on "
-            f"{int(mask.any(axis=1).sum())} paths; SE clustered by path"))
+            f"{int(mask.any(axis=1).sum())} paths; SE clustered by path" + _scope_note(a)))
     return rows
 
 

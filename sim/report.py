@@ -931,6 +931,8 @@ def _meta(ds: xr.Dataset) -> dict:
         "stress_shocks": a.get("stress_shocks_json", "[]"),
         "command": a.get("command", ""), "data_source": a.get("data_source", "n/a"),
         "scenario": a.get("scenario", "n/a"),
+        "daily_scope": (f"pooled daily statistics on the first {int(a['daily_sample_paths']):,} paths"
+                        if "daily_sample_paths" in a and int(a["daily_sample_paths"]) < int(a.get("n_paths", 0)) else ""),
     }
 
 
@@ -1011,7 +1013,8 @@ def summary_text(ds: xr.Dataset, out_dir: Path | None = None) -> str:
     a = ds.attrs
     m = _meta(ds)
     lines = [f"ALVH stress test '{m['scenario']}': {m['n_paths']} paths x {m['n_steps']} days "
-             f"(seed {m['seed']}, {m['jobs']} job(s), {m['elapsed']} s)"]
+             f"(seed {m['seed']}, {m['jobs']} job(s), {m['elapsed']} s)"
+             + (f"; {m['daily_scope']}" if m["daily_scope"] else "")]
     if "calibration_param" in ds.dims and "calibration_value" in ds:
         pairs = list(zip(ds["calibration_param"].values, ds["calibration_value"].values))
         lines.append(f"{a.get('model_type', 'model')} ({a.get('calibration_window', 'n/a')}): "

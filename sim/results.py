@@ -295,6 +295,7 @@ def build_dataset(result: RunResult, metrics: list[MetricRow], claims: list[Clai
         "seed": int(result.seed),
         "n_paths": int(result.n_paths),
         "chunk_size": int(result.chunk_size),
+        "daily_sample_paths": int(np.shape(result.daily_pnl)[1]),
         "jobs": int(result.jobs),
         "horizon_years": float(n_steps * prep.dt),
         "n_steps": int(n_steps),

@@ -6,8 +6,16 @@ calibration diagnostics. Chunk sizes depend only on ``n_paths`` and ``chunk_size
 number of workers, so results are identical for any ``jobs``.
 
 A chunk never leaves the worker as whole paths: it is reduced to per-path summaries (a few numbers
-per path) plus the first ``sample_paths_per_chunk`` paths kept whole for fan charts. Memory is
-therefore flat in the number of paths.
+per path) before the next one starts. Whole paths are kept only for two bounded samples, fixed by
+path index (so identical for any number of workers):
+
+* the fan-chart sample: the first ``sample_paths_per_chunk`` paths of each chunk, until
+  ``max_sample_paths`` paths are kept;
+* the daily sample: the daily P&L and deltas of the first ``daily_paths`` paths, on which the pooled
+  daily statistics (daily VaR/CVaR, convexity, claims 2 and 3, regime cost rates) are computed.
+
+Beyond those caps, memory grows only by the per-path summaries (a few hundred bytes per path and
+strategy).
 """
 
 from __future__ import annotations
@@ -159,11 +167,12 @@ class RunResult:
         Mark-to-mid P&L per condor leg (:data:`LEG_NAMES`), USD.
     per_path : dict of str to ndarray of shape (n_paths,)
         Fields of :data:`PATH_FIELDS`.
-    daily_pnl : ndarray of float32, shape (n_strategies, n_paths, n_steps + 1)
-        Daily P&L per strategy, USD (kept in memory for the daily metrics and claims).
-    daily_delta : ndarray of float32, shape (n_strategies, n_paths, n_steps + 1)
+    daily_pnl : ndarray of float32, shape (n_strategies, n_daily, n_steps + 1)
+        Daily P&L per strategy of the daily sample, paths ``0 .. n_daily - 1`` with
+        ``n_daily = min(n_paths, daily_paths)``, USD (for the pooled daily metrics and claims).
+    daily_delta : ndarray of float32, shape (n_strategies, n_daily, n_steps + 1)
         Position delta per condor on measured days (:func:`measure_days`), NaN elsewhere.
-    regime : ndarray of int8, shape (n_paths, n_steps + 1)
+    regime : ndarray of int8, shape (n_daily, n_steps + 1)
     event_day : ndarray of bool, shape (n_steps + 1,)
         Scheduled event days of the scenario.
     sample_spx, sample_vix : ndarray of shape (n_sample, n_steps + 1)
@@ -415,6 +424,7 @@ def simulate_chunk(
     shocks: tuple = (),
     intensity: np.ndarray | None = None,
     measure: np.ndarray | None = None,
+    n_daily: int | None = None,
 ) -> dict[str, np.ndarray]:
     """Generate one chunk of P-paths, run every book on it and reduce it to per-path summaries.
 
@@ -442,13 +452,15 @@ def simulate_chunk(
         Jump-intensity multipliers (event calendar).
     measure : ndarray of bool, shape (n_steps + 1,), optional
         Days on which deltas are measured.
+    n_daily : int, optional
+        Leading paths whose daily arrays are returned (the daily sample); default all.
 
     Returns
     -------
     dict
-        :func:`book_summaries` arrays (daily ones as float32), ``condor_leg_pnl`` (4, n_paths),
-        :data:`PATH_FIELDS` arrays of shape (n_paths,), ``regime`` (n_paths, n_steps + 1), plus
-        ``sample_*`` arrays of the first min(n_sample, n_paths) paths.
+        :func:`book_summaries` arrays, the daily ones (float32) cut to the first ``n_daily`` paths,
+        ``condor_leg_pnl`` (4, n_paths), :data:`PATH_FIELDS` arrays of shape (n_paths,), ``regime``
+        (n_daily, n_steps + 1), plus ``sample_*`` arrays of the first min(n_sample, n_paths) paths.
     """
     rng = np.random.default_rng(seed_seq)
     state0 = model.initial_state(s0, n_paths, var0, regime0)
@@ -459,8 +471,11 @@ def simulate_chunk(
     years = n_steps * dt
     n_layers = max([len(h.layers) for h in hedges] + [1])
     out = book_summaries(book, market, years, n_layers)
-    out["daily_pnl"] = out["daily_pnl"].astype(np.float32)
-    out["daily_delta"] = out["daily_delta"].astype(np.float32)
+    nd = n_paths if n_daily is None else max(0, min(int(n_daily), n_paths))
+    k = min(n_sample, n_paths)
+    sample_cum = np.cumsum(out["daily_pnl"][:, :k], axis=-1)
+    out["daily_pnl"] = out["daily_pnl"][:, :nd].astype(np.float32)
+    out["daily_delta"] = out["daily_delta"][:, :nd].astype(np.float32)
     worst = np.argmin(book.condor_pnl, axis=1)
     top = model.n_regimes - 1
     out.update({
@@ -476,14 +491,42 @@ def simulate_chunk(
         "vix_max": vix.max(axis=1),
         "top_regime_share": (paths.regime == top).mean(axis=1) if top > 0 else np.zeros(n_paths),
         "regime_worst_day": paths.regime[np.arange(n_paths), worst].astype(float),
-        "regime": paths.regime.astype(np.int8),
+        "regime": paths.regime[:nd].astype(np.int8),
     })
-    k = min(n_sample, n_paths)
     out["sample_spx"] = spot[:k].copy()
     out["sample_vix"] = vix[:k].copy()
     out["sample_regime"] = paths.regime[:k].copy()
-    out["sample_cum_pnl"] = np.cumsum(out["daily_pnl"][:, :k].astype(float), axis=-1)
+    out["sample_cum_pnl"] = sample_cum
     return out
+
+
+def sample_plan(sizes: list[int], per_chunk: int, max_sample: int, daily_paths: int) -> list[dict]:
+    """What each chunk keeps whole: ``n_sample`` fan-chart paths and ``n_daily`` daily-sample paths.
+
+    Parameters
+    ----------
+    sizes : list of int
+        Paths per chunk, in chunk order.
+    per_chunk : int
+        Fan-chart paths taken from the head of each chunk.
+    max_sample : int
+        Cap on the fan-chart paths over the run; later chunks contribute none.
+    daily_paths : int
+        The daily sample: paths ``0 .. daily_paths - 1`` of the run.
+
+    Returns
+    -------
+    list of dict
+        Per chunk ``{"n_sample": int, "n_daily": int}``. Depends only on the chunking, never on
+        the workers, so every backend keeps the same paths.
+    """
+    plan, start, kept = [], 0, 0
+    for size in sizes:
+        k = max(0, min(per_chunk, size, max_sample - kept))
+        plan.append({"n_sample": k, "n_daily": max(0, min(size, daily_paths - start))})
+        kept += k
+        start += size
+    return plan
 
 
 class ChunkTask:
@@ -497,10 +540,11 @@ class ChunkTask:
     leaving the file ``MARKER`` so the rerun goes through.
     """
 
-    def __init__(self, children: list, sizes: list[int], common: dict):
+    def __init__(self, children: list, sizes: list[int], common: dict, per_chunk: list[dict] | None = None):
         from sim.parallel import pinned_versions
 
         self.children, self.sizes, self.common = children, sizes, common
+        self.per_chunk = per_chunk or [{} for _ in sizes]
         self.versions = pinned_versions()
 
     def __call__(self, i: int) -> tuple[int, dict]:
@@ -523,7 +567,7 @@ class ChunkTask:
                 os._exit(17)
         with threadpool_limits(limits=1), warnings.catch_warnings():
             warnings.simplefilter("ignore", FellerConditionWarning)
-            return i, simulate_chunk(self.children[i], self.sizes[i], **self.common)
+            return i, simulate_chunk(self.children[i], self.sizes[i], **self.common, **self.per_chunk[i])
 
 
 def run_identity(prepared: Prepared, n_paths: int, seed: int, chunk_size: int) -> dict:
@@ -621,14 +665,15 @@ def run(
     n_chunks = math.ceil(n_paths / chunk_size)
     sizes = [min(chunk_size, n_paths - i * chunk_size) for i in range(n_chunks)]
     children = np.random.SeedSequence(seed).spawn(2)[0].spawn(n_chunks)
-    n_sample = sc.simulation["sample_paths_per_chunk"]
     event_day, measure = measure_days(prepared.n_steps, sc.stress["events"])
     common = dict(
         model=prepared.model, s0=prepared.s0, var0=prepared.var0, regime0=prepared.regime0,
         n_steps=prepared.n_steps, dt=prepared.dt, market=prepared.market or sc.market, condor=sc.condor,
-        hedges=sc.hedges, table=prepared.table, surface=prepared.surface, n_sample=n_sample, shocks=prepared.shocks,
+        hedges=sc.hedges, table=prepared.table, surface=prepared.surface, shocks=prepared.shocks,
         intensity=prepared.intensity, measure=measure,
     )
+    per_chunk = sample_plan(sizes, sc.simulation["sample_paths_per_chunk"], sc.simulation["max_sample_paths"],
+                            sc.simulation["daily_paths"])
     store = None
     chunks: list[dict | None] = [None] * n_chunks
     if checkpoint is not None:
@@ -647,7 +692,7 @@ def run(
         for i in range(n_chunks):
             if chunks[i] is not None:
                 on_chunk(i)
-    task = ChunkTask(children, sizes, common)
+    task = ChunkTask(children, sizes, common, per_chunk)
     with bar:
         for i, out in run_tasks(task, todo, backend=backend, jobs=jobs, scheduler=scheduler, client=client):
             if store is not None:

@@ -111,3 +111,77 @@ def test_initial_variance_choices(tiny_scenario, tiny_prepared, tmp_path):
         assert var0 == pytest.approx(expected, rel=1e-12) and regime0 == 0, v0
     # the last VIX of 2018 (25.4) is far above the long-run level: the two choices must differ
     assert abs(p.theta - tiny_prepared.var0) > 0.02
+
+
+# ---- bounded samples: memory flat in the number of paths -----------------------------------------
+
+def _with_simulation(prepared, **changes):
+    import dataclasses
+
+    sc = prepared.scenario
+    return dataclasses.replace(prepared, scenario=dataclasses.replace(sc, simulation={**sc.simulation, **changes}))
+
+
+def test_sample_plan_caps_the_whole_paths_by_path_index():
+    from sim.runner import sample_plan
+
+    plan = sample_plan([128, 128, 128, 44], per_chunk=4, max_sample=10, daily_paths=200)
+    assert [p["n_sample"] for p in plan] == [4, 4, 2, 0]
+    assert [p["n_daily"] for p in plan] == [128, 72, 0, 0]
+    # no cap reached: every chunk keeps its head, every path its days
+    plan = sample_plan([3, 2], per_chunk=4, max_sample=100, daily_paths=10)
+    assert plan == [{"n_sample": 3, "n_daily": 3}, {"n_sample": 2, "n_daily": 2}]
+
+
+def test_daily_sample_is_the_head_of_the_full_run_and_per_path_results_do_not_change(tiny_prepared):
+    from sim.claims import claim_check, strategy_metrics
+    from sim.results import run_arrays
+
+    full = run(tiny_prepared, 300, seed=7, jobs=1, progress=False)
+    capped = run(_with_simulation(tiny_prepared, daily_paths=150, max_sample_paths=6), 300, seed=7, jobs=2,
+                 progress=False)
+    for key in STRATEGY_FIELDS:
+        assert np.array_equal(full.per_strategy[key], capped.per_strategy[key]), key
+    for key in PATH_FIELDS:
+        assert np.array_equal(full.per_path[key], capped.per_path[key]), key
+    assert capped.daily_pnl.shape[1] == 150 and capped.regime.shape[0] == 150
+    assert np.array_equal(capped.daily_pnl, full.daily_pnl[:, :150])
+    assert np.array_equal(capped.daily_delta, full.daily_delta[:, :150], equal_nan=True)
+    assert list(capped.sample_path_index) == [0, 1, 2, 3, 128, 129]
+    assert np.array_equal(capped.sample_cum_pnl, full.sample_cum_pnl[:, :6])
+
+    # the pooled daily statistics of the capped run are those of the first 150 paths; the per-path
+    # statistics are those of all 300
+    a_full, a_cap = run_arrays(full), run_arrays(capped)
+    head = run_arrays(full)
+    head.daily_pnl, head.daily_delta, head.regime = full.daily_pnl[:, :150], full.daily_delta[:, :150], full.regime[:150]
+    rows_cap = {(r.strategy, r.key): r for r in strategy_metrics(a_cap)}
+    rows_head = {(r.strategy, r.key): r for r in strategy_metrics(head)}
+    rows_full = {(r.strategy, r.key): r for r in strategy_metrics(a_full)}
+    assert rows_cap.keys() == rows_full.keys()
+    for k, r in rows_cap.items():
+        assert r.est == rows_head[k].est, k
+        if "daily" in k[1] or k[1] == "convexity":
+            assert "first 150 of 300 paths" in r.label, k
+        else:
+            assert r.est == rows_full[k].est, k
+    assert rows_cap[("unhedged", "cvar99_daily")].est != rows_full[("unhedged", "cvar99_daily")].est
+    claims = claim_check(a_cap)
+    assert all("first 150 of 300 paths" in c.note for c in claims if c.claim in (2, 3))
+
+
+def test_whole_path_memory_does_not_grow_with_paths(tiny_prepared):
+    """Once the daily and fan-chart samples are full, more paths add only per-path summaries."""
+    p = _with_simulation(tiny_prepared, daily_paths=100, max_sample_paths=5)
+
+    def held(res):
+        whole = [res.daily_pnl, res.daily_delta, res.regime, res.sample_spx, res.sample_vix, res.sample_cum_pnl,
+                 res.sample_regime]
+        summaries = list(res.per_strategy.values()) + list(res.per_path.values()) + [
+            res.layer_pnl, res.layer_entries, res.layer_cap_bound, res.condor_leg_pnl]
+        return sum(x.nbytes for x in whole), sum(x.nbytes for x in summaries)
+
+    w1, s1 = held(run(p, 200, seed=3, jobs=1, progress=False))
+    w2, s2 = held(run(p, 400, seed=3, jobs=1, progress=False))
+    assert w1 == w2 > 0
+    assert s2 == 2 * s1
