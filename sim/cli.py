@@ -12,6 +12,10 @@
   real statistics per model (VIX mean and quantiles, SPX volatility, kurtosis, crash days, largest
   VIX rise). With ``--pricing``: each model's VIX futures/call pricer against Monte Carlo under its
   own Q dynamics, and its VIX futures curve on simulated calm days (slope, roll yield).
+- ``alvh bench [--quick] [--only a,b,c,d,e] [--json PATH] [--repeats K] [...]``: path generation, the
+  whole pipeline, parallel scaling and peak memory, each as a ratio against a reference measured in
+  the same run (QuantLib's Heston Monte Carlo, numpy's normal draws, one worker, a smaller run), with
+  its target (:mod:`sim.bench`);
 - ``alvh bench pricing [--n N] [--repeats R]``: micro-benchmark of SPX option evaluation (surface
   lookup + Black–Scholes price and delta) in options per second, against Black–Scholes alone.
 
@@ -49,6 +53,26 @@ def _int_option(minimum: int, all_cores: bool = False):
         return value
 
     return parse
+
+
+def _letters(text: str) -> str:
+    """argparse type of ``bench --only``: a comma list of a..e."""
+    keys = [k.strip().lower() for k in text.split(",") if k.strip()]
+    bad = [k for k in keys if k not in "abcde" or len(k) != 1]
+    if not keys or bad:
+        raise argparse.ArgumentTypeError(f"must be a comma list of a, b, c, d, e, got {text!r}")
+    return "".join(keys)
+
+
+def _int_list(text: str) -> list[int]:
+    """argparse type of ``bench --memory-paths``: a comma list of integers >= 2."""
+    try:
+        values = [int(v.replace("_", "")) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a comma list of integers, got {text!r}") from None
+    if not values or min(values) < 2:
+        raise argparse.ArgumentTypeError(f"must be a comma list of integers >= 2, got {text!r}")
+    return values
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -126,14 +150,36 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument("--mc-paths", type=_int_option(1000), default=200_000,
                      help="Q Monte Carlo paths per start state with --pricing (default 200000)")
 
-    ben = sub.add_parser("bench", help="micro-benchmarks, measured on this machine in one run",
-                         description="pricing: SPX option evaluations per second on one core: implied vol from the "
-                                     "model's tabulated Fourier surface and from the SSVI smile, then Black-Scholes "
-                                     "price and delta (and all five Greeks), against Black-Scholes alone at a given "
-                                     "vol (the floor any surface lookup adds to).")
-    ben.add_argument("target", choices=["pricing"], help="what to measure")
-    ben.add_argument("--n", type=_int_option(1000), default=200_000, help="options per evaluation (default 200000)")
-    ben.add_argument("--repeats", type=_int_option(1), default=7, help="timed repetitions, best kept (default 7)")
+    ben = sub.add_parser("bench", help="benchmarks, measured on this machine in one run",
+                         description="Without TARGET: five measurements, each a ratio with its target (sim/bench.py): "
+                                     "(a) Heston QE path-steps/s, ours vs QuantLib's MCEuropeanHestonEngine, >= 10; "
+                                     "(b) the whole pipeline (paths, condor, three ALVH layers, metrics) per core-second "
+                                     "vs QuantLib's paths, >= 1; (c) path generation vs numpy drawing its normals, "
+                                     "<= 2; (d) pipeline speedup from 1 to 2 joblib workers, >= 1.8; (e) peak memory "
+                                     "(RSS of the process tree) of 'alvh run --jobs 2' at 10M paths < 4 GiB and "
+                                     "10M/1M <= 1.2. Every timing is the best of --repeats after a warm-up. "
+                                     "TARGET pricing: SPX option evaluations per second on one core: implied vol from "
+                                     "the model's tabulated Fourier surface and from the SSVI smile, then "
+                                     "Black-Scholes price and delta (and all five Greeks), against Black-Scholes alone "
+                                     "at a given vol (the floor any surface lookup adds to).")
+    ben.add_argument("target", nargs="?", choices=["pricing"], help="pricing: the SPX option kernel alone")
+    ben.add_argument("--repeats", type=_int_option(1), help="timed repetitions, best kept (default 3; pricing: 7)")
+    ben.add_argument("--quick", action="store_true", help="smoke-test sizes: 2,000 kernel paths, 200 pipeline paths, "
+                                                          "memory at 2,000 and 8,000 paths")
+    ben.add_argument("--only", type=_letters, default="a,b,c,d,e", metavar="a,b,c,d,e",
+                     help="measurements to run (default all)")
+    ben.add_argument("--json", metavar="PATH", help="also write the results (with details) as JSON")
+    ben.add_argument("--paths", type=_int_option(100), help="(a), (c): kernel and QuantLib paths (default 50000)")
+    ben.add_argument("--pipeline-paths", type=_int_option(2), help="(b), (d): pipeline paths (default 4000)")
+    ben.add_argument("--chunks", type=_int_option(1), default=4, help="(b), (d): chunks the pipeline paths are cut "
+                                                                      "into (default 4)")
+    ben.add_argument("--memory-paths", type=_int_list, metavar="N,N",
+                     help="(e): paths of each 'alvh run' (default 1000000,10000000)")
+    ben.add_argument("--timeout", type=float, default=3600.0, metavar="S",
+                     help="(e): seconds allowed per 'alvh run' (default 3600)")
+    ben.add_argument("--scenario", metavar="SCENARIO.toml", help="(b), (d), (e): scenario (default scenarios/bench.toml)")
+    ben.add_argument("--n", type=_int_option(1000), default=200_000, help="pricing: options per evaluation "
+                                                                           "(default 200000)")
     return parser
 
 
@@ -536,14 +582,17 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
+    if args.target != "pricing":
+        return _bench_suite(args)
     import platform
 
     from models.heston import HestonModel, HestonParams
     from sim.pricing import SpxSmile
     from sim.surface import SsviSurface, benchmark_surface
 
-    fourier = benchmark_surface(n=args.n, repeats=args.repeats)
-    print(f"alvh bench pricing: {args.n:,} random SPX options per evaluation, best of {args.repeats}, one process; "
+    repeats = args.repeats or 7
+    fourier = benchmark_surface(n=args.n, repeats=repeats)
+    print(f"alvh bench pricing: {args.n:,} random SPX options per evaluation, best of {repeats}, one process; "
           f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, numpy float64.")
     print(f"Fourier surface (Heston, tau_max 0.5 y) built in {fourier['build_seconds']:.2f} s.")
     rows = [("model surface (Fourier table) + Black-Scholes price, delta", fourier["surface_bs_per_s"]),
@@ -552,7 +601,7 @@ def _bench(args: argparse.Namespace) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = HestonModel(HestonParams(v0=0.04, kappa=2.0, theta=0.04, sigma=0.6, rho=-0.7))
-    ssvi = benchmark_surface(SsviSurface(model, SpxSmile()), n=args.n, repeats=args.repeats)
+    ssvi = benchmark_surface(SsviSurface(model, SpxSmile()), n=args.n, repeats=repeats)
     rows += [("SSVI surface + Black-Scholes price, delta", ssvi["surface_bs_per_s"]),
              ("Black-Scholes price, delta alone (floor)", fourier["bs_only_per_s"])]
     floor = fourier["bs_only_per_s"]
@@ -560,6 +609,40 @@ def _bench(args: argparse.Namespace) -> int:
     print("|---|---:|---:|")
     for label, rate in rows:
         print(f"| {label} | {rate:,.0f} | {floor / rate:.2f}x |")
+    return 0
+
+
+def _bench_suite(args: argparse.Namespace) -> int:
+    """``alvh bench``: the five measurements of :mod:`sim.bench`, a table on stdout, progress on stderr."""
+    from sim import bench
+    from sim.config import ConfigError, load_scenario
+    from sim.data import DataError
+
+    scenario = Path(args.scenario) if args.scenario else bench.DEFAULT_SCENARIO
+    if set(args.only) & set("bde"):
+        try:
+            load_scenario(scenario)
+        except ConfigError as exc:
+            return _fail(str(exc))
+    if args.timeout <= 0:
+        return _fail(f"--timeout must be > 0, got {args.timeout}")
+    repeats = args.repeats or 3
+    machine = bench.machine_info()
+    try:
+        rows = bench.run_suite(only=args.only, quick=args.quick, repeats=repeats, paths=args.paths,
+                               pipeline_paths=args.pipeline_paths, chunks=args.chunks, memory_paths=args.memory_paths,
+                               timeout=args.timeout, scenario=scenario, say=_say)
+    except (DataError, ValueError) as exc:
+        return _fail(f"{scenario}: {exc}")
+    print(bench.format_table(rows, machine, repeats))
+    if args.json:
+        settings = {k: getattr(args, k) for k in ("quick", "only", "paths", "pipeline_paths", "chunks",
+                                                  "memory_paths", "timeout")}
+        try:
+            bench.write_json(args.json, rows, machine, {**settings, "repeats": repeats, "scenario": str(scenario)})
+        except OSError as exc:
+            return _fail(f"--json {args.json}: {exc.strerror or exc}", 1)
+        print(f"Results: {args.json}")
     return 0
 
 
