@@ -151,6 +151,8 @@ SCHEMA: dict[str, Any] = _table(
             "sample_paths_per_chunk": _int(0, 10_000, 25),
             "max_sample_paths": _int(0, 1_000_000, 1_000,
                                      desc="cap on the whole paths kept for fan charts, over all chunks"),
+            "result_paths": _int(1, 100_000_000, 100_000,
+                                 desc="leading paths whose per-path summaries are written to results.nc"),
             "daily_paths": _int(1, 10_000_000, 20_000,
                                 desc="leading paths whose daily P&L and deltas are kept for the pooled daily statistics"),
             "spot0": {"oneOf": [{"enum": ["last"]}, _num(exclusive_min=0.0)], "default": "last"},
@@ -235,7 +237,7 @@ class Scenario:
         ``type``, ``v0`` ("last", "theta" or a float), ``mu`` ("fit" or a float).
     simulation : dict
         ``n_paths``, ``horizon_years``, ``steps_per_year``, ``chunk_size``, ``seed``,
-        ``sample_paths_per_chunk``, ``max_sample_paths``, ``daily_paths``, ``spot0``.
+        ``sample_paths_per_chunk``, ``max_sample_paths``, ``daily_paths``, ``result_paths``, ``spot0``.
     market : MarketSpec
     condor : CondorSpec
     hedges : tuple of HedgeSpec

@@ -7,7 +7,9 @@ Layout (every variable has ``attrs["units"]`` and ``attrs["long_name"]``):
   ``strategy_label``, ``strategy_kind`` ("unhedged", "alvh", "baseline", "sweep") and
   ``strategy_budget`` (% of capital per year);
 * dims ``(strategy, path)``: :data:`sim.runner.STRATEGY_FIELDS`; ``(strategy, layer, path)``:
-  ``layer_pnl``; ``(leg, path)``: ``condor_leg_pnl``; ``path``: :data:`sim.runner.PATH_FIELDS`;
+  ``layer_pnl``; ``(leg, path)``: ``condor_leg_pnl``; ``path``: :data:`sim.runner.PATH_FIELDS`; for
+  the first ``result_paths`` paths (attr; the scenario's ``simulation.result_paths``, default
+  100,000), while every metric and claim uses all paths;
 * dims ``(sample, day)`` and ``(strategy, sample, day)``: whole sample paths;
 * dims ``(strategy, metric)``: ``metric_value``, ``metric_se``, ``metric_ci_low``, ``metric_ci_high``
   (NaN where a metric does not apply), coordinates ``metric_units``, ``metric_label``;
@@ -33,6 +35,7 @@ import numpy as np
 import xarray as xr
 
 from sim import metrics as mx
+from sim import varred
 from sim.claims import ClaimRow, MetricRow, RunArrays, StrategyInfo, claim_check, strategy_metrics
 from sim.runner import LEG_NAMES, PATH_FIELDS, STRATEGY_FIELDS, ReplayResult, RunResult
 
@@ -57,7 +60,18 @@ def run_arrays(result: RunResult) -> RunArrays:
         daily_delta=result.daily_delta, regime=result.regime, event_day=result.event_day,
         regime_names=list(prep.model.regime_names), capital=float(prep.scenario.market.capital),
         years=float(prep.n_steps * prep.dt), steps_per_year=float(prep.scenario.simulation["steps_per_year"]),
+        controls=_controls(result),
     )
+
+
+def _controls(result: RunResult) -> dict:
+    """Control variates of a run, ``{name: (per-path values, exact mean)}`` (:mod:`sim.varred`); {} if none."""
+    means = varred.control_means(result.prepared)
+    if means is None or result.n_paths < 2:
+        return {}
+    values = {"spx_growth": result.per_path["spx_return"][:] / 100.0 + 1.0,
+              "integrated_variance": result.per_path["integrated_variance"][:]}
+    return {k: (values[k], means[k]) for k in means}
 
 
 def analyse(result: RunResult) -> tuple[list[MetricRow], list[ClaimRow]]:
@@ -180,18 +194,20 @@ def build_dataset(result: RunResult, metrics: list[MetricRow], claims: list[Clai
     infos = strategy_infos(result)
     names = [i.name for i in infos]
     data_vars = {}
+    kept = min(result.n_paths, int(sc.simulation.get("result_paths", result.n_paths)))   # per-path variables kept
     for key, (units, desc) in STRATEGY_FIELDS.items():
-        data_vars[key] = xr.Variable(("strategy", "path"), result.per_strategy[key], {"units": units, "long_name": desc})
-    data_vars["layer_pnl"] = xr.Variable(("strategy", "layer", "path"), result.layer_pnl,
+        data_vars[key] = xr.Variable(("strategy", "path"), result.per_strategy[key][:, :kept],
+                                     {"units": units, "long_name": desc})
+    data_vars["layer_pnl"] = xr.Variable(("strategy", "layer", "path"), result.layer_pnl[:, :, :kept],
                                          {"units": "USD", "long_name": "P&L of each hedge layer, trading costs included"})
-    data_vars["layer_entries"] = xr.Variable(("strategy", "layer", "path"), result.layer_entries,
+    data_vars["layer_entries"] = xr.Variable(("strategy", "layer", "path"), result.layer_entries[:, :, :kept],
                                              {"units": "1", "long_name": "entries of each hedge layer"})
-    data_vars["layer_cap_bound"] = xr.Variable(("strategy", "layer", "path"), result.layer_cap_bound,
+    data_vars["layer_cap_bound"] = xr.Variable(("strategy", "layer", "path"), result.layer_cap_bound[:, :, :kept],
                                                {"units": "1", "long_name": "layer entries cut or blocked by the caps"})
-    data_vars["condor_leg_pnl"] = xr.Variable(("leg", "path"), result.condor_leg_pnl,
+    data_vars["condor_leg_pnl"] = xr.Variable(("leg", "path"), result.condor_leg_pnl[:, :kept],
                                               {"units": "USD", "long_name": "mark-to-mid P&L per condor leg (costs apart)"})
     for key, (units, desc) in PATH_FIELDS.items():
-        data_vars[key] = xr.Variable("path", result.per_path[key], {"units": units, "long_name": desc})
+        data_vars[key] = xr.Variable("path", result.per_path[key][:kept], {"units": units, "long_name": desc})
     sample = {
         "sample_spx": ("index points", "SPX level on sample paths", result.sample_spx),
         "sample_vix": ("VIX points", "model VIX on sample paths", result.sample_vix),
@@ -265,7 +281,7 @@ def build_dataset(result: RunResult, metrics: list[MetricRow], claims: list[Clai
         "strategy_label": ("strategy", [i.label for i in infos]),
         "strategy_kind": ("strategy", [i.kind for i in infos]),
         "strategy_budget": ("strategy", [i.budget_pct_per_year for i in infos], {"units": "% of capital per year"}),
-        "path": np.arange(result.n_paths, dtype=np.int64),
+        "path": np.arange(kept, dtype=np.int64),
         "layer": np.arange(1, n_layers + 1, dtype=np.int64),
         "leg": list(LEG_NAMES),
         "sample": result.sample_path_index,
@@ -296,6 +312,7 @@ def build_dataset(result: RunResult, metrics: list[MetricRow], claims: list[Clai
         "n_paths": int(result.n_paths),
         "chunk_size": int(result.chunk_size),
         "daily_sample_paths": int(np.shape(result.daily_pnl)[1]),
+        "result_paths": int(kept),
         "jobs": int(result.jobs),
         "horizon_years": float(n_steps * prep.dt),
         "n_steps": int(n_steps),

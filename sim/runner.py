@@ -39,6 +39,7 @@ from models.stress import Shock, event_intensity, preset_shock, simulate_with_ov
 from sim.config import Scenario
 from sim.data import MarketData, load_market_data, load_series
 from sim.modelspec import build_model
+from sim.pathstore import PathStore
 from sim.pricing import make_vix_table
 from sim.surface import FourierSurface, SpxSurface, make_surface
 from sim.strategy import CondorSpec, MarketSpec, dte_to_steps, run_books
@@ -71,9 +72,16 @@ PATH_FIELDS: dict[str, tuple[str, str]] = {
     "n_stops": ("1", "condors closed at the stop"),
     "spx_return": ("%", "SPX price return over the horizon"),
     "vix_max": ("VIX points", "highest model VIX on the path"),
+    "integrated_variance": ("variance x years", "dt * sum of the variance state over the horizon's steps "
+                            "(a control variate: sim.varred)"),
     "top_regime_share": ("1", "share of days in the most volatile regime (0 for single-regime models)"),
     "regime_worst_day": ("1", "regime label on the condor's worst day"),
 }
+
+#: chunk outputs with a path axis last, written to the path store
+PER_PATH_KEYS = (*STRATEGY_FIELDS, "layer_pnl", "layer_entries", "layer_cap_bound", "condor_leg_pnl", *PATH_FIELDS)
+#: chunk outputs kept in memory: the bounded daily sample and fan-chart paths
+WHOLE_PATH_KEYS = ("daily_pnl", "daily_delta", "regime", "sample_spx", "sample_vix", "sample_regime", "sample_cum_pnl")
 
 log = logging.getLogger("alvh")
 
@@ -157,8 +165,10 @@ class RunResult:
     n_paths, seed, jobs, chunk_size : int
     strategies : list of HedgeSpec or None
         ``None`` first (the condor alone, "unhedged"), then the scenario's hedges in order.
-    per_strategy : dict of str to ndarray of shape (n_strategies, n_paths)
-        Fields of :data:`STRATEGY_FIELDS`.
+    per_strategy : dict of str to array of shape (n_strategies, n_paths)
+        Fields of :data:`STRATEGY_FIELDS`. These and the other per-path arrays (``layer_*``,
+        ``condor_leg_pnl``, ``per_path``) are :class:`sim.pathstore.StoredArray` objects on disk:
+        ``x[s]`` reads one row, ``np.asarray(x)`` all of it.
     layer_pnl : ndarray of shape (n_strategies, n_layers, n_paths)
         P&L of each hedge layer incl. its costs, USD (0 where a strategy has fewer layers).
     layer_entries, layer_cap_bound : ndarray of shape (n_strategies, n_layers, n_paths)
@@ -184,6 +194,8 @@ class RunResult:
         Wall time of the simulation (after preparation), seconds.
     resumed_chunks : int
         Chunks read back from a checkpoint instead of computed.
+    path_store : sim.pathstore.PathStore
+        The files behind the per-path arrays (a temporary folder unless :func:`run` was given one).
     """
 
     prepared: Prepared
@@ -209,6 +221,7 @@ class RunResult:
     sample_path_index: np.ndarray
     elapsed_s: float = 0.0
     resumed_chunks: int = 0
+    path_store: PathStore | None = None
 
     @property
     def strategy_names(self) -> list[str]:
@@ -489,6 +502,7 @@ def simulate_chunk(
         "n_stops": book.n_stops.astype(float),
         "spx_return": (spot[:, -1] / spot[:, 0] - 1.0) * 100.0,
         "vix_max": vix.max(axis=1),
+        "integrated_variance": paths.var[:, :-1].sum(axis=1) * dt,
         "top_regime_share": (paths.regime == top).mean(axis=1) if top > 0 else np.zeros(n_paths),
         "regime_worst_day": paths.regime[np.arange(n_paths), worst].astype(float),
         "regime": paths.regime[:nd].astype(np.int8),
@@ -607,8 +621,12 @@ def run(
     resume: bool = False,
     fresh: bool = False,
     on_chunk=None,
+    path_store: Path | str | None = None,
 ) -> RunResult:
     """Run all chunks (locally with joblib, or on Dask) and gather per-path summaries.
+
+    Each finished chunk's per-path summaries go to disk at once (:class:`sim.pathstore.PathStore`)
+    and only its bounded samples stay in memory, so memory does not grow with the chunks done.
 
     Parameters
     ----------
@@ -637,6 +655,8 @@ def run(
         Continue the checkpoint of an interrupted run, or discard it.
     on_chunk : callable, optional
         Called with the chunk index after each chunk is finished (computed or read back).
+    path_store : path, optional
+        Folder for the per-path summaries; default a temporary directory removed with the result.
 
     Returns
     -------
@@ -675,49 +695,61 @@ def run(
     per_chunk = sample_plan(sizes, sc.simulation["sample_paths_per_chunk"], sc.simulation["max_sample_paths"],
                             sc.simulation["daily_paths"])
     store = None
-    chunks: list[dict | None] = [None] * n_chunks
+    done = [False] * n_chunks
+    starts = [int(s) for s in np.cumsum([0] + sizes[:-1])]
+    paths = PathStore(n_paths, path_store)
+    kept: list[dict | None] = [None] * n_chunks      # per chunk: its bounded whole-path samples only
+
+    def keep(i: int, out: dict) -> None:
+        """Per-path summaries to disk; the bounded samples (daily head, fan-chart paths) in memory."""
+        paths.write(starts[i], {k: out[k] for k in PER_PATH_KEYS if k in out})
+        kept[i] = {k: out[k] for k in WHOLE_PATH_KEYS}
+        done[i] = True
+
     if checkpoint is not None:
         store = ChunkStore(Path(checkpoint), run_identity(prepared, n_paths, seed, chunk_size), n_chunks)
         for i in store.open(resume=resume, fresh=fresh):
-            chunks[i] = store.load(i)
-        n_done = sum(c is not None for c in chunks)
+            out = store.load(i)
+            if out is not None:
+                keep(i, out)
+        n_done = sum(done)
         if n_done:
             log.info("%s: %d of %d chunks read back from the checkpoint %s", sc.name, n_done, n_chunks, checkpoint)
-    todo = [i for i in range(n_chunks) if chunks[i] is None]
+    todo = [i for i in range(n_chunks) if not done[i]]
     resumed = n_chunks - len(todo)
     t0 = time.perf_counter()
     bar = tqdm(total=n_chunks, initial=n_chunks - len(todo), desc=f"{sc.name}: chunks of {chunk_size} paths",
                unit="chunk", disable=not progress, leave=False)
     if on_chunk is not None:
         for i in range(n_chunks):
-            if chunks[i] is not None:
+            if done[i]:
                 on_chunk(i)
     task = ChunkTask(children, sizes, common, per_chunk)
     with bar:
         for i, out in run_tasks(task, todo, backend=backend, jobs=jobs, scheduler=scheduler, client=client):
             if store is not None:
                 store.save(i, out)
-            chunks[i] = out
+            keep(i, out)
+            del out
             log.info("%s: chunk %d of %d done (%d paths)", sc.name, i + 1, n_chunks, sizes[i])
             bar.update(1)
             if on_chunk is not None:
                 on_chunk(i)
     elapsed = time.perf_counter() - t0
-    cat = lambda k, axis=0: np.concatenate([c[k] for c in chunks], axis=axis)  # noqa: E731
-    starts = np.cumsum([0] + sizes[:-1])
-    sample_idx = np.concatenate([s + np.arange(c["sample_spx"].shape[0]) for s, c in zip(starts, chunks)])
+    cat = lambda k, axis=0: np.concatenate([c[k] for c in kept], axis=axis)  # noqa: E731
+    sample_idx = np.concatenate([s + np.arange(c["sample_spx"].shape[0]) for s, c in zip(starts, kept)])
     return RunResult(
         prepared=prepared, n_paths=n_paths, seed=seed, jobs=jobs, chunk_size=chunk_size,
         strategies=[None, *sc.hedges],
-        per_strategy={k: cat(k, 1) for k in STRATEGY_FIELDS},
-        layer_pnl=cat("layer_pnl", 2), condor_leg_pnl=cat("condor_leg_pnl", 1),
-        layer_entries=cat("layer_entries", 2), layer_cap_bound=cat("layer_cap_bound", 2),
-        per_path={k: cat(k) for k in PATH_FIELDS},
+        per_strategy={k: paths[k] for k in STRATEGY_FIELDS},
+        layer_pnl=paths["layer_pnl"], condor_leg_pnl=paths["condor_leg_pnl"],
+        layer_entries=paths["layer_entries"], layer_cap_bound=paths["layer_cap_bound"],
+        per_path={k: paths[k] for k in PATH_FIELDS},
         daily_pnl=cat("daily_pnl", 1), daily_delta=cat("daily_delta", 1), regime=cat("regime"),
         event_day=event_day,
         sample_spx=cat("sample_spx"), sample_vix=cat("sample_vix"), sample_cum_pnl=cat("sample_cum_pnl", 1),
         sample_regime=cat("sample_regime"), sample_path_index=sample_idx.astype(np.int64), elapsed_s=elapsed,
-        resumed_chunks=resumed,
+        resumed_chunks=resumed, path_store=paths,
     )
 
 

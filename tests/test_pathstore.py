@@ -1,0 +1,53 @@
+"""The on-disk store of per-path summaries (sim.pathstore)."""
+
+from __future__ import annotations
+
+import gc
+
+import numpy as np
+import pytest
+
+from sim.pathstore import PathStore, StoredArray
+
+
+def test_chunks_written_out_of_order_read_back_as_one_array(tmp_path):
+    rng = np.random.default_rng(0)
+    full = {"pnl": rng.normal(size=(3, 10)), "legs": rng.normal(size=(3, 2, 10)), "n": np.arange(10.0)}
+    store = PathStore(10, tmp_path / "s")
+    for start, stop in ((6, 10), (0, 4), (4, 6)):
+        store.write(start, {k: v[..., start:stop] for k, v in full.items()})
+    for k, v in full.items():
+        a = store[k]
+        assert isinstance(a, StoredArray) and a.shape == v.shape and a.ndim == v.ndim and a.dtype == v.dtype
+        assert np.array_equal(np.asarray(a), v)
+    a, b = store["pnl"], store["n"]
+    assert np.array_equal(a[1], full["pnl"][1]) and np.array_equal(a[:, 3:5], full["pnl"][:, 3:5])
+    assert np.array_equal(a - a[0], full["pnl"] - full["pnl"][0])          # ufuncs and broadcasting
+    assert np.array_equal(b + b, 2 * full["n"]) and float(b.sum()) == 45.0   # array methods
+    assert np.array_equal(store["legs"][2, 1], full["legs"][2, 1])
+    assert store["pnl"].nbytes == full["pnl"].nbytes
+
+
+def test_bad_writes_are_refused(tmp_path):
+    store = PathStore(5, tmp_path)
+    with pytest.raises(ValueError, match="outside"):
+        store.write(3, {"x": np.zeros(3)})
+    store.write(0, {"x": np.zeros((2, 3))})
+    with pytest.raises(ValueError, match="does not fit"):
+        store.write(3, {"x": np.zeros((4, 2))})
+    with pytest.raises(ValueError):
+        PathStore(0)
+
+
+def test_temporary_folder_is_removed_with_the_store():
+    store = PathStore(4)
+    store.write(0, {"x": np.ones(4)})
+    folder = store.folder
+    assert (folder / "x.npy").is_file()
+    store.close()
+    assert not folder.exists()
+    store = PathStore(4)
+    folder = store.folder
+    del store
+    gc.collect()
+    assert not folder.exists()
