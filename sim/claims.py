@@ -33,6 +33,7 @@ import numpy as np
 from scipy import stats
 
 from sim import metrics as mx
+from sim import varred
 
 __all__ = ["StrategyInfo", "RunArrays", "MetricRow", "ClaimThresholds", "ClaimRow", "CLAIM_TEXTS",
            "LEG_NAMES", "HEDGED_KINDS", "PER_STRATEGY_FIELDS", "strategy_metrics", "claim_check"]
@@ -131,6 +132,10 @@ class RunArrays:
         Horizon, years (> 0).
     steps_per_year : float
         Trading days per year (252).
+    controls : dict of str to (ndarray of shape (n,), float), optional
+        Control variates: per-path values and their exactly known mean (:mod:`sim.varred`); with
+        them, the metric table adds control-variate means of P&L and cost and the measured
+        standard-error reduction factor.
 
     Raises
     ------
@@ -152,6 +157,7 @@ class RunArrays:
     capital: float
     years: float
     steps_per_year: float = 252.0
+    controls: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         s = len(self.strategies)
@@ -492,6 +498,10 @@ def strategy_metrics(a: RunArrays) -> list[MetricRow]:
     regimes = [(name, m) for name, m in _regime_masks(a) if m.sum() >= 2]
     rows: list[MetricRow] = []
     scope = f" [{a.daily_scope()}]" if a.daily_scope() else ""
+    cv, cv_names = None, ", ".join(a.controls)
+    if a.controls and a.n_paths >= len(a.controls) + 3:
+        cv = (np.stack([np.asarray(v, dtype=float) for v, _ in a.controls.values()]),
+              np.array([m for _, m in a.controls.values()], dtype=float))
 
     pnl_u_daily = _daily(a, 0)
     loss_u_daily = pnl_u_daily * (-100.0 / cap)
@@ -513,6 +523,11 @@ def strategy_metrics(a: RunArrays) -> list[MetricRow]:
         loss_annual = -per_year(ps["pnl"][s])
 
         add("pnl_mean", "Mean annual P&L", "% of capital per year", mx.mean(per_year(ps["pnl"][s])))
+        if cv is not None:
+            est, factor = varred.cv_mean(per_year(ps["pnl"][s]), *cv)
+            add("pnl_mean_cv", f"Mean annual P&L, control variates ({cv_names})", "% of capital per year", est)
+            add("pnl_mean_cv_se_factor", "Standard-error reduction of the mean annual P&L by the control variates "
+                "(SE plain / SE with controls, measured)", "1", mx.Estimate(factor, math.nan, math.nan, math.nan))
         daily = dict(zip(LEVELS, mx.pooled_var_cvar_levels(loss_d, LEVELS)))
         if s == 0:
             daily_u = daily
@@ -558,6 +573,12 @@ def strategy_metrics(a: RunArrays) -> list[MetricRow]:
             mx.mean(pct(ps["worst_day"][s] - ps["worst_day"][0])))
         cost = pp(ps["hedge_cost_annual_pct"][s])
         add("cost_mean", "Mean net annual hedge cost", "% of capital per year", mx.mean(cost))
+        if cv is not None:
+            est, factor = varred.cv_mean(cost, *cv)
+            add("cost_mean_cv", f"Mean net annual hedge cost, control variates ({cv_names})", "% of capital per year",
+                est)
+            add("cost_mean_cv_se_factor", "Standard-error reduction of the mean hedge cost by the control variates "
+                "(SE plain / SE with controls, measured)", "1", mx.Estimate(factor, math.nan, math.nan, math.nan))
         add("cost_median", "Median net annual hedge cost", "% of capital per year", mx.quantile(cost, 0.5))
         add("cost_q05", "5% quantile of the net annual hedge cost", "% of capital per year", mx.quantile(cost, 0.05))
         add("cost_q95", "95% quantile of the net annual hedge cost", "% of capital per year", mx.quantile(cost, 0.95))
