@@ -8,6 +8,8 @@ underlying (multiply by the contract multiplier, 100 for SPX and VIX options, fo
 from __future__ import annotations
 
 import math
+import os
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +28,28 @@ __all__ = [
     "make_vix_table",
     "as_model",
 ]
+
+
+#: ``ALVH_NUMPY_REFERENCE=1`` keeps every pricing function on its numpy reference (numba is then never
+#: imported); otherwise the compiled kernels of :mod:`sim.fastprice` are used where they apply.
+_NUMPY_REFERENCE = os.environ.get("ALVH_NUMPY_REFERENCE", "").strip().lower() in ("1", "true", "yes", "on")
+_NO_REGIME = np.zeros((), np.int64)
+
+
+def _fast():
+    """:mod:`sim.fastprice` when its compiled kernels are on (``sim.fastprice.ENABLED``), else ``None``.
+
+    Imported on first use, so that importing this module does not load numba.
+    """
+    fp = sys.modules.get("sim.fastprice")
+    if fp is None:
+        if _NUMPY_REFERENCE:
+            return None
+        try:
+            from sim import fastprice as fp
+        except ImportError:        # numba unavailable: the numpy reference
+            return None
+    return fp if fp.ENABLED else None
 
 
 def as_model(model: PathModel | HestonParams) -> PathModel:
@@ -62,7 +86,16 @@ def black_scholes(
     -----
     Black & Scholes (1973), Merton (1973) with continuous dividend yield; written on the forward
     ``F = S exp((r - q) tau)``: ``C = exp(-r tau) (F N(d1) - K N(d2))``, put by parity.
+    Compiled (:func:`sim.fastprice.black_scholes`) unless the numpy reference is selected.
     """
+    fp = _fast()
+    if fp is not None and np.ndim(rate) == 0 and np.ndim(div) == 0:
+        prep = fp.prepare(np.asarray(spot, dtype=float), np.asarray(strike, dtype=float), np.asarray(tau, dtype=float),
+                          np.asarray(vol, dtype=float), np.asarray(is_call, dtype=bool))
+        if prep is not None:
+            (a_s, a_k, a_t, a_v, a_c), rows, cols, shape = prep
+            price, delta = fp.black_scholes(a_s, a_k, a_t, a_v, a_c, float(rate), float(div), rows, cols)
+            return fp.finish(price, shape), fp.finish(delta, shape)
     spot = np.asarray(spot, dtype=float)
     tau = np.asarray(tau, dtype=float)
     sd = np.asarray(vol, dtype=float) * np.sqrt(tau)
@@ -167,7 +200,19 @@ def spx_option(
     -------
     price, delta : ndarray of shape (n_paths,)
         Black–Scholes price (points) at the surface's implied vol, and the sticky-strike delta.
+
+    Notes
+    -----
+    On a :class:`~sim.surface.FourierSurface` or an :class:`~sim.surface.SsviSurface` the surface
+    lookup and Black–Scholes run fused in one compiled kernel (:mod:`sim.fastprice`) unless the
+    numpy reference is selected.
     """
+    fp = _fast()
+    if fp is not None and np.ndim(rate) == 0 and np.ndim(div) == 0:
+        fast = getattr(surface, "_fast_spx_option", None)
+        out = None if fast is None else fast(fp, spot, strike, tau, v, is_call, float(rate), float(div), regime)
+        if out is not None:
+            return out
     tau = np.asarray(tau, dtype=float)
     fwd = spot * np.exp((rate - div) * tau)
     vol = surface.implied_vol(np.log(strike / fwd), tau, v, regime)
@@ -208,13 +253,37 @@ def strike_for_delta(
     Notes
     -----
     Vectorised bisection on log-moneyness over ``[-40, 40]`` ATM total standard deviations from
-    the forward (64 halvings); delta is monotone in the strike on an arbitrage-free surface.
+    the forward (64 halvings); delta is monotone in the strike on an arbitrage-free surface. On a
+    :class:`~sim.surface.FourierSurface` or an :class:`~sim.surface.SsviSurface` the search runs
+    path by path in a compiled kernel unless the numpy reference is selected: the first 16 of
+    these halvings, then regula falsi inside the bracket, which ends on the same crossing to
+    ~1e-15 relative (:func:`sim.fastprice._delta_strike`).
     """
     if is_call and not 0.0 < target_delta < 1.0:
         raise ValueError(f"call delta must be in (0, 1), got {target_delta}")
     if not is_call and not -1.0 < target_delta < 0.0:
         raise ValueError(f"put delta must be in (-1, 0), got {target_delta}")
     spot = np.asarray(spot, dtype=float)
+    fp = _fast()
+    found = None
+    if fp is not None and np.ndim(tau) == 0 and np.ndim(rate) == 0 and np.ndim(div) == 0:
+        fast = getattr(surface, "_fast_strike_for_delta", None)
+        if fast is not None:
+            found = fast(fp, spot, float(tau), v, float(target_delta), bool(is_call), float(rate), float(div), regime)
+    if found is None:
+        found = _strike_for_delta_numpy(spot, tau, v, target_delta, is_call, surface, rate, div, regime)
+    strike, d = found
+    missed = np.abs(d - target_delta) > 1e-6
+    if np.any(missed):
+        raise ValueError(
+            f"delta {target_delta} cannot be reached on {int(missed.sum())} path(s) within 40 standard "
+            f"deviations of the forward (e.g. |call delta| <= exp(-q tau) = {math.exp(-div * tau):.4f})"
+        )
+    return np.round(strike / tick) * tick
+
+
+def _strike_for_delta_numpy(spot, tau, v, target_delta, is_call, surface, rate, div, regime):
+    """The numpy reference of :func:`strike_for_delta`'s bisection: the unrounded strike and its delta."""
     fwd = spot * math.exp((rate - div) * tau)
     sd = np.sqrt(np.maximum(surface.total_variance(np.zeros_like(spot), tau, v, regime), 1e-12))
     lo = np.full(spot.shape, -40.0)
@@ -228,13 +297,21 @@ def strike_for_delta(
         hi = np.where(above, hi, mid)
     strike = fwd * np.exp(0.5 * (lo + hi) * sd)
     _, d = spx_option(spot, strike, tau, v, is_call, surface, rate, div, regime)
-    missed = np.abs(d - target_delta) > 1e-6
-    if np.any(missed):
-        raise ValueError(
-            f"delta {target_delta} cannot be reached on {int(missed.sum())} path(s) within 40 standard "
-            f"deviations of the forward (e.g. |call delta| <= exp(-q tau) = {math.exp(-div * tau):.4f})"
-        )
-    return np.round(strike / tick) * tick
+    return strike, d
+
+
+_GUIDES: dict = {}
+
+
+def _guided(fp, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(nodes, guide)`` for the VIX kernels: :func:`sim.fastprice.locate_guide` of ``nodes``, kept per
+    nodes array (by identity, with the array itself held so that the identity stays unique)."""
+    hit = _GUIDES.get(id(nodes))
+    if hit is None or hit[0] is not nodes:
+        if len(_GUIDES) > 64:
+            _GUIDES.clear()
+        hit = _GUIDES[id(nodes)] = (nodes, fp.locate_guide(nodes))
+    return hit
 
 
 class _VixTable:
@@ -256,8 +333,40 @@ class _VixTable:
             price = np.where(at_expiry, np.maximum(np.asarray(vix, dtype=float) - self.strikes[k], 0.0), price)
         return price
 
+    def _fast_call(self, fp, x, vix, regime, steps, strike_index, table):
+        """:meth:`call` by :func:`sim.fastprice.vix_call`; ``None`` where the numpy reference must run
+        (non-integer steps, a step, strike or regime out of range: the reference raises as before)."""
+        s = np.asarray(steps)
+        if s.dtype.kind not in "iu":
+            return None
+        prep = fp.prepare(x, vix, regime, np.asarray(s, dtype=np.int64), np.asarray(strike_index, dtype=np.int64))
+        if prep is None:
+            return None
+        (a_x, a_v, a_r, a_s, a_k), rows, cols, shape = prep
+        out, status = fp.vix_call(a_x, a_v, a_r, a_s, a_k, *self._fast_nodes(fp), table, self.strikes,
+                                  self.max_steps, rows, cols)
+        return fp.finish(out, shape) if status == 0 else None
+
+    def _fast_futures(self, fp, x, regime, steps, table):
+        """:meth:`futures` by :func:`sim.fastprice.vix_futures`; ``None`` as :meth:`_fast_call`."""
+        s = np.asarray(steps)
+        if s.dtype.kind not in "iu":
+            return None
+        prep = fp.prepare(x, regime, np.asarray(s, dtype=np.int64))
+        if prep is None:
+            return None
+        (a_x, a_r, a_s), rows, cols, shape = prep
+        out, status = fp.vix_futures(a_x, a_r, a_s, *self._fast_nodes(fp), table, self.max_steps, rows, cols)
+        return fp.finish(out, shape) if status == 0 else None
+
     def strike_index(self, strike) -> np.ndarray:
         """Index of the listed (integer) strike nearest to ``strike``, clipped to the grid."""
+        fp = _fast()
+        if fp is not None:
+            prep = fp.prepare(np.asarray(strike, dtype=float))
+            if prep is not None:
+                (a,), rows, cols, shape = prep
+                return fp.finish(fp.strike_index(a, self.strikes.size, rows, cols), shape)
         return np.clip(np.rint(np.asarray(strike, dtype=float)) - 1.0, 0, self.strikes.size - 1).astype(np.intp)
 
 
@@ -347,6 +456,9 @@ class VixOptionTable(_VixTable):
             (intrinsic[:, None, :], calls * disc[None, :, None]), axis=1
         )  # (n_v, max_steps + 1, n_K)
 
+    def _fast_nodes(self, fp) -> tuple[np.ndarray, np.ndarray]:
+        return _guided(fp, self.vix_nodes)
+
     def _locate(self, vix) -> tuple[np.ndarray, np.ndarray]:
         x = np.clip(np.asarray(vix, dtype=float), self.vix_nodes[0], self.vix_nodes[-1])
         i = np.clip(np.searchsorted(self.vix_nodes, x, side="right") - 1, 0, self.vix_nodes.size - 2)
@@ -364,6 +476,12 @@ class VixOptionTable(_VixTable):
         steps : int or ndarray of int, broadcastable to (n,)
             Steps to expiry, 0..max_steps.
         """
+        fp = _fast()
+        if fp is not None:
+            x = np.asarray(vix, dtype=float)
+            out = self._fast_futures(fp, x, _NO_REGIME, steps, self.futures_table[None])
+            if out is not None:
+                return out
         i, w = self._locate(vix)
         s = self._steps(steps)
         t = self.futures_table
@@ -381,6 +499,12 @@ class VixOptionTable(_VixTable):
         strike_index : ndarray of int, broadcastable to (n,)
             Index into :attr:`strikes` (strike = index + 1 points).
         """
+        fp = _fast()
+        if fp is not None:
+            x = np.asarray(vix, dtype=float)
+            out = self._fast_call(fp, x, x, _NO_REGIME, steps, strike_index, self.call_table[None])
+            if out is not None:
+                return out
         s = self._steps(steps)
         k = np.asarray(strike_index, dtype=np.intp)
         i, w = self._locate(vix)
@@ -496,6 +620,15 @@ class MarkovVixTable(_VixTable):
         self.futures_table = fut.reshape(n_reg, n_nodes, -1)
         self.call_table = calls.reshape(n_reg, n_nodes, self.max_steps + 1, -1)
 
+    def _fast_nodes(self, fp) -> tuple[np.ndarray, np.ndarray]:
+        return _guided(fp, self.grid)
+
+    def _fast_state(self, vix, regime):
+        """Spot VIX, regimes (intp) and variance state of the lookups, as :meth:`_locate` has them (before clipping)."""
+        vix = np.asarray(vix, dtype=float)
+        r = np.zeros(vix.shape, np.intp) if regime is None else np.broadcast_to(np.asarray(regime, np.intp), vix.shape)
+        return vix, r, np.asarray(self.model.var_from_vix(vix, r), dtype=float)
+
     def _locate(self, vix, regime):
         vix = np.asarray(vix, dtype=float)
         r = np.zeros(vix.shape, np.intp) if regime is None else np.broadcast_to(np.asarray(regime, np.intp), vix.shape)
@@ -507,6 +640,12 @@ class MarkovVixTable(_VixTable):
 
     def futures(self, vix, steps, regime=None) -> np.ndarray:
         """VIX future (points) for spot VIX ``vix`` (shape (n,)), ``steps`` to expiry and ``regime``."""
+        fp = _fast()
+        if fp is not None:
+            _, r, x = self._fast_state(vix, regime)
+            out = self._fast_futures(fp, x, r, steps, self.futures_table)
+            if out is not None:
+                return out
         r, i, w = self._locate(vix, regime)
         s = self._steps(steps)
         t = self.futures_table
@@ -514,6 +653,12 @@ class MarkovVixTable(_VixTable):
 
     def call(self, vix, steps, strike_index, regime=None) -> np.ndarray:
         """VIX call price (points, discounted); exact intrinsic value at 0 steps to expiry."""
+        fp = _fast()
+        if fp is not None:
+            vx, r, x = self._fast_state(vix, regime)
+            out = self._fast_call(fp, x, vx, r, steps, strike_index, self.call_table)
+            if out is not None:
+                return out
         r, i, w = self._locate(vix, regime)
         s = self._steps(steps)
         k = np.asarray(strike_index, dtype=np.intp)

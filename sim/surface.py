@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 import time
 import warnings
+import weakref
 from abc import ABC, abstractmethod
 from typing import Callable, NamedTuple
 
@@ -35,7 +36,7 @@ from scipy import interpolate, special
 from models.base import PathModel
 from models.heston import HestonModel, HestonParams
 from models.jumps import BatesModel, SvcjModel, bates_characteristic_function, svcj_characteristic_function
-from sim.pricing import black_scholes
+from sim.pricing import _fast, black_scholes
 
 __all__ = [
     "strip_total_variance",
@@ -321,6 +322,10 @@ def _trig_sums(theta, alpha, beta):
 # ================================================================================================
 
 
+_NO_GUESS = np.zeros(())
+_UNUSED_2D, _UNUSED_1D = np.zeros((1, 4)), np.zeros(1)
+
+
 def _ln_otm_call(x, s):
     """``ln c(x, s)`` and ``d ln c / ds`` of the normalised Black call, ``x >= 0`` (OTM), ``s > 0``.
 
@@ -328,6 +333,13 @@ def _ln_otm_call(x, s):
     ``d1 = -x/s + s/2``, ``d2 = d1 - s`` (using ``e^x e^{-d2^2/2} = e^{-d1^2/2}``), so ``ln c`` is
     finite even where ``c`` underflows; ``dc/ds = phi(d1)`` (vega).
     """
+    fp = _fast()
+    if fp is not None:
+        prep = fp.prepare(np.asarray(x, dtype=float), np.asarray(s, dtype=float))
+        if prep is not None:
+            (a_x, a_s), rows, cols, shape = prep
+            ln_c, dln = fp.ln_otm_call(a_x, a_s, rows, cols)
+            return fp.finish(ln_c, shape), fp.finish(dln, shape)
     d1 = -x / s + 0.5 * s
     diff = special.erfcx(-d1 / _SQRT2) - special.erfcx(-(d1 - s) / _SQRT2)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -369,8 +381,17 @@ def implied_stdev(price, k, guess=None, tol: float = 1e-10, max_iter: int = 100)
     the scaled complementary error function (``scipy.special.erfcx``) so that it stays accurate
     where ``c`` underflows. A bracket ``[lo, hi]`` is kept from the signs of the residual
     (``ln c`` increases in ``s``); a Newton step leaving it is replaced by bisection (geometric
-    when ``lo > 0``). Vectorised over all inputs.
+    when ``lo > 0``). Vectorised over all inputs; compiled (:func:`sim.fastprice.implied_stdev`, one
+    element at a time, the same steps) unless the numpy reference is selected.
     """
+    fp = _fast()
+    if fp is not None:
+        g = _NO_GUESS if guess is None else np.asarray(guess, dtype=float)
+        prep = fp.prepare(np.asarray(price, dtype=float), np.asarray(k, dtype=float), g)
+        if prep is not None:
+            (a_p, a_k, a_g), rows, cols, shape = prep
+            out = fp.implied_stdev(a_p, a_k, a_g, guess is not None, float(tol), int(max_iter), rows, cols)
+            return out.reshape(shape)       # an array, also 0-d (as np.where gives)
     price, k = np.broadcast_arrays(np.asarray(price, dtype=float), np.asarray(k, dtype=float))
     x = np.abs(k)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -440,6 +461,30 @@ class SpxSurface(ABC):
     def implied_vol(self, k, tau, var, regime=None) -> np.ndarray:
         """Black implied volatility ``sqrt(w / tau)`` (annualised, 0.2 = 20%); arguments as :meth:`total_variance`."""
         return np.sqrt(self.total_variance(k, tau, var, regime) / np.asarray(tau, dtype=float))
+
+    # ---- compiled paths (sim.fastprice); None means "no kernel applies: run the numpy reference"
+    def _fast_spx_option(self, fp, spot, strike, tau, var, is_call, rate: float, div: float, regime):
+        """:func:`sim.pricing.spx_option` by a fused kernel: ``(price, delta)``, or ``None``."""
+        return None
+
+    def _fast_strike_for_delta(self, fp, spot, tau: float, var, target: float, is_call: bool, rate: float,
+                               div: float, regime):
+        """The bisection of :func:`sim.pricing.strike_for_delta` by a kernel: ``(strike, delta)`` unrounded, or ``None``."""
+        return None
+
+    def _uses_own_formulas(self, cls) -> bool:
+        """Whether this object prices with ``cls``'s own :meth:`total_variance` and :meth:`implied_vol`
+        (a subclass overriding either gets no kernel)."""
+        return (type(self).total_variance is cls.total_variance
+                and type(self).implied_vol is SpxSurface.implied_vol)
+
+
+def _bisection_constants(tau: float, rate: float, div: float) -> tuple[float, ...]:
+    """Maturity-only factors of :func:`sim.pricing.strike_for_delta` as its numpy code computes them:
+    ``math.exp((r - q) tau)`` and numpy's ``exp((r - q) tau)``, ``sqrt(tau)``, ``exp(-r tau)``, ``exp(-q tau)``."""
+    t = np.asarray(tau, dtype=float)
+    return (math.exp((rate - div) * tau), float(np.exp((rate - div) * t)), float(np.sqrt(t)),
+            float(np.exp(-rate * t)), float(np.exp(-div * t)))
 
 
 def strip_total_variance(w_fn, sd, z_range: tuple[float, float] = (-200.0, 60.0), n: int = 12001) -> np.ndarray:
@@ -533,6 +578,43 @@ class SsviSurface(SpxSurface):
         """
         target = self.model.atm_total_variance(var, tau, regime)
         return self.smile.total_variance(k, self.atm_total_variance(target))
+
+    def _fast_smile(self):
+        """``(rho, eta, gamma)`` of an :class:`~sim.pricing.SpxSmile` priced by this class's formulas, or ``None``."""
+        from sim.pricing import SpxSmile  # imported here: sim.pricing may import this module
+
+        if type(self.smile) is not SpxSmile or not self._uses_own_formulas(SsviSurface):
+            return None
+        return float(self.smile.rho), float(self.smile.eta), float(self.smile.gamma)
+
+    def _fast_spx_option(self, fp, spot, strike, tau, var, is_call, rate, div, regime):
+        smile = self._fast_smile()
+        if smile is None:
+            return None
+        tau = np.asarray(tau, dtype=float)
+        th = np.asarray(self.atm_total_variance(self.model.atm_total_variance(var, tau, regime)), dtype=float)
+        prep = fp.prepare(np.asarray(spot, dtype=float), np.asarray(strike, dtype=float), tau, th,
+                          np.asarray(is_call, dtype=bool))
+        if prep is None:
+            return None
+        (a_s, a_k, a_t, a_th, a_c), rows, cols, shape = prep
+        price, delta = fp.spx_option_ssvi(a_s, a_k, a_t, a_th, a_c, rate, div, *smile, rows, cols)
+        return fp.finish(price, shape), fp.finish(delta, shape)
+
+    def _fast_strike_for_delta(self, fp, spot, tau, var, target, is_call, rate, div, regime):
+        smile = self._fast_smile()
+        if smile is None:
+            return None
+        th = np.asarray(self.atm_total_variance(self.model.atm_total_variance(var, tau, regime)), dtype=float)
+        if th.shape != spot.shape:
+            return None
+        prep = fp.prepare(spot, th)
+        if prep is None:
+            return None
+        (a_s, a_th), rows, cols, shape = prep
+        strike, d = fp.strike_for_delta_ssvi(a_s, a_th, tau, target, is_call, *_bisection_constants(tau, rate, div),
+                                             *smile, _UNUSED_2D, _UNUSED_1D, rows, cols)
+        return fp.finish(strike, shape), fp.finish(d, shape)
 
 
 class FourierSurface(SpxSurface):
@@ -723,7 +805,17 @@ class FourierSurface(SpxSurface):
         ndarray
             ``w`` (years x annualised variance), broadcast shape of the inputs; NaN where an input
             is not finite or a maturity is not positive.
+
+        Notes
+        -----
+        Compiled (:func:`sim.fastprice.fourier_total_variance`, the same arithmetic element by
+        element) unless the numpy reference is selected; the numpy code below is the reference.
         """
+        fp = _fast()
+        if fp is not None:
+            out = self._fast_total_variance(fp, k, tau, var)
+            if out is not None:
+                return out
         k, tau, var = np.broadcast_arrays(np.asarray(k, dtype=float), np.asarray(tau, dtype=float),
                                           np.asarray(var, dtype=float))
         bad = ~(np.isfinite(k) & np.isfinite(tau) & np.isfinite(var) & (tau > 0.0))
@@ -772,10 +864,108 @@ class FourierSurface(SpxSurface):
         w = mm * w_atm
         return np.where(bad, np.nan, w) if np.any(bad) else w
 
+    # ---- compiled paths (sim.fastprice)
+    def _fast_tables(self, fp):
+        """``(var_nodes, atm_flat, coef, params, inline)`` for the Fourier kernels, built once per surface.
+
+        ``coef`` is ``_coef_t`` transposed (one row of four cubic coefficients per interval).
+        ``params`` packs the grid constants and, when ``inline``, the Q-expected total variance
+        ``tau (theta + (v - theta) (1 - e^{-kappa tau}) / (kappa tau) + c)`` of the Heston, Bates
+        and SVCJ models, which the kernels then evaluate themselves; ``inline`` is set only when
+        that formula reproduces ``pricing_model.atm_total_variance`` to 1e-13 on the grid (else
+        the kernels are handed the model's own values, computed by numpy).
+        """
+        spec = _FAST_TABLES.get(self)
+        if spec is not None:
+            return spec
+        n_v, n_t, n_i = self._shape
+        coeffs = _q_variance_coefficients(self.pricing_model)
+        kappa, theta, c = coeffs if coeffs is not None else (1.0, 0.0, 0.0)
+        params = np.array([self._v_shift, self._x0, self._sv_step, self._lt0, self._lt_step, self._xi0, self._xi_step,
+                           self.z_scale, kappa, theta, c, n_v, n_t, n_i], dtype=float)
+        assert params.size == fp.FOURIER_PARAMS
+        inline = False
+        if coeffs is not None:
+            v = np.concatenate((self.var_nodes, 0.5 * (self.var_nodes[:-1] + self.var_nodes[1:])))[:, None]
+            t = np.concatenate((self.tau_nodes, [1e-12, 1e-9, 1.0 / 365.0, 2.0]))[None, :]
+            ref = np.asarray(self.pricing_model.atm_total_variance(v, t), dtype=float)
+            prep = fp.prepare(v, t)
+            (a_v, a_t), rows, cols, _ = prep
+            mine = fp.atm_total_variance(a_v, a_t, params, rows, cols)
+            inline = bool(np.all(np.abs(mine - ref) <= 1e-13 * np.abs(ref)))
+        spec = (self.var_nodes, self._atm_flat, np.ascontiguousarray(self._coef_t.T), params, inline)
+        _FAST_TABLES[self] = spec
+        return spec
+
+    def _fast_wref(self, spec, var, tau):
+        """The model's Q-expected total variance at ``(max(var, 0), tau)`` when the kernels cannot inline it."""
+        if spec[4]:
+            return _NO_GUESS
+        with np.errstate(all="ignore"):
+            return np.asarray(self.pricing_model.atm_total_variance(np.maximum(var, 0.0), tau), dtype=float)
+
+    def _fast_total_variance(self, fp, k, tau, var):
+        k, tau, var = np.asarray(k, dtype=float), np.asarray(tau, dtype=float), np.asarray(var, dtype=float)
+        spec = self._fast_tables(fp)
+        prep = fp.prepare(k, tau, var, self._fast_wref(spec, var, tau))
+        if prep is None:
+            return None
+        (a_k, a_t, a_v, a_w), rows, cols, shape = prep
+        return fp.finish(fp.fourier_total_variance(a_k, a_t, a_v, a_w, not spec[4], *spec[:4], rows, cols), shape)
+
+    def _fast_spx_option(self, fp, spot, strike, tau, var, is_call, rate, div, regime):
+        if not self._uses_own_formulas(FourierSurface):
+            return None
+        tau, var = np.asarray(tau, dtype=float), np.asarray(var, dtype=float)
+        spec = self._fast_tables(fp)
+        prep = fp.prepare(np.asarray(spot, dtype=float), np.asarray(strike, dtype=float), tau, var,
+                          np.asarray(is_call, dtype=bool), self._fast_wref(spec, var, tau))
+        if prep is None:
+            return None
+        (a_s, a_k, a_t, a_v, a_c, a_w), rows, cols, shape = prep
+        price, delta = fp.spx_option_fourier(a_s, a_k, a_t, a_v, a_c, a_w, not spec[4], rate, div, *spec[:4],
+                                             rows, cols)
+        return fp.finish(price, shape), fp.finish(delta, shape)
+
+    def _fast_strike_for_delta(self, fp, spot, tau, var, target, is_call, rate, div, regime):
+        if not self._uses_own_formulas(FourierSurface):
+            return None
+        var = np.asarray(var, dtype=float)
+        if var.shape != spot.shape:
+            return None
+        spec = self._fast_tables(fp)
+        prep = fp.prepare(spot, var, self._fast_wref(spec, var, tau))
+        if prep is None:
+            return None
+        (a_s, a_v, a_w), rows, cols, shape = prep
+        strike, d = fp.strike_for_delta_fourier(a_s, a_v, a_w, not spec[4], tau, target, is_call,
+                                                *_bisection_constants(tau, rate, div), *spec[:4], rows, cols)
+        return fp.finish(strike, shape), fp.finish(d, shape)
+
     def node_values(self) -> tuple[np.ndarray, np.ndarray]:
         """Total implied variance ``w`` and log-moneyness ``k`` of every node, each of shape (n_var, n_tau, n_z)."""
         w_atm = self.atm_ratio * self._w_ref_nodes
         return self.table * w_atm[..., None], self.z_nodes * np.sqrt(w_atm)[..., None]
+
+
+#: Kernel tables of each FourierSurface (kept outside the instance so that pickles are unchanged).
+_FAST_TABLES: "weakref.WeakKeyDictionary[FourierSurface, tuple]" = weakref.WeakKeyDictionary()
+
+
+def _q_variance_coefficients(model):
+    """``(kappa, theta, c)`` with ``atm_total_variance(v, tau) = tau (avg(v, tau; kappa, theta) + c)``
+    for exactly the Heston, Bates and SVCJ classes (their Q parameters), else ``None``."""
+    if type(model) is HestonModel:
+        p = model.params
+        return float(p.kappa_q), float(p.theta_q), 0.0
+    if type(model) is BatesModel:
+        p = model.params
+        return float(p.kappa_q), float(p.theta_q), float(model.lam_j_q * (model.mu_j_q**2 + model.sigma_j_q**2))
+    if type(model) is SvcjModel:
+        p = model.params
+        ej2 = model.sigma_s_q**2 + (model.rho_j_q * model.mu_v_q) ** 2 + (model.mu_s_q + model.rho_j_q * model.mu_v_q) ** 2
+        return float(p.kappa_q), float(model.theta_q_total), float(model.lam_j_q * ej2)
+    return None
 
 
 def _calendar_repair(m: np.ndarray, reliable: np.ndarray, xi: np.ndarray, z: np.ndarray, sd: np.ndarray) -> np.ndarray:
