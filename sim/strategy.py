@@ -952,7 +952,23 @@ def run_books(
     ValueError
         If shapes disagree, the VIX table is missing or too short, or the SPX surface's table
         (``surface.tau_max``) does not reach the condor's or a put spread's maturity.
+
+    Notes
+    -----
+    Runs the compiled engine (:mod:`sim.fastbook`, the same results to round-off) where
+    :func:`sim.fastbook.supported` says it applies, unless ``trace`` or ``ALVH_NUMPY_REFERENCE=1``;
+    the numpy code below is the reference.
     """
+    import os
+
+    if not trace and os.environ.get("ALVH_NUMPY_REFERENCE", "").strip().lower() not in ("1", "true", "yes", "on"):
+        from sim import fastbook
+
+        hedges = tuple(hedges)
+        if fastbook.supported(spot, variance, vix, surface, market, condor, hedges, table, dt, regime,
+                              measure_days)[0]:
+            return fastbook.run_books_compiled(spot, variance, vix, surface, market, condor, hedges, table, dt,
+                                               regime=regime, measure_days=measure_days)
     if spot.shape != variance.shape or spot.shape != vix.shape or spot.ndim != 2:
         raise ValueError("spot, variance and vix must be 2-D arrays of equal shape (n_paths, n_steps + 1)")
     n, t_len = spot.shape

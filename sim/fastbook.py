@@ -1,0 +1,1144 @@
+"""Compiled (numba) engine of :func:`sim.strategy.run_books`: the condor and hedge books path by path.
+
+:func:`sim.strategy.run_books` is the reference implementation, vectorised over paths with numpy.
+Its rules are all per path (the surface and VIX tables are shared read-only), so the same day-by-day
+logic runs here as one scalar loop per path (``for p: for t: condor; for each hedge: for each
+layer``) in one compiled kernel that writes straight into the preallocated arrays of the
+:class:`~sim.strategy.BookResult`. The arithmetic follows the numpy engine operation by operation
+(the same order of additions, the same formulas), so the two agree to round-off
+(tests/test_fastbook.py checks 1e-10 relative on every output array).
+
+What the kernel covers (:func:`supported` says which inputs qualify; anything else runs on the
+numpy engine, which :func:`sim.strategy.run_books` dispatches to):
+
+- the condor: delta strikes (and delta wings), wings in points, profit take, stop, ``close_dte``,
+  entry schedule, time shift, margin sizing, costs, settlement at expiry, the last day's marking,
+  deltas on measured days;
+- hedge books, any number: VIX calls, call spreads, short call spreads, futures and SPX put
+  spreads; strike rules ``otm`` and ``breakeven`` (and ``delta`` for SPX put spreads); triggers
+  ``always``, ``vix_above``, ``vix_sustained``, ``condor_decay``; sizing ``budget``, ``bands`` and
+  ``vega``; exit multiple, RSI exit (:func:`sim.strategy.wilder_rsi`, computed by numpy before the
+  kernel), rolls, settlement, both caps, ``stagger_days``, capital, active share, deltas;
+- a single regime (``regime=None``), the model's Fourier surface (:class:`sim.surface.FourierSurface`
+  whose Q-expected variance is the Heston/Bates/SVCJ closed form) and a
+  :class:`sim.pricing.VixOptionTable`.
+
+Not covered (numpy engine): ``trace=True``, regimes (:class:`~sim.pricing.MarkovVixTable`), the SSVI
+surface, and the VIX ``delta`` strike rule (Black-76 implied deltas).
+
+The scalar pricing helpers below are copies of those of :mod:`sim.fastprice` (same formulas, same
+order of operations), kept here so that this engine does not depend on that module's private names.
+
+``ALVH_NUMPY_REFERENCE=1`` in the environment sends :func:`sim.strategy.run_books` to the numpy
+engine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import threading
+
+import numpy as np
+
+try:  # numba is optional: without it everything runs on the numpy engine
+    import numba
+    _HAVE_NUMBA = True
+except ImportError:  # pragma: no cover
+    numba = None
+    _HAVE_NUMBA = False
+
+__all__ = ["supported", "run_books_compiled", "numpy_engine"]
+
+_LOCAL = threading.local()
+
+
+@contextlib.contextmanager
+def numpy_engine(on: bool = True):
+    """Within this block (this thread), :func:`supported` says no: :func:`sim.strategy.run_books` runs
+    its numpy engine (the reference)."""
+    prev = getattr(_LOCAL, "off", False)
+    _LOCAL.off = bool(on)
+    try:
+        yield
+    finally:
+        _LOCAL.off = prev
+
+_INSTRUMENTS = {"call": 0, "call_spread": 1, "future": 2, "short_call_spread": 3, "spx_put_spread": 4}
+_STRIKE_RULES = {"otm": 0, "delta": 1, "breakeven": 2}
+_TRIGGERS = {"always": 0, "vix_above": 1, "vix_sustained": 2, "condor_decay": 3}
+_SIZINGS = {"budget": 0, "vega": 1, "bands": 2}
+_GUIDE_BUCKETS = 4096
+
+
+def _jit(f):
+    return numba.njit(cache=True, error_model="numpy", nogil=True)(f) if _HAVE_NUMBA else f
+
+
+_SQRT1_2 = math.sqrt(0.5)
+_SQRT2PI = math.sqrt(2.0 * math.pi)
+
+
+# ================================================================================================
+# scalar pricing (copies of sim.fastprice's helpers)
+# ================================================================================================
+
+
+@_jit
+def _nmin(a, b):
+    return a if (a < b or a != a) else b
+
+
+@_jit
+def _nmax(a, b):
+    return a if (a > b or a != a) else b
+
+
+@_jit
+def _ndtr(x):
+    """Cephes' ``ndtr`` (scipy.special) on the C library's ``erf``/``erfc``."""
+    if x != x:
+        return np.nan
+    t = x * _SQRT1_2
+    z = abs(t)
+    if z < _SQRT1_2:
+        return 0.5 + 0.5 * math.erf(t)
+    y = 0.5 * math.erfc(z)
+    return 1.0 - y if t > 0.0 else y
+
+
+@_jit
+def _npow(x, e):
+    """``x ** e`` as numpy evaluates ``ndarray ** python_float``."""
+    if e == 2.0:
+        return x * x
+    if e == 0.5:
+        return math.sqrt(x)
+    if e == 1.0:
+        return x
+    if e == -1.0:
+        return 1.0 / x
+    if e == 0.0:
+        return 1.0
+    return x**e
+
+
+@_jit
+def _atm_tv(v, tau, fp):
+    kappa, theta, c = fp[8], fp[9], fp[10]
+    x = kappa * tau
+    if x > 1e-8:
+        w = -math.expm1(-x) / x
+    else:
+        w = 1.0 - 0.5 * x
+    return tau * ((theta + (v - theta) * w) + c)
+
+
+@_jit
+def _fourier_state(tau, var, var_nodes, atm, fp):
+    """State part of :meth:`sim.surface.FourierSurface.total_variance` (finite ``tau > 0``, ``var``)."""
+    v_shift, x0, sv_step, lt0, lt_step, z_scale = fp[0], fp[1], fp[2], fp[3], fp[4], fp[7]
+    n_v, n_t = int(fp[11]), int(fp[12])
+    v = max(var, 0.0)
+    xv = (math.sqrt(math.sqrt(v + v_shift)) - x0) / sv_step
+    iv = int(min(xv, n_v - 2.0))
+    gv = min(xv - iv, 1.0)
+    v_lo = var_nodes[iv]
+    hv = min((v - v_lo) / (var_nodes[iv + 1] - v_lo), 1.0)
+    xt = min(max((math.log(tau) - lt0) / lt_step, 0.0), n_t - 1.0)
+    it = min(int(xt), n_t - 2)
+    gt = xt - it
+    ht = 1.0 - gt
+    r0 = iv * n_t + it
+    r1 = r0 + n_t
+    lo = ht * atm[r0] + gt * atm[r0 + 1]
+    hi = ht * atm[r1] + gt * atm[r1 + 1]
+    w_atm = _atm_tv(v, tau, fp) * (lo + hv * (hi - lo))
+    return r0, gv, gt, ht, w_atm, z_scale * math.sqrt(w_atm)
+
+
+@_jit
+def _fourier_smile(k, r0, gv, gt, ht, w_atm, den, coef, fp):
+    xi0, xi_step = fp[5], fp[6]
+    n_t, n_i = int(fp[12]), int(fp[13])
+    xz = (math.asinh(k / den) - xi0) / xi_step
+    if xz != xz:
+        return np.nan
+    iz = int(min(max(xz, 0.0), n_i - 1.0))
+    t = xz - iz
+    b00 = r0 * n_i + iz
+    b01 = b00 + n_i
+    b10 = b00 + n_t * n_i
+    b11 = b10 + n_i
+    hv_ = 1.0 - gv
+    w00, w01, w10, w11 = hv_ * ht, hv_ * gt, gv * ht, gv * gt
+    c0 = w00 * coef[b00, 0] + w01 * coef[b01, 0] + w10 * coef[b10, 0] + w11 * coef[b11, 0]
+    c1 = w00 * coef[b00, 1] + w01 * coef[b01, 1] + w10 * coef[b10, 1] + w11 * coef[b11, 1]
+    c2 = w00 * coef[b00, 2] + w01 * coef[b01, 2] + w10 * coef[b10, 2] + w11 * coef[b11, 2]
+    c3 = w00 * coef[b00, 3] + w01 * coef[b01, 3] + w10 * coef[b10, 3] + w11 * coef[b11, 3]
+    tc = min(max(t, 0.0), 1.0)
+    mm = c0 + tc * (c1 + tc * (c2 + tc * c3))
+    if t < 0.0 or t > 1.0:
+        d = c1 + tc * (2.0 * c2 + 3.0 * tc * c3)
+        d = _nmin(d, 0.0) if t < 0.0 else _nmax(d, 0.0)
+        mm = mm + d * (t - tc)
+    return mm * w_atm
+
+
+@_jit
+def _bs_pre(strike, vol, is_call, sqt, fwd, disc, dq):
+    sd = vol * sqt
+    d1 = (math.log(fwd / strike) + 0.5 * sd * sd) / sd
+    d2 = d1 - sd
+    sign = 1.0 if is_call else -1.0
+    n1 = _ndtr(sign * d1)
+    price = disc * sign * (fwd * n1 - strike * _ndtr(sign * d2))
+    delta = sign * dq * n1
+    return price, delta
+
+
+@_jit
+def _bs_delta(strike, sd, fwd, is_call, dq):
+    d1 = (math.log(fwd / strike) + 0.5 * sd * sd) / sd
+    sign = 1.0 if is_call else -1.0
+    return sign * dq * _ndtr(sign * d1)
+
+
+@_jit
+def _spx_legs(s, v, tau, strikes, is_call, n_legs, rate, div, var_nodes, atm, coef, fp, price, delta):
+    """:func:`sim.pricing.spx_option` of ``n_legs`` options on one path (same spot, state, maturity)
+    into ``price`` and ``delta``."""
+    ok = math.isfinite(tau) and math.isfinite(v) and tau > 0.0
+    r0, gv, gt, ht, w_atm, den = 0, 0.0, 0.0, 0.0, 0.0, 0.0
+    if ok:
+        r0, gv, gt, ht, w_atm, den = _fourier_state(tau, v, var_nodes, atm, fp)
+    sqt = math.sqrt(tau)
+    fwd = s * math.exp((rate - div) * tau)
+    disc = math.exp(-rate * tau)
+    dq = math.exp(-div * tau)
+    for j in range(n_legs):
+        kk = strikes[j]
+        k = math.log(kk / fwd)
+        w = _fourier_smile(k, r0, gv, gt, ht, w_atm, den, coef, fp) if ok and math.isfinite(k) else np.nan
+        price[j], delta[j] = _bs_pre(kk, math.sqrt(w / tau), is_call[j], sqt, fwd, disc, dq)
+
+
+@_jit
+def _spx_vega_sum(s, v, tau, strikes, sgn, rate, div, var_nodes, atm, coef, fp):
+    """``sum_j sgn_j vega_j`` of the condor's legs as :func:`sim.surface.surface_option` (then
+    :func:`sim.surface.bs_greeks`) computes it: vega per 1.00 of volatility."""
+    ok = math.isfinite(tau) and math.isfinite(v) and tau > 0.0
+    r0, gv, gt, ht, w_atm, den = 0, 0.0, 0.0, 0.0, 0.0, 0.0
+    if ok:
+        r0, gv, gt, ht, w_atm, den = _fourier_state(tau, v, var_nodes, atm, fp)
+    fwd = s * math.exp((rate - div) * tau)
+    sq = math.sqrt(tau)
+    dq = math.exp(-div * tau)
+    acc = 0.0
+    for j in range(4):
+        kk = strikes[j]
+        k = math.log(kk / fwd)
+        w = _fourier_smile(k, r0, gv, gt, ht, w_atm, den, coef, fp) if ok and math.isfinite(k) else np.nan
+        vol = math.sqrt(w / tau)
+        sd = vol * sq
+        d1 = (math.log(fwd / kk) + 0.5 * sd * sd) / sd
+        pdf = math.exp(-0.5 * d1 * d1) / _SQRT2PI
+        vega = s * dq * pdf * sq
+        if j == 0:
+            acc = sgn[j] * vega
+        else:
+            acc = acc + sgn[j] * vega
+    return acc
+
+
+@_jit
+def _strike_for_delta(s, v, tau, target, is_call, consts, var_nodes, atm, coef, fp):
+    """The bisection of :func:`sim.pricing.strike_for_delta` on one path: the unrounded strike and
+    its delta. ``consts`` = ``(math.exp((r - q) tau), np.exp((r - q) tau), sqrt(tau), exp(-r tau),
+    exp(-q tau))`` (:func:`sim.surface._bisection_constants`)."""
+    e_math, e_np, sqt, dq = consts[0], consts[1], consts[2], consts[4]
+    fwd = s * e_math
+    fwd_p = s * e_np
+    ok = math.isfinite(tau) and tau > 0.0 and math.isfinite(v)
+    r0, gv, gt, ht, w_atm, den = 0, 0.0, 0.0, 0.0, 0.0, 0.0
+    if ok:
+        r0, gv, gt, ht, w_atm, den = _fourier_state(tau, v, var_nodes, atm, fp)
+        w0 = _fourier_smile(0.0, r0, gv, gt, ht, w_atm, den, coef, fp)
+    else:
+        w0 = np.nan
+    sd = math.sqrt(_nmax(w0, 1e-12))
+    lo, hi = -40.0, 40.0
+    kk, d = np.nan, np.nan
+    for step in range(65):
+        last = step == 64 or lo == hi
+        kk = fwd * math.exp((0.5 * (lo + hi)) * sd)
+        k = math.log(kk / fwd_p)
+        if ok and math.isfinite(k):
+            w = _fourier_smile(k, r0, gv, gt, ht, w_atm, den, coef, fp)
+        else:
+            w = np.nan
+        d = _bs_delta(kk, math.sqrt(w / tau) * sqt, fwd_p, is_call, dq)
+        if last:
+            break
+        if d > target:
+            lo = 0.5 * (lo + hi)
+        else:
+            hi = 0.5 * (lo + hi)
+    return kk, d
+
+
+@_jit
+def _delta_at(kk, tau, target_is_call, fwd_p, sqt, dq, ok, r0, gv, gt, ht, w_atm, den, coef, fp):
+    """The delta the bisection of :func:`_strike_for_delta` computes at strike ``kk``."""
+    k = math.log(kk / fwd_p)
+    if ok and math.isfinite(k):
+        w = _fourier_smile(k, r0, gv, gt, ht, w_atm, den, coef, fp)
+    else:
+        w = np.nan
+    return _bs_delta(kk, math.sqrt(w / tau) * sqt, fwd_p, target_is_call, dq)
+
+
+@_jit
+def _tick_strike_for_delta(s, v, tau, target, is_call, consts, var_nodes, atm, coef, fp):
+    """:func:`sim.pricing.strike_for_delta` on one path: ``(strike on the 5-point grid, ok)``; ``ok``
+    is False where the delta cannot be reached (the numpy code raises).
+
+    The 64-step bisection (:func:`_strike_for_delta`) costs 65 surface evaluations. Its result is
+    only used rounded to the 5-point grid, so a bracketed secant iteration finds the crossing first
+    (about 8 evaluations) and the grid strike ``T`` it rounds to is then certified by the sign of
+    ``delta - target`` at ``T - 2.5`` and ``T + 2.5``, evaluated exactly as the bisection evaluates
+    it: delta falls with the strike, so the bisection's crossing lies in ``(T - 2.5, T + 2.5]`` and
+    rounds to ``T``. Wherever that certificate (or the secant) fails, the bisection itself runs.
+    """
+    e_math, e_np, sqt, dq = consts[0], consts[1], consts[2], consts[4]
+    fwd = s * e_math
+    fwd_p = s * e_np
+    ok = math.isfinite(tau) and tau > 0.0 and math.isfinite(v)
+    if ok:
+        r0, gv, gt, ht, w_atm, den = _fourier_state(tau, v, var_nodes, atm, fp)
+        w0 = _fourier_smile(0.0, r0, gv, gt, ht, w_atm, den, coef, fp)
+        sd = math.sqrt(_nmax(w0, 1e-12))
+        lo, hi = -40.0, 40.0
+        m0 = 0.0
+        f0 = _delta_at(fwd * math.exp(m0 * sd), tau, is_call, fwd_p, sqt, dq, ok, r0, gv, gt, ht, w_atm, den, coef,
+                       fp) - target
+        good = f0 == f0
+        if f0 > 0.0:
+            lo = m0
+            m1 = 0.5
+        else:
+            hi = m0
+            m1 = -0.5
+        f1 = f0
+        conv = False
+        for _ in range(40):
+            if not good:
+                break
+            f1 = _delta_at(fwd * math.exp(m1 * sd), tau, is_call, fwd_p, sqt, dq, ok, r0, gv, gt, ht, w_atm, den, coef,
+                           fp) - target
+            if f1 != f1:
+                good = False
+                break
+            if f1 > 0.0:
+                lo = max(lo, m1)
+            else:
+                hi = min(hi, m1)
+            m2 = m1 - f1 * (m1 - m0) / (f1 - f0) if f1 != f0 else 0.5 * (lo + hi)
+            if not (m2 > lo and m2 < hi):
+                m2 = 0.5 * (lo + hi)
+            if abs(m2 - m1) * sd < 1e-12:
+                conv = True
+                break
+            m0, f0 = m1, f1
+            m1 = m2
+        if good and conv and abs(f1) <= 1e-7:
+            kf = fwd * math.exp(m1 * sd)
+            tk = np.rint(kf / 5.0) * 5.0
+            if tk - 2.5 > 0.0:
+                d_lo = _delta_at(tk - 2.5, tau, is_call, fwd_p, sqt, dq, ok, r0, gv, gt, ht, w_atm, den, coef, fp)
+                d_hi = _delta_at(tk + 2.5, tau, is_call, fwd_p, sqt, dq, ok, r0, gv, gt, ht, w_atm, den, coef, fp)
+                if d_lo > target and not (d_hi > target) and d_hi == d_hi:
+                    return tk, True
+    kk, d = _strike_for_delta(s, v, tau, target, is_call, consts, var_nodes, atm, coef, fp)
+    if abs(d - target) > 1e-6:
+        return np.nan, False
+    return np.rint(kk / 5.0) * 5.0, True
+
+
+@_jit
+def _locate(nodes, guide, x):
+    """``_locate`` of :class:`sim.pricing.VixOptionTable`: clip, ``searchsorted(right) - 1`` clipped to
+    ``0 .. n - 2``, and the weight of the upper node (NaN: index ``n - 2``, weight NaN)."""
+    n = nodes.shape[0]
+    if x != x:
+        return n - 2, np.nan
+    if x < nodes[0]:
+        x = nodes[0]
+    elif x > nodes[n - 1]:
+        x = nodes[n - 1]
+    m = guide.shape[0] - 1
+    b = int((x - nodes[0]) * (m / (nodes[n - 1] - nodes[0])))
+    i = guide[min(max(b, 0), m)]
+    while i > 0 and nodes[i] > x:
+        i -= 1
+    while i < n - 1 and nodes[i + 1] <= x:
+        i += 1
+    i = min(i, n - 2)
+    return i, (x - nodes[i]) / (nodes[i + 1] - nodes[i])
+
+
+@_jit
+def _vix_call(x, s, k, nodes, guide, calls, strikes):
+    """:meth:`sim.pricing.VixOptionTable.call` for spot VIX ``x``, ``s`` steps, strike index ``k``.
+
+    ``calls`` is the table transposed to (steps, strikes, nodes), so that the two nodes of one
+    lookup share a cache line (:func:`_table_args`)."""
+    if s == 0:
+        return _nmax(x - strikes[k], 0.0)
+    i, w = _locate(nodes, guide, x)
+    return (1.0 - w) * calls[s, k, i] + w * calls[s, k, i + 1]
+
+
+@_jit
+def _vix_future(x, s, nodes, guide, futs):
+    i, w = _locate(nodes, guide, x)
+    return (1.0 - w) * futs[s, i] + w * futs[s, i + 1]
+
+
+@_jit
+def _strike_index(k, n_strikes):
+    v = np.rint(k) - 1.0
+    return int(min(max(v, 0.0), n_strikes - 1.0))
+
+
+@_jit
+def _half_spread_sum(legs, n_legs, x, vix_ref, cost):
+    """``(half_spread(legs) * multiplier).sum(axis=0)`` of :class:`sim.costs.InstrumentCosts`;
+    ``cost`` = (multiplier, min_half_spread, rel_half_spread, vix_elasticity, commission, max_half_spread)."""
+    scale = _npow(_nmax(x, 1e-6) / vix_ref, cost[3])
+    acc = 0.0
+    for j in range(n_legs):
+        raw = (cost[1] + cost[2] * abs(legs[j])) * scale
+        hs = _nmin(raw, cost[5]) * cost[0]
+        acc = hs if j == 0 else acc + hs
+    return acc
+
+
+# ================================================================================================
+# the kernel
+# ================================================================================================
+
+
+@_jit
+def _vix_layer_value(inst, x, rem, k1, k2, nodes, guide, futs, calls, strikes, legs):
+    """``_Hedge._vix_value``: the value per unit and the legs (into ``legs``; returns n_legs)."""
+    if inst == 2:
+        f = _vix_future(x, rem, nodes, guide, futs)
+        legs[0] = f
+        return f, 1
+    n_k = strikes.shape[0]
+    c1 = _vix_call(x, rem, _strike_index(k1, n_k), nodes, guide, calls, strikes)
+    legs[0] = c1
+    if inst == 0:
+        return c1, 1
+    c2 = _vix_call(x, rem, _strike_index(k2, n_k), nodes, guide, calls, strikes)
+    legs[1] = c2
+    val = c1 - c2
+    return (-val if inst == 3 else val), 2
+
+
+@_jit
+def _kernel(spot, var, vix, measure, rsi, dt, rate, div, cap, beta, vix_ref, costs,
+            var_nodes, atm, coef, fp,
+            nodes, guide, futs, calls, strikes,
+            cf, ci, c_consts,
+            hf, hi_, lf, li, bands, l_consts,
+            # condor outputs
+            condor_pnl, condor_delta, leg_pnl, c_spread, c_comm, c_credit_sum, n_condors, n_takes, n_stops, n_dte,
+            contracts_sum, c_peak,
+            # hedge outputs
+            h_pnl, h_delta, h_layer_pnl, h_prem, h_payoff, h_spread, h_comm, h_active, h_peak, h_nent, h_ncap):
+    """Run every path; returns 0, or ``1 + path`` where a delta strike could not be reached (the caller
+    then runs the numpy engine, which raises)."""
+    n, t_len = spot.shape
+    n_steps = t_len - 1
+    n_h = hi_.shape[0]
+    l_max = max(lf.shape[1], 1)
+    # condor constants
+    short_delta, wing_width, wing_delta, profit_take, stop_mult = cf[0], cf[1], cf[2], cf[3], cf[4]
+    margin_fraction, ts_vix = cf[5], cf[6]
+    c_steps, c_steps_shift, close_steps, interval, time_shift = ci[0], ci[1], ci[2], ci[3], ci[4]
+    rc = cap * margin_fraction
+    spx_cost = costs[0]
+    sgn = np.array([-1.0, 1.0, 1.0, -1.0])
+    c_is_call = np.array([False, False, True, True])
+    put2 = np.array([False, False])
+    # per-path scratch
+    c_strikes = np.zeros(4)
+    c_legs = np.zeros(4)
+    legs = np.zeros(4)
+    dlt = np.zeros(4)
+    new_strikes = np.zeros(4)
+    lg2 = np.zeros(2)
+    k2buf = np.zeros(2)
+    open_ = np.zeros((n_h, l_max), dtype=np.bool_)
+    k1a = np.zeros((n_h, l_max))
+    k2a = np.zeros((n_h, l_max))
+    qty = np.zeros((n_h, l_max))
+    mark = np.zeros((n_h, l_max))
+    entry = np.zeros((n_h, l_max))
+    capital = np.zeros((n_h, l_max))
+    expiry = np.zeros((n_h, l_max), dtype=np.int64)
+    runlen = np.zeros((n_h, l_max), dtype=np.int64)
+    last_entry = np.zeros(n_h, dtype=np.int64)
+    exited = np.zeros(l_max, dtype=np.bool_)
+    rolled = np.zeros(l_max, dtype=np.bool_)
+    for p in range(n):
+        c_open = False
+        c_expiry = 0
+        c_credit = 0.0
+        c_mark = 0.0
+        c_qty = 0.0
+        c_margin = 0.0
+        c_delta = np.nan
+        for j in range(4):
+            c_strikes[j] = 0.0
+            c_legs[j] = 0.0
+        for h in range(n_h):
+            last_entry[h] = -(10**9)
+            for i in range(l_max):
+                open_[h, i] = False
+                k1a[h, i] = 0.0
+                k2a[h, i] = 0.0
+                qty[h, i] = 0.0
+                mark[h, i] = 0.0
+                entry[h, i] = 0.0
+                capital[h, i] = 0.0
+                expiry[h, i] = 0
+                runlen[h, i] = 0
+        for t in range(t_len):
+            s = spot[p, t]
+            v = var[p, t]
+            x = vix[p, t]
+            last = t == n_steps
+            decay = -np.inf
+            # ---------------- condor: mark, settle, exits
+            if c_open:
+                rem = c_expiry - t
+                expiring = rem <= 0
+                if expiring:
+                    for j in range(4):
+                        if c_is_call[j]:
+                            legs[j] = _nmax(s - c_strikes[j], 0.0)
+                        else:
+                            legs[j] = _nmax(c_strikes[j] - s, 0.0)
+                    delta = np.nan
+                else:
+                    _spx_legs(s, v, rem * dt, c_strikes, c_is_call, 4, rate, div, var_nodes, atm, coef, fp, legs, dlt)
+                    delta = -((((sgn[0] * dlt[0]) + sgn[1] * dlt[1]) + sgn[2] * dlt[2]) + sgn[3] * dlt[3])
+                value = (((sgn[0] * legs[0]) + sgn[1] * legs[1]) + sgn[2] * legs[2]) + sgn[3] * legs[3]
+                q = c_qty
+                for j in range(4):
+                    leg_pnl[j, p] -= sgn[j] * (legs[j] - c_legs[j]) * q * 100.0
+                condor_pnl[p, t] -= (value - c_mark) * q * 100.0
+                c_mark = value
+                for j in range(4):
+                    c_legs[j] = legs[j]
+                c_delta = delta
+                decay = 1.0 - value / c_credit if c_credit > 0 else 0.0
+                live_trade = (not expiring) and (not last)
+                take = live_trade and (value <= (1.0 - profit_take) * c_credit)
+                stop = live_trade and (not take) and (value >= stop_mult * c_credit)
+                at_dte = live_trade and (not take) and (not stop) and (rem <= close_steps)
+                if take or stop or at_dte:
+                    sp = _half_spread_sum(legs, 4, x, vix_ref, spx_cost) * q
+                    cm = 4 * spx_cost[4] * q
+                    condor_pnl[p, t] -= sp + cm
+                    c_spread[p] += sp
+                    c_comm[p] += cm
+                if take:
+                    n_takes[p] += 1
+                if stop:
+                    n_stops[p] += 1
+                if at_dte:
+                    n_dte[p] += 1
+                if take or stop or at_dte or expiring:
+                    c_open = False
+                    c_mark = 0.0
+                    c_margin = 0.0
+                    for j in range(4):
+                        c_legs[j] = 0.0
+                    c_delta = np.nan
+            # ---------------- condor: entries on the schedule
+            if (not last) and t % interval == 0 and not c_open:
+                shifted = False
+                if time_shift != 0 and c_steps_shift > c_steps:
+                    shifted = x > ts_vix
+                steps = c_steps_shift if shifted else c_steps
+                cc = c_consts[1] if shifted else c_consts[0]
+                tau = steps * dt
+                kp, okd = _tick_strike_for_delta(s, v, tau, -short_delta, False, cc, var_nodes, atm, coef, fp)
+                if not okd:
+                    return 1 + p
+                kc, okd = _tick_strike_for_delta(s, v, tau, short_delta, True, cc, var_nodes, atm, coef, fp)
+                if not okd:
+                    return 1 + p
+                if wing_delta > 0:
+                    kpl, okd = _tick_strike_for_delta(s, v, tau, -wing_delta, False, cc, var_nodes, atm, coef, fp)
+                    if not okd:
+                        return 1 + p
+                    kcl, okd = _tick_strike_for_delta(s, v, tau, wing_delta, True, cc, var_nodes, atm, coef, fp)
+                    if not okd:
+                        return 1 + p
+                    kpl = _nmin(kpl, kp - 5.0)
+                    kcl = _nmax(kcl, kc + 5.0)
+                else:
+                    kpl = kp - wing_width
+                    kcl = kc + wing_width
+                new_strikes[0] = kpl
+                new_strikes[1] = kp
+                new_strikes[2] = kc
+                new_strikes[3] = kcl
+                _spx_legs(s, v, tau, new_strikes, c_is_call, 4, rate, div, var_nodes, atm, coef, fp, legs, dlt)
+                value = (((sgn[0] * legs[0]) + sgn[1] * legs[1]) + sgn[2] * legs[2]) + sgn[3] * legs[3]
+                delta = -((((sgn[0] * dlt[0]) + sgn[1] * dlt[1]) + sgn[2] * dlt[2]) + sgn[3] * dlt[3])
+                width = _nmax(kp - kpl, kcl - kc)
+                margin = _nmax(width - value, 0.0) * 100.0
+                ok = (value > 0.0) and (margin > 0.0)
+                q = math.floor(margin_fraction * cap / margin) if ok else 0.0
+                ok = ok and q >= 1.0
+                if ok:
+                    c_open = True
+                    for j in range(4):
+                        c_strikes[j] = new_strikes[j]
+                        c_legs[j] = legs[j]
+                    c_expiry = t + steps
+                    c_credit = value
+                    c_mark = value
+                    c_delta = delta
+                    c_qty = q
+                    c_margin = margin * q
+                    contracts_sum[p] += q
+                    c_credit_sum[p] += value * q * 100.0
+                    sp = _half_spread_sum(legs, 4, x, vix_ref, spx_cost) * q
+                    cm = 4 * spx_cost[4] * q
+                    condor_pnl[p, t] -= sp + cm
+                    c_spread[p] += sp
+                    c_comm[p] += cm
+                    n_condors[p] += 1
+            c_peak[p] = _nmax(c_peak[p], c_margin)
+            if measure[t] and c_open:
+                condor_delta[p, t] = c_delta
+            # ---------------- hedge books
+            breakeven = c_strikes[1] - c_credit
+            for h in range(n_h):
+                n_l = hi_[h, 0]
+                stagger = hi_[h, 1]
+                rsi_ix = hi_[h, 2]
+                n_b = hi_[h, 3]
+                deepest = hi_[h, 4]
+                budget, vega_ratio, exit_mult, rsi_exit = hf[h, 0], hf[h, 1], hf[h, 2], hf[h, 3]
+                deep_cap, share_cap, fut_frac, min_price = hf[h, 4], hf[h, 5], hf[h, 6], hf[h, 7]
+                block = False
+                if rsi_ix >= 0:
+                    r = rsi[rsi_ix, p, t]
+                    block = math.isfinite(r) and r < rsi_exit
+                for i in range(n_l):
+                    if li[h, i, 2] == 2:      # vix_sustained: run length of VIX >= level
+                        runlen[h, i] = runlen[h, i] + 1 if x >= lf[h, i, 4] else 0
+                    exited[i] = False
+                    rolled[i] = False
+                # -- marks, settlements, exits
+                for i in range(n_l):
+                    if not open_[h, i]:
+                        continue
+                    inst = li[h, i, 0]
+                    cost = costs[li[h, i, 8]]
+                    mult = lf[h, i, 6]
+                    rem = expiry[h, i] - t
+                    remc = max(rem, 0)
+                    if inst == 4:
+                        k2buf[0] = k1a[h, i]
+                        k2buf[1] = k2a[h, i]
+                        if remc > 0:
+                            _spx_legs(s, v, remc * dt, k2buf, put2, 2, rate, div, var_nodes, atm, coef, fp, lg2, dlt)
+                        else:
+                            lg2[0] = _nmax(k2buf[0] - s, 0.0)
+                            lg2[1] = _nmax(k2buf[1] - s, 0.0)
+                        val = lg2[0] - lg2[1]
+                        n_lg = 2
+                    else:
+                        val, n_lg = _vix_layer_value(inst, x, remc, k1a[h, i], k2a[h, i], nodes, guide, futs, calls,
+                                                     strikes, lg2)
+                    q = qty[h, i]
+                    move = (val - mark[h, i]) * q * mult
+                    h_pnl[h, p, t] += move
+                    h_layer_pnl[h, i, p] += move
+                    mark[h, i] = val
+                    settle = rem <= 0
+                    roll = (not settle) and rem <= li[h, i, 5]
+                    mult_exit = False
+                    if exit_mult > 0 and inst != 2:
+                        if inst == 3:
+                            mult_exit = -val >= exit_mult * -entry[h, i]
+                        else:
+                            mult_exit = val >= exit_mult * entry[h, i]
+                    mult_exit = mult_exit and (not settle) and (not roll)
+                    rsi_out = (not settle) and (not roll) and (not mult_exit) and block
+                    sell = roll or mult_exit or rsi_out
+                    if last:
+                        sell = not settle
+                    if settle or sell:
+                        if inst == 2:
+                            h_payoff[h, p] += (val - entry[h, i]) * q * mult
+                        else:
+                            h_payoff[h, p] += val * q * mult
+                    if (not last) and sell:
+                        sp = _half_spread_sum(lg2, n_lg, x, vix_ref, cost) * abs(q)
+                        cm = n_lg * cost[4] * abs(q)
+                        h_pnl[h, p, t] -= sp + cm
+                        h_spread[h, p] += sp
+                        h_comm[h, p] += cm
+                        h_layer_pnl[h, i, p] -= sp + cm
+                    if (mult_exit or rsi_out) and not settle:
+                        exited[i] = True
+                    if roll or settle:
+                        rolled[i] = True
+                    if settle or sell:
+                        open_[h, i] = False
+                        mark[h, i] = 0.0
+                        capital[h, i] = 0.0
+                # -- entries
+                if not last:
+                    for i in range(n_l):
+                        trig_kind = li[h, i, 2]
+                        if trig_kind == 0:
+                            trig = True
+                        elif trig_kind == 1:
+                            trig = x >= lf[h, i, 4]
+                        elif trig_kind == 2:
+                            trig = runlen[h, i] >= li[h, i, 6]
+                        else:
+                            trig = decay >= lf[h, i, 5]
+                        ok = trig and (not open_[h, i]) and (not block) and (not exited[i])
+                        if stagger > 0:
+                            ok = ok and ((t - last_entry[h]) >= stagger or rolled[i])
+                        if not ok:
+                            continue
+                        inst = li[h, i, 0]
+                        rule = li[h, i, 1]
+                        sizing = li[h, i, 3]
+                        steps = li[h, i, 4]
+                        mult = lf[h, i, 6]
+                        cost = costs[li[h, i, 8]]
+                        # strikes
+                        fut = np.nan
+                        if inst == 4:
+                            if rule == 1:
+                                k1, okd = _tick_strike_for_delta(s, v, steps * dt, -lf[h, i, 2], False, l_consts[h, i],
+                                                                 var_nodes, atm, coef, fp)
+                                if not okd:
+                                    return 1 + p
+                            else:
+                                k1 = np.rint(s * (1.0 - lf[h, i, 1]) / 5.0) * 5.0
+                            k2 = k1 - lf[h, i, 3]
+                        else:
+                            fut = _vix_future(x, steps, nodes, guide, futs)
+                            k1 = np.rint(fut * (1.0 + lf[h, i, 1]))
+                            if rule == 2 and c_open:
+                                mapped = x * _npow(_nmax(breakeven, 1e-9) / s, beta)
+                                k1 = np.rint(mapped)
+                            k1 = _nmin(_nmax(k1, strikes[0]), strikes[strikes.shape[0] - 1])
+                            k2 = _nmin(k1 + lf[h, i, 3], strikes[strikes.shape[0] - 1])
+                        # price
+                        if inst == 4:
+                            k2buf[0] = k1
+                            k2buf[1] = k2
+                            _spx_legs(s, v, steps * dt, k2buf, put2, 2, rate, div, var_nodes, atm, coef, fp, lg2, dlt)
+                            price = lg2[0] - lg2[1]
+                            n_lg = 2
+                        else:
+                            price, n_lg = _vix_layer_value(inst, x, steps, k1, k2, nodes, guide, futs, calls,
+                                                           strikes, lg2)
+                        hold_years = lf[h, i, 7]
+                        if inst == 2:
+                            unit_cap = fut_frac * price * mult
+                        elif inst == 3:
+                            unit_cap = (k2 - k1 + price) * mult
+                        else:
+                            unit_cap = price * mult
+                        if sizing == 1:
+                            hh = 0.5
+                            lo_x = _nmax(x - hh, 0.5)
+                            up, _n = _vix_layer_value(inst, x + hh, steps, k1, k2, nodes, guide, futs, calls, strikes,
+                                                      legs)
+                            dn, _n = _vix_layer_value(inst, lo_x, steps, k1, k2, nodes, guide, futs, calls, strikes,
+                                                      legs)
+                            dv = (up - dn) / (x + hh - lo_x) * mult
+                            vusd = 0.0
+                            if c_open:
+                                vs = _spx_vega_sum(s, v, max(c_expiry - t, 1) * dt, c_strikes, sgn, rate, div,
+                                                   var_nodes, atm, coef, fp)
+                                vusd = _nmax(vs, 0.0) * c_qty
+                            target = vega_ratio * lf[h, i, 0] * vusd
+                            q = target / dv if dv > 1e-12 else 0.0
+                        else:
+                            if sizing == 2:
+                                f = fut if inst != 4 else _vix_future(x, steps, nodes, guide, futs)
+                                pct = 0.0
+                                for b in range(n_b):
+                                    if f >= bands[h, b, 0] and f < bands[h, b, 1]:
+                                        pct = bands[h, b, 2]
+                            else:
+                                pct = budget
+                            spend = cap * pct / 100.0 * lf[h, i, 0] * hold_years
+                            q = spend / unit_cap if unit_cap > 1e-9 else 0.0
+                        q_want = q
+                        limit = np.inf
+                        if i == deepest:
+                            limit = _nmin(limit, deep_cap * rc)
+                        others = capital[h, 0]
+                        for jj in range(1, n_l):
+                            others = others + capital[h, jj]
+                        limit = _nmin(limit, _nmax(share_cap * rc - others, 0.0))
+                        q = _nmin(q, limit / unit_cap if unit_cap > 1e-9 else 0.0)
+                        bound = q < q_want * (1.0 - 1e-12)
+                        if inst == 3:
+                            tradable = -price >= min_price
+                        elif inst == 2:
+                            tradable = price > 0.0
+                        else:
+                            tradable = price >= min_price
+                        wanted = tradable and (q_want > 1e-9) and (unit_cap > 1e-9)
+                        if wanted and bound and q <= 1e-9:
+                            h_ncap[h, i, p] += 1
+                        if not (wanted and q > 1e-9):
+                            continue
+                        k1a[h, i] = k1
+                        k2a[h, i] = k2
+                        open_[h, i] = True
+                        expiry[h, i] = t + steps
+                        qty[h, i] = q
+                        mark[h, i] = price
+                        entry[h, i] = price
+                        capital[h, i] = unit_cap * q
+                        h_nent[h, i, p] += 1
+                        if bound:
+                            h_ncap[h, i, p] += 1
+                        if not rolled[i]:
+                            last_entry[h] = t
+                        if inst != 2:
+                            h_prem[h, i, p] += price * q * mult
+                        sp = _half_spread_sum(lg2, n_lg, x, vix_ref, cost) * abs(q)
+                        cm = n_lg * cost[4] * abs(q)
+                        h_pnl[h, p, t] -= sp + cm
+                        h_spread[h, p] += sp
+                        h_comm[h, p] += cm
+                        h_layer_pnl[h, i, p] -= sp + cm
+                any_open = False
+                tot = capital[h, 0]
+                for i in range(n_l):
+                    if open_[h, i]:
+                        any_open = True
+                    if i > 0:
+                        tot = tot + capital[h, i]
+                if any_open:
+                    h_active[h, p] += 1.0
+                h_peak[h, p] = _nmax(h_peak[h, p], c_margin + tot)
+                # -- delta on measured days
+                if measure[t] and c_open:
+                    d_usd = 0.0
+                    for i in range(n_l):
+                        if not open_[h, i]:
+                            continue
+                        inst = li[h, i, 0]
+                        remc = max(expiry[h, i] - t, 0)
+                        qm = qty[h, i] * lf[h, i, 6]
+                        if inst == 4:
+                            if remc > 0:
+                                k2buf[0] = k1a[h, i]
+                                k2buf[1] = k2a[h, i]
+                                _spx_legs(s, v, remc * dt, k2buf, put2, 2, rate, div, var_nodes, atm, coef, fp, lg2,
+                                          dlt)
+                                d_usd += (dlt[0] - dlt[1]) * qm
+                        else:
+                            hh = 0.5
+                            lo_x = _nmax(x - hh, 0.5)
+                            up, _n = _vix_layer_value(inst, x + hh, remc, k1a[h, i], k2a[h, i], nodes, guide, futs,
+                                                      calls, strikes, legs)
+                            dn, _n = _vix_layer_value(inst, lo_x, remc, k1a[h, i], k2a[h, i], nodes, guide, futs,
+                                                      calls, strikes, legs)
+                            dvdx = (up - dn) / (x + hh - lo_x)
+                            dxds = beta * x / s
+                            d_usd += dvdx * dxds * qm
+                    h_delta[h, p, t] = c_delta + d_usd / (c_qty * 100.0)
+    return 0
+
+
+# ================================================================================================
+# Python side
+# ================================================================================================
+
+
+def _numpy_bisection_constants(tau: float, rate: float, div: float) -> np.ndarray:
+    t = np.asarray(tau, dtype=float)
+    return np.array([math.exp((rate - div) * tau), float(np.exp((rate - div) * t)), float(np.sqrt(t)),
+                     float(np.exp(-rate * t)), float(np.exp(-div * t))])
+
+
+_SURF_CACHE: dict = {}
+
+
+def _fourier_args(surface):
+    """``(var_nodes, atm_flat, coef, params)`` of a FourierSurface for the kernel, or a reason string."""
+    from sim.surface import FourierSurface, _q_variance_coefficients
+
+    if type(surface) is not FourierSurface:
+        return f"SPX surface {type(surface).__name__} (only FourierSurface is compiled)"
+    if not surface._uses_own_formulas(FourierSurface):
+        return "FourierSurface with overridden formulas"
+    hit = _SURF_CACHE.get(id(surface))
+    if hit is not None and hit[0] is surface:
+        return hit[1]
+    coeffs = _q_variance_coefficients(surface.pricing_model)
+    if coeffs is None:
+        return f"no closed-form Q variance for the {surface.pricing_model.name} model"
+    n_v, n_t, n_i = surface._shape
+    kappa, theta, c = coeffs
+    params = np.array([surface._v_shift, surface._x0, surface._sv_step, surface._lt0, surface._lt_step, surface._xi0,
+                       surface._xi_step, surface.z_scale, kappa, theta, c, n_v, n_t, n_i], dtype=float)
+    # the kernel evaluates the Q-expected variance itself: only where it reproduces the model's
+    v = np.concatenate((surface.var_nodes, 0.5 * (surface.var_nodes[:-1] + surface.var_nodes[1:])))
+    t = np.concatenate((surface.tau_nodes, [1e-12, 1e-9, 1.0 / 365.0, 2.0]))
+    ref = np.asarray(surface.pricing_model.atm_total_variance(v[:, None], t[None, :]), dtype=float)
+    mine = np.array([[_atm_tv(a, b, params) for b in t] for a in v])
+    if not np.all(np.abs(mine - ref) <= 1e-13 * np.abs(ref)):
+        out = "the model's Q-expected variance differs from the closed form"
+    else:
+        out = (np.ascontiguousarray(surface.var_nodes, dtype=float), np.ascontiguousarray(surface._atm_flat),
+               np.ascontiguousarray(surface._coef_t.T), params)
+    if len(_SURF_CACHE) > 16:
+        _SURF_CACHE.clear()
+    _SURF_CACHE[id(surface)] = (surface, out)
+    return out
+
+
+def supported(spot, variance, vix, surface, market, condor, hedges, table, dt, regime=None, measure_days=None,
+              trace=False) -> tuple[bool, str]:
+    """Whether :func:`run_books_compiled` covers these arguments of :func:`sim.strategy.run_books`.
+
+    Returns
+    -------
+    (bool, str)
+        ``(True, "")``, or ``(False, reason)``: the numpy engine must run (it also raises every input
+        error, so anything malformed is answered "no" here).
+    """
+    from sim.costs import Frictions, InstrumentCosts
+    from sim.pricing import VixOptionTable
+    from sim.strategy import CondorSpec, HedgeSpec, MarketSpec, dte_to_steps
+
+    if getattr(_LOCAL, "off", False):
+        return False, "the numpy engine was requested (sim.fastbook.numpy_engine)"
+    if not _HAVE_NUMBA:
+        return False, "numba is not installed"
+    import sys
+
+    fp_mod = sys.modules.get("sim.fastprice")
+    if fp_mod is not None and not getattr(fp_mod, "ENABLED", True):
+        return False, "the numpy reference is selected (sim.fastprice kernels off)"
+    if trace:
+        return False, "trace=True (the trade log) runs on the numpy engine"
+    if regime is not None:
+        return False, "regime-switching paths (regime given)"
+    if type(market) is not MarketSpec or type(condor) is not CondorSpec:
+        return False, "market or condor is not a plain MarketSpec / CondorSpec"
+    fr = market.frictions
+    if type(fr) is not Frictions or any(type(c) is not InstrumentCosts
+                                        for c in (fr.spx_option, fr.vix_option, fr.vix_future)):
+        return False, "frictions are not plain Frictions / InstrumentCosts"
+    try:
+        hedges = tuple(hedges)
+    except TypeError:
+        return False, "hedges is not a sequence"
+    if any(type(h) is not HedgeSpec for h in hedges):
+        return False, "a hedge is not a HedgeSpec"
+    arrs = []
+    for a in (spot, variance, vix):
+        if not isinstance(a, np.ndarray) or a.ndim != 2 or a.dtype.kind not in "fiu":
+            return False, "spot, variance and vix must be 2-D numeric arrays"
+        arrs.append(a)
+    if not (arrs[0].shape == arrs[1].shape == arrs[2].shape) or arrs[0].shape[0] == 0 or arrs[0].shape[1] == 0:
+        return False, "spot, variance and vix shapes differ (or are empty)"
+    t_len = arrs[0].shape[1]
+    if measure_days is not None and np.shape(measure_days) != (t_len,):
+        return False, "measure_days has the wrong shape"
+    try:
+        dt = float(dt)
+    except (TypeError, ValueError):
+        return False, "dt is not a number"
+    if not (dt > 0 and math.isfinite(dt)):
+        return False, "dt must be > 0"
+    spy = 1.0 / dt
+    if condor.entry_interval_days < 1:
+        return False, "entry_interval_days < 1"
+    if not 0.0 < condor.short_delta < 1.0 or (condor.wing_delta > 0 and not condor.wing_delta < 1.0):
+        return False, "condor deltas outside (0, 1) (strike_for_delta raises)"
+    f = _fourier_args(surface)
+    if isinstance(f, str):
+        return False, f
+    tau_max = surface.tau_max
+    c_steps_shift = condor.max_steps(spy)
+    spx_steps = [max(dte_to_steps(ly.dte_open, spy), 1) for h in hedges for ly in h.layers if ly.on_spx]
+    if max([c_steps_shift] + spx_steps) * dt > tau_max * (1.0 + 1e-9):
+        return False, "the SPX surface does not reach the strategies' maturities (numpy raises)"
+    needs_table = any(not ly.on_spx or ly.sizing == "bands" for h in hedges for ly in h.layers)
+    if needs_table:
+        if type(table) is not VixOptionTable:
+            return False, f"VIX pricer {type(table).__name__} (only VixOptionTable is compiled)"
+    for h in hedges:
+        for ly in h.layers:
+            o = max(dte_to_steps(ly.dte_open, spy), 1)
+            r = dte_to_steps(ly.dte_roll, spy)
+            if not r < o:
+                return False, f"hedge '{h.name}': roll step not after the entry (numpy raises)"
+            if not ly.on_spx and o > table.max_steps:
+                return False, f"hedge '{h.name}': the VIX table is too short (numpy raises)"
+            if ly.strike_rule == "delta" and not ly.on_spx:
+                return False, f"hedge '{h.name}': the VIX 'delta' strike rule (Black-76 implied deltas)"
+            if ly.strike_rule == "delta" and not 0.0 < ly.strike_delta < 1.0:
+                return False, f"hedge '{h.name}': strike_delta outside (0, 1) (numpy raises)"
+            if ly.instrument not in _INSTRUMENTS or ly.strike_rule not in _STRIKE_RULES \
+                    or ly.trigger not in _TRIGGERS or ly.sizing not in _SIZINGS:
+                return False, f"hedge '{h.name}': unknown rule"
+        if h.rsi_exit > 0 and h.rsi_period < 1:
+            return False, "rsi_period < 1 (numpy raises)"
+    return True, ""
+
+
+_ZERO_RSI = np.zeros((1, 1, 1))
+_TABLE_CACHE: dict = {}
+
+
+def _table_args(table):
+    """``(nodes, guide, futures (steps, nodes), calls (steps, strikes, nodes), strikes)`` of a
+    VixOptionTable for the kernel, built once per table (placeholders without a table)."""
+    if table is None or not hasattr(table, "vix_nodes"):
+        return np.array([0.0, 1.0]), np.zeros(2, dtype=np.int64), np.zeros((1, 2)), np.zeros((1, 1, 2)), np.array([1.0])
+    hit = _TABLE_CACHE.get(id(table))
+    if hit is not None and hit[0] is table and hit[1][2].shape[::-1] == table.futures_table.shape:
+        return hit[1]
+    nodes = np.ascontiguousarray(table.vix_nodes, dtype=float)
+    edges = nodes[0] + (nodes[-1] - nodes[0]) * (np.arange(_GUIDE_BUCKETS + 1) / _GUIDE_BUCKETS)
+    guide = np.clip(np.searchsorted(nodes, edges, side="right") - 1, 0, nodes.size - 1).astype(np.int64)
+    futs = np.ascontiguousarray(np.asarray(table.futures_table, dtype=float).T)
+    calls = np.ascontiguousarray(np.asarray(table.call_table, dtype=float).transpose(1, 2, 0))
+    out = (nodes, guide, futs, calls, np.ascontiguousarray(table.strikes, dtype=float))
+    if len(_TABLE_CACHE) > 4:
+        _TABLE_CACHE.clear()
+    _TABLE_CACHE[id(table)] = (table, out)
+    return out
+
+
+def run_books_compiled(spot, variance, vix, surface, market, condor, hedges, table, dt, regime=None,
+                       measure_days=None, trace=False):
+    """:func:`sim.strategy.run_books` by the compiled kernel; the same :class:`~sim.strategy.BookResult`.
+
+    Arguments as :func:`sim.strategy.run_books`; the caller checks :func:`supported` first (where a
+    strike for a delta cannot be reached, the numpy engine is run, and raises as it does).
+    """
+    from sim.strategy import BookResult, HedgeResult, dte_to_steps, run_books, wilder_rsi
+    from sim.costs import VIX_FUTURE_MULTIPLIER, SPX_MULTIPLIER
+
+    hedges = tuple(hedges)
+    spot = np.ascontiguousarray(spot, dtype=float)
+    variance = np.ascontiguousarray(variance, dtype=float)
+    vix = np.ascontiguousarray(vix, dtype=float)
+    n, t_len = spot.shape
+    dt = float(dt)
+    spy = 1.0 / dt
+    measure = np.zeros(t_len, dtype=np.bool_) if measure_days is None else np.ascontiguousarray(measure_days,
+                                                                                                 dtype=np.bool_)
+    var_nodes, atm, coef, fp = _fourier_args(surface)
+    fr = market.frictions
+    costs = np.array([[c.multiplier, c.min_half_spread, c.rel_half_spread, c.vix_elasticity, c.commission,
+                       c.max_half_spread] for c in (fr.spx_option, fr.vix_option, fr.vix_future)], dtype=float)
+    nodes, guide, futs, calls, strikes = _table_args(table)
+    c_steps = max(dte_to_steps(condor.dte, spy), 1)
+    c_steps_shift = condor.max_steps(spy)
+    close_steps = dte_to_steps(condor.close_dte, spy) if condor.close_dte > 0 else 0
+    cf = np.array([condor.short_delta, condor.wing_width, condor.wing_delta, condor.profit_take, condor.stop_multiple,
+                   condor.margin_fraction, condor.time_shift_vix], dtype=float)
+    ci = np.array([c_steps, c_steps_shift, close_steps, condor.entry_interval_days, int(bool(condor.time_shift))],
+                  dtype=np.int64)
+    c_consts = np.stack([_numpy_bisection_constants(c_steps * dt, market.rate, market.div),
+                         _numpy_bisection_constants(c_steps_shift * dt, market.rate, market.div)])
+    n_h = len(hedges)
+    l_max = max([len(h.layers) for h in hedges] + [1])
+    b_max = max([len(h.budget_bands) for h in hedges] + [1])
+    hf = np.zeros((n_h, 8))
+    hi_ = np.zeros((n_h, 5), dtype=np.int64)
+    lf = np.zeros((n_h, l_max, 8))
+    li = np.zeros((n_h, l_max, 9), dtype=np.int64)
+    bands = np.zeros((n_h, b_max, 3))
+    l_consts = np.zeros((n_h, l_max, 5))
+    periods = sorted({h.rsi_period for h in hedges if h.rsi_exit > 0})
+    rsi = np.stack([wilder_rsi(vix, pp) for pp in periods]) if periods else _ZERO_RSI
+    for j, h in enumerate(hedges):
+        hf[j] = (h.budget_pct_per_year, h.vega_ratio, h.exit_multiple, h.rsi_exit, h.deepest_layer_cap,
+                 h.margin_share_cap, h.future_margin_fraction, h.min_price)
+        hi_[j] = (len(h.layers), h.stagger_days, periods.index(h.rsi_period) if h.rsi_exit > 0 else -1,
+                  len(h.budget_bands), h.deepest_layer)
+        for b, band in enumerate(h.budget_bands):
+            bands[j, b] = band
+        for i, ly in enumerate(h.layers):
+            o = max(dte_to_steps(ly.dte_open, spy), 1)
+            r = dte_to_steps(ly.dte_roll, spy)
+            mult = VIX_FUTURE_MULTIPLIER if ly.instrument == "future" else SPX_MULTIPLIER
+            lf[j, i] = (ly.allocation, ly.strike_otm, ly.strike_delta, ly.spread_width, ly.trigger_vix,
+                        ly.decay_share, mult, max(o - r, 1) * dt)
+            li[j, i] = (_INSTRUMENTS[ly.instrument], _STRIKE_RULES[ly.strike_rule], _TRIGGERS[ly.trigger],
+                        _SIZINGS[ly.sizing], o, r, ly.trigger_days, 0,
+                        0 if ly.on_spx else (2 if ly.instrument == "future" else 1))
+            l_consts[j, i] = _numpy_bisection_constants(o * dt, market.rate, market.div)
+
+    condor_pnl = np.zeros((n, t_len))
+    condor_delta = np.full((n, t_len), np.nan)
+    leg_pnl = np.zeros((4, n))
+    c_spread, c_comm, c_credit, contracts_sum, c_peak = (np.zeros(n) for _ in range(5))
+    n_condors, n_takes, n_stops, n_dte = (np.zeros(n, dtype=np.int64) for _ in range(4))
+    h_pnl = np.zeros((n_h, n, t_len))
+    h_delta = np.full((n_h, n, t_len), np.nan)
+    h_layer_pnl = np.zeros((n_h, l_max, n))
+    h_prem = np.zeros((n_h, l_max, n))
+    h_payoff, h_spread, h_comm, h_active, h_peak = (np.zeros((n_h, n)) for _ in range(5))
+    h_nent = np.zeros((n_h, l_max, n), dtype=np.int64)
+    h_ncap = np.zeros((n_h, l_max, n), dtype=np.int64)
+
+    status = _kernel(spot, variance, vix, measure, rsi, dt, float(market.rate), float(market.div),
+                     float(market.capital), float(market.spot_vol_beta), float(fr.vix_ref), costs,
+                     var_nodes, atm, coef, fp, nodes, guide, futs, calls, strikes,
+                     cf, ci, c_consts, hf, hi_, lf, li, bands, l_consts,
+                     condor_pnl, condor_delta, leg_pnl, c_spread, c_comm, c_credit, n_condors, n_takes, n_stops, n_dte,
+                     contracts_sum, c_peak,
+                     h_pnl, h_delta, h_layer_pnl, h_prem, h_payoff, h_spread, h_comm, h_active, h_peak, h_nent, h_ncap)
+    if status != 0:   # a delta strike out of reach: the numpy engine raises its error
+        with numpy_engine():
+            return run_books(spot, variance, vix, surface, market, condor, hedges, table, dt, regime=regime,
+                             measure_days=measure_days, trace=trace)
+    out_hedges = []
+    for j, h in enumerate(hedges):
+        L = len(h.layers)
+        prem = h_prem[j, :L]
+        out_hedges.append(HedgeResult(
+            name=h.name, pnl=h_pnl[j], layer_pnl=h_layer_pnl[j, :L], premium=prem.sum(axis=0),
+            premium_by_layer=prem, payoff=h_payoff[j], spread_cost=h_spread[j], commission=h_comm[j],
+            active_share=h_active[j] / t_len, peak_capital=h_peak[j], delta=h_delta[j],
+            n_entries=h_nent[j, :L], n_cap_bound=h_ncap[j, :L], layer_pnl_daily=None,
+        ))
+    return BookResult(
+        condor_pnl=condor_pnl, condor_leg_pnl=leg_pnl, condor_delta=condor_delta,
+        condor_spread_cost=c_spread, condor_commission=c_comm, condor_credit=c_credit,
+        n_condors=n_condors, n_profit_takes=n_takes, n_stops=n_stops, n_dte_closes=n_dte,
+        condor_contracts=np.divide(contracts_sum, n_condors, out=np.zeros(n), where=n_condors > 0),
+        condor_peak_capital=c_peak, hedges=out_hedges, trades=None, condor_leg_pnl_daily=None,
+    )
