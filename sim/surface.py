@@ -469,7 +469,8 @@ class SpxSurface(ABC):
 
     def _fast_strike_for_delta(self, fp, spot, tau: float, var, target: float, is_call: bool, rate: float,
                                div: float, regime):
-        """The bisection of :func:`sim.pricing.strike_for_delta` by a kernel: ``(strike, delta)`` unrounded, or ``None``."""
+        """The root search of :func:`sim.pricing.strike_for_delta` by a kernel: unrounded ``(strike, delta)``,
+        or ``None``."""
         return None
 
     def _uses_own_formulas(self, cls) -> bool:
@@ -963,7 +964,8 @@ def _q_variance_coefficients(model):
         return float(p.kappa_q), float(p.theta_q), float(model.lam_j_q * (model.mu_j_q**2 + model.sigma_j_q**2))
     if type(model) is SvcjModel:
         p = model.params
-        ej2 = model.sigma_s_q**2 + (model.rho_j_q * model.mu_v_q) ** 2 + (model.mu_s_q + model.rho_j_q * model.mu_v_q) ** 2
+        ej2 = (model.sigma_s_q**2 + (model.rho_j_q * model.mu_v_q) ** 2
+               + (model.mu_s_q + model.rho_j_q * model.mu_v_q) ** 2)
         return float(p.kappa_q), float(model.theta_q_total), float(model.lam_j_q * ej2)
     return None
 

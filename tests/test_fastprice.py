@@ -117,8 +117,9 @@ def test_ndtr_matches_scipy():
 
 def test_erfcx_matches_scipy():
     rng = np.random.default_rng(1)
-    x = np.concatenate((np.linspace(-26.6, 60.0, 40001), -np.geomspace(1e-10, 26.6, 2000), np.geomspace(1e-12, 1e9, 4000),
-                        rng.normal(0.0, 5.0, 10000), [0.0, 25.0, np.nextafter(25.0, 0.0)]))
+    x = np.concatenate((np.linspace(-26.6, 60.0, 40001), -np.geomspace(1e-10, 26.6, 2000),
+                        np.geomspace(1e-12, 1e9, 4000), rng.normal(0.0, 5.0, 10000),
+                        [0.0, 25.0, np.nextafter(25.0, 0.0)]))
     got = np.array([fastprice.erfcx(v) for v in x])
     np.testing.assert_allclose(got, special.erfcx(x), rtol=2e-15, atol=0.0)
     assert fastprice.erfcx(-27.0) == math.inf and fastprice.erfcx(math.inf) == 0.0
@@ -196,7 +197,8 @@ def _otm_prices(n, seed):
     s = np.exp(rng.uniform(math.log(2e-3), math.log(4.0), k.size))
     d1 = -k / s + 0.5 * s
     d2 = d1 - s
-    price = np.where(k < 0.0, np.exp(k) * special.ndtr(-d2) - special.ndtr(-d1), special.ndtr(d1) - np.exp(k) * special.ndtr(d2))
+    price = np.where(k < 0.0, np.exp(k) * special.ndtr(-d2) - special.ndtr(-d1),
+                     special.ndtr(d1) - np.exp(k) * special.ndtr(d2))
     return price, k, s
 
 
