@@ -463,7 +463,7 @@ def _ratio_row(row: Row, ours: float, reference: float, ratio: float, ok: bool, 
 
 
 def run_suite(only: str | set = "abcde", quick: bool = False, repeats: int = 3, paths: int | None = None,
-              pipeline_paths: int | None = None, chunks: int = 4, memory_paths: list[int] | None = None,
+              pipeline_paths: int | None = None, chunks: int = 8, memory_paths: list[int] | None = None,
               timeout: float = 3600.0, scenario: Path | str = DEFAULT_SCENARIO, prepared=None,
               say: Callable[[str], None] | None = None) -> list[Row]:
     """Run the selected measurements; always five rows, unselected ones marked "not run".
@@ -480,8 +480,8 @@ def run_suite(only: str | set = "abcde", quick: bool = False, repeats: int = 3, 
     paths : int, optional
         (a), (c): paths of the kernel and of QuantLib (default 50,000; quick 2,000).
     pipeline_paths : int, optional
-        (b), (d): paths of the pipeline runs (default 4,000; quick 200).
-    chunks : int, default 4
+        (b), (d): paths of the pipeline runs (default 40,000; quick 200).
+    chunks : int, default 8
         (b), (d): the pipeline's paths are cut into this many chunks (joblib tasks).
     memory_paths : list of int, optional
         (e): path counts, each a fresh ``alvh run`` (default 1,000,000 and 10,000,000; quick 2,000
@@ -503,7 +503,7 @@ def run_suite(only: str | set = "abcde", quick: bool = False, repeats: int = 3, 
     say = say or (lambda msg: print(msg, file=sys.stderr, flush=True))
     only = set(only)
     paths = paths or (2_000 if quick else 50_000)
-    pipeline_paths = pipeline_paths or (200 if quick else 4_000)
+    pipeline_paths = pipeline_paths or (200 if quick else 40_000)
     memory_paths = sorted(memory_paths or ([2_000, 8_000] if quick else [1_000_000, 10_000_000]))
     chunk_size = max(1, math.ceil(pipeline_paths / chunks))
     n_steps = HESTON["n_steps"]

@@ -170,9 +170,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="measurements to run (default all)")
     ben.add_argument("--json", metavar="PATH", help="also write the results (with details) as JSON")
     ben.add_argument("--paths", type=_int_option(100), help="(a), (c): kernel and QuantLib paths (default 50000)")
-    ben.add_argument("--pipeline-paths", type=_int_option(2), help="(b), (d): pipeline paths (default 4000)")
-    ben.add_argument("--chunks", type=_int_option(1), default=4, help="(b), (d): chunks the pipeline paths are cut "
-                                                                      "into (default 4)")
+    ben.add_argument("--pipeline-paths", type=_int_option(2),
+                     help="(b), (d): pipeline paths (default 40000: enough work per worker that start-up and task "
+                          "transfer do not dominate)")
+    ben.add_argument("--chunks", type=_int_option(1), default=8, help="(b), (d): chunks the pipeline paths are cut "
+                                                                      "into (default 8)")
     ben.add_argument("--memory-paths", type=_int_list, metavar="N,N",
                      help="(e): paths of each 'alvh run' (default 1000000,10000000)")
     ben.add_argument("--timeout", type=float, default=3600.0, metavar="S",

@@ -26,8 +26,9 @@ numpy engine, which :func:`sim.strategy.run_books` dispatches to):
 Not covered (numpy engine): ``trace=True``, regimes (:class:`~sim.pricing.MarkovVixTable`), the SSVI
 surface, and the VIX ``delta`` strike rule (Black-76 implied deltas).
 
-The scalar pricing helpers below are copies of those of :mod:`sim.fastprice` (same formulas, same
-order of operations), kept here so that this engine does not depend on that module's private names.
+The scalar Black-Scholes, normal CDF and ATM-variance helpers are those of :mod:`sim.fastprice` (one
+implementation for both compiled layers); the Fourier-surface state and smile below are this engine's
+scalar forms of the same formulas.
 
 ``ALVH_NUMPY_REFERENCE=1`` in the environment sends :func:`sim.strategy.run_books` to the numpy
 engine.
@@ -47,6 +48,9 @@ try:  # numba is optional: without it everything runs on the numpy engine
 except ImportError:  # pragma: no cover
     numba = None
     _HAVE_NUMBA = False
+
+from sim.fastprice import _atm_tv, _bs_delta, _bs_pre, _nmax, _nmin, _npow  # noqa: E402 (shared scalar pricing)
+from sim.fastprice import ndtr as _ndtr  # noqa: E402
 
 __all__ = ["supported", "run_books_compiled", "numpy_engine"]
 
@@ -80,58 +84,8 @@ _SQRT2PI = math.sqrt(2.0 * math.pi)
 
 
 # ================================================================================================
-# scalar pricing (copies of sim.fastprice's helpers)
+# scalar pricing (the shared helpers come from sim.fastprice)
 # ================================================================================================
-
-
-@_jit
-def _nmin(a, b):
-    return a if (a < b or a != a) else b
-
-
-@_jit
-def _nmax(a, b):
-    return a if (a > b or a != a) else b
-
-
-@_jit
-def _ndtr(x):
-    """Cephes' ``ndtr`` (scipy.special) on the C library's ``erf``/``erfc``."""
-    if x != x:
-        return np.nan
-    t = x * _SQRT1_2
-    z = abs(t)
-    if z < _SQRT1_2:
-        return 0.5 + 0.5 * math.erf(t)
-    y = 0.5 * math.erfc(z)
-    return 1.0 - y if t > 0.0 else y
-
-
-@_jit
-def _npow(x, e):
-    """``x ** e`` as numpy evaluates ``ndarray ** python_float``."""
-    if e == 2.0:
-        return x * x
-    if e == 0.5:
-        return math.sqrt(x)
-    if e == 1.0:
-        return x
-    if e == -1.0:
-        return 1.0 / x
-    if e == 0.0:
-        return 1.0
-    return x**e
-
-
-@_jit
-def _atm_tv(v, tau, fp):
-    kappa, theta, c = fp[8], fp[9], fp[10]
-    x = kappa * tau
-    if x > 1e-8:
-        w = -math.expm1(-x) / x
-    else:
-        w = 1.0 - 0.5 * x
-    return tau * ((theta + (v - theta) * w) + c)
 
 
 @_jit
@@ -183,25 +137,6 @@ def _fourier_smile(k, r0, gv, gt, ht, w_atm, den, coef, fp):
         d = _nmin(d, 0.0) if t < 0.0 else _nmax(d, 0.0)
         mm = mm + d * (t - tc)
     return mm * w_atm
-
-
-@_jit
-def _bs_pre(strike, vol, is_call, sqt, fwd, disc, dq):
-    sd = vol * sqt
-    d1 = (math.log(fwd / strike) + 0.5 * sd * sd) / sd
-    d2 = d1 - sd
-    sign = 1.0 if is_call else -1.0
-    n1 = _ndtr(sign * d1)
-    price = disc * sign * (fwd * n1 - strike * _ndtr(sign * d2))
-    delta = sign * dq * n1
-    return price, delta
-
-
-@_jit
-def _bs_delta(strike, sd, fwd, is_call, dq):
-    d1 = (math.log(fwd / strike) + 0.5 * sd * sd) / sd
-    sign = 1.0 if is_call else -1.0
-    return sign * dq * _ndtr(sign * d1)
 
 
 @_jit
