@@ -477,6 +477,9 @@ def strategy_metrics(a: RunArrays) -> list[MetricRow]:
           per year), for the layers with any non-zero P&L;
         * ``hedge_premium_mean``, ``hedge_payoff_mean``, ``hedge_spread_mean``,
           ``hedge_commission_mean`` (% of capital per year), ``hedge_active_share_mean`` (1);
+        * with control variates (``a.controls``): ``pnl_mean_cv`` for every strategy and
+          ``cost_mean_cv`` for hedged ones (same units as ``pnl_mean`` / ``cost_mean``), each with
+          ``*_cv_se_factor``, the measured SE plain / SE with controls (1; :mod:`sim.varred`);
         * with more than one regime: ``cost_rate_regime_<r>``, the annualised net hedge cost on the
           regime's path-days (% of capital per year; ratio of sums, SE clustered by path).
 

@@ -10,8 +10,10 @@ indexing (``a[s]``, ``a[:, :m]``) reads just that part from disk into an ordinar
 functions and arithmetic (``a + b``, ``np.asarray(a)``) read the whole array. Each read maps the file,
 copies, and unmaps, so pages do not stay mapped in the process between reads.
 
-The folder is private to one run: a temporary directory, removed when the :class:`PathStore` is
-closed or garbage-collected.
+The folder is private to one run: a temporary directory (``$TMPDIR``; on a RAM-backed tmpfs the
+files would take memory, so point ``TMPDIR`` at a disk for runs of millions of paths), removed when
+the :class:`PathStore` is closed or garbage-collected; every :class:`StoredArray` keeps its store
+alive.
 """
 
 from __future__ import annotations
@@ -39,8 +41,9 @@ class StoredArray(NDArrayOperatorsMixin):
     dtype : numpy dtype
     """
 
-    def __init__(self, path: Path, shape: tuple[int, ...], dtype) -> None:
+    def __init__(self, path: Path, shape: tuple[int, ...], dtype, owner=None) -> None:
         self.path, self.shape, self.dtype = Path(path), tuple(shape), np.dtype(dtype)
+        self._owner = owner      # the PathStore: its folder lives as long as any of its arrays
 
     @property
     def ndim(self) -> int:
@@ -58,10 +61,11 @@ class StoredArray(NDArrayOperatorsMixin):
     def __len__(self) -> int:
         return self.shape[0]
 
-    def __getitem__(self, key) -> np.ndarray:
+    def __getitem__(self, key):
         mm = np.load(self.path, mmap_mode="r")
         try:
-            return np.array(mm[key])
+            part = mm[key]
+            return np.array(part) if isinstance(part, np.ndarray) else part   # a scalar stays a scalar
         finally:
             del mm
 
@@ -70,6 +74,8 @@ class StoredArray(NDArrayOperatorsMixin):
         return out if dtype is None else out.astype(dtype, copy=False)
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        if any(isinstance(x, StoredArray) for x in kwargs.get("out", ()) or ()):
+            raise TypeError("a StoredArray is read-only (in-place operations are not supported)")
         inputs = tuple(np.asarray(x) if isinstance(x, StoredArray) else x for x in inputs)
         return getattr(ufunc, method)(*inputs, **kwargs)
 
@@ -136,7 +142,7 @@ class PathStore:
                 shape = v.shape[:-1] + (self.n_paths,)
                 path = self.folder / f"{name}.npy"
                 open_memmap(path, mode="w+", dtype=v.dtype, shape=shape).flush()
-                field = self.fields[name] = StoredArray(path, shape, v.dtype)
+                field = self.fields[name] = StoredArray(path, shape, v.dtype, owner=self)
             if v.shape[:-1] != field.shape[:-1]:
                 raise ValueError(f"{name}: chunk shape {v.shape} does not fit {field.shape}")
             mm = open_memmap(field.path, mode="r+")

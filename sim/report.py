@@ -933,6 +933,8 @@ def _meta(ds: xr.Dataset) -> dict:
         "scenario": a.get("scenario", "n/a"),
         "daily_scope": (f"pooled daily statistics on the first {int(a['daily_sample_paths']):,} paths"
                         if "daily_sample_paths" in a and int(a["daily_sample_paths"]) < int(a.get("n_paths", 0)) else ""),
+        "result_scope": (f"the first {int(a['result_paths']):,} of {int(a['n_paths']):,} paths"
+                         if "result_paths" in a and int(a["result_paths"]) < int(a.get("n_paths", 0)) else ""),
     }
 
 

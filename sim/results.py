@@ -9,7 +9,8 @@ Layout (every variable has ``attrs["units"]`` and ``attrs["long_name"]``):
 * dims ``(strategy, path)``: :data:`sim.runner.STRATEGY_FIELDS`; ``(strategy, layer, path)``:
   ``layer_pnl``; ``(leg, path)``: ``condor_leg_pnl``; ``path``: :data:`sim.runner.PATH_FIELDS`; for
   the first ``result_paths`` paths (attr; the scenario's ``simulation.result_paths``, default
-  100,000), while every metric and claim uses all paths;
+  100,000); the per-path metrics and claims use all paths, the pooled daily ones the daily sample
+  (attr ``daily_sample_paths``);
 * dims ``(sample, day)`` and ``(strategy, sample, day)``: whole sample paths;
 * dims ``(strategy, metric)``: ``metric_value``, ``metric_se``, ``metric_ci_low``, ``metric_ci_high``
   (NaN where a metric does not apply), coordinates ``metric_units``, ``metric_label``;

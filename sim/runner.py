@@ -14,8 +14,8 @@ path index (so identical for any number of workers):
 * the daily sample: the daily P&L and deltas of the first ``daily_paths`` paths, on which the pooled
   daily statistics (daily VaR/CVaR, convexity, claims 2 and 3, regime cost rates) are computed.
 
-Beyond those caps, memory grows only by the per-path summaries (a few hundred bytes per path and
-strategy).
+The per-path summaries themselves go to disk as each chunk finishes (:mod:`sim.pathstore`), so
+beyond those caps memory does not grow with the number of paths.
 """
 
 from __future__ import annotations
@@ -78,6 +78,9 @@ PATH_FIELDS: dict[str, tuple[str, str]] = {
     "regime_worst_day": ("1", "regime label on the condor's worst day"),
 }
 
+#: what a chunk holds (PER_PATH_KEYS + WHOLE_PATH_KEYS, daily arrays cut to the daily sample); part of
+#: the run identity, so a checkpoint written in another layout is refused rather than mixed in
+CHUNK_FORMAT = 2
 #: chunk outputs with a path axis last, written to the path store
 PER_PATH_KEYS = (*STRATEGY_FIELDS, "layer_pnl", "layer_entries", "layer_cap_bound", "condor_leg_pnl", *PATH_FIELDS)
 #: chunk outputs kept in memory: the bounded daily sample and fan-chart paths
@@ -554,11 +557,11 @@ class ChunkTask:
     leaving the file ``MARKER`` so the rerun goes through.
     """
 
-    def __init__(self, children: list, sizes: list[int], common: dict, per_chunk: list[dict] | None = None):
+    def __init__(self, children: list, sizes: list[int], common: dict, per_chunk: list[dict]):
         from sim.parallel import pinned_versions
 
         self.children, self.sizes, self.common = children, sizes, common
-        self.per_chunk = per_chunk or [{} for _ in sizes]
+        self.per_chunk = per_chunk      # sample_plan(): n_sample and n_daily of each chunk
         self.versions = pinned_versions()
 
     def __call__(self, i: int) -> tuple[int, dict]:
@@ -597,6 +600,7 @@ def run_identity(prepared: Prepared, n_paths: int, seed: int, chunk_size: int) -
     from sim.parallel import pinned_versions
 
     sha = lambda b: hashlib.sha256(b).hexdigest()  # noqa: E731
+    sim = prepared.scenario.simulation
     model = json.dumps(prepared.model.to_dict(), sort_keys=True, default=float)
     state = json.dumps([float(prepared.s0), float(prepared.var0), int(prepared.regime0)])
     data = np.ascontiguousarray(np.concatenate([np.asarray(prepared.data.spx, float).ravel(),
@@ -604,7 +608,9 @@ def run_identity(prepared: Prepared, n_paths: int, seed: int, chunk_size: int) -
     return {"scenario_sha256": sha(prepared.scenario.text.encode()), "model_sha256": sha(model.encode()),
             "state_sha256": sha(state.encode()), "data_sha256": sha(data.tobytes()), "seed": int(seed),
             "n_paths": int(n_paths), "chunk_size": int(chunk_size), "n_steps": int(prepared.n_steps),
-            "versions": pinned_versions()}
+            "chunk_format": CHUNK_FORMAT, "daily_paths": int(sim["daily_paths"]),
+            "sample_paths_per_chunk": int(sim["sample_paths_per_chunk"]),
+            "max_sample_paths": int(sim["max_sample_paths"]), "versions": pinned_versions()}
 
 
 def run(
@@ -702,7 +708,10 @@ def run(
 
     def keep(i: int, out: dict) -> None:
         """Per-path summaries to disk; the bounded samples (daily head, fan-chart paths) in memory."""
-        paths.write(starts[i], {k: out[k] for k in PER_PATH_KEYS if k in out})
+        missing = [k for k in PER_PATH_KEYS + WHOLE_PATH_KEYS if k not in out]
+        if missing:
+            raise ValueError(f"chunk {i} lacks {missing}")
+        paths.write(starts[i], {k: out[k] for k in PER_PATH_KEYS})
         kept[i] = {k: out[k] for k in WHOLE_PATH_KEYS}
         done[i] = True
 

@@ -62,8 +62,8 @@ def heston_control_means(kappa: float, theta: float, mu: float, v0: float, n_ste
 def control_means(prepared) -> dict[str, float] | None:
     """Known control means for a prepared run, or None where none is known exactly.
 
-    Known for the Heston model without scripted shocks (the QE-martingale scheme, see the module
-    docstring). Jump, GARCH and regime models, and stress overlays, have no exact control here yet.
+    Known for the Heston model with ``rho <= 0`` and without scripted shocks (the QE-martingale
+    scheme, see the module docstring; with ``rho > 0`` the correction may not apply on every step). Jump, GARCH and regime models, and stress overlays, have no exact control here yet.
     """
     from models.heston import HestonModel
 
@@ -71,6 +71,8 @@ def control_means(prepared) -> dict[str, float] | None:
     if type(model) is not HestonModel or prepared.shocks:
         return None
     p = model.params
+    if p.rho > 0:       # the martingale correction (Andersen 2008, Prop. 9) may not exist on a step; simulate_qe then falls back
+        return None
     return heston_control_means(p.kappa, p.theta, p.mu, float(prepared.var0), int(prepared.n_steps), float(prepared.dt))
 
 

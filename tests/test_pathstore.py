@@ -51,3 +51,19 @@ def test_temporary_folder_is_removed_with_the_store():
     del store
     gc.collect()
     assert not folder.exists()
+
+
+def test_arrays_keep_their_store_alive_and_refuse_in_place_writes():
+    store = PathStore(3)
+    store.write(0, {"x": np.array([1.0, 2.0, 3.0])})
+    a = store["x"]
+    folder = store.folder
+    del store
+    gc.collect()
+    assert folder.exists() and np.array_equal(np.asarray(a), [1.0, 2.0, 3.0])
+    assert isinstance(a[1], np.floating) and a[1] == 2.0          # a scalar, as an ndarray gives
+    with pytest.raises(TypeError, match="read-only"):
+        a += 1.0
+    del a
+    gc.collect()
+    assert not folder.exists()

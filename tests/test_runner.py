@@ -181,7 +181,14 @@ def test_whole_path_memory_does_not_grow_with_paths(tiny_prepared):
             res.layer_pnl, res.layer_entries, res.layer_cap_bound, res.condor_leg_pnl]
         return sum(x.nbytes for x in whole), sum(x.nbytes for x in summaries)
 
-    w1, s1 = held(run(p, 200, seed=3, jobs=1, progress=False))
-    w2, s2 = held(run(p, 400, seed=3, jobs=1, progress=False))
+    from sim.pathstore import StoredArray
+
+    r1, r2 = run(p, 200, seed=3, jobs=1, progress=False), run(p, 400, seed=3, jobs=1, progress=False)
+    w1, s1 = held(r1)
+    w2, s2 = held(r2)
     assert w1 == w2 > 0
-    assert s2 == 2 * s1
+    assert s2 == 2 * s1      # bytes on disk
+    # the per-path summaries are on disk, not in memory
+    per_path = list(r2.per_strategy.values()) + list(r2.per_path.values()) + [r2.layer_pnl, r2.condor_leg_pnl]
+    assert all(isinstance(x, StoredArray) for x in per_path)
+    assert np.array_equal(np.asarray(r1.per_strategy["pnl"]), np.asarray(r2.per_strategy["pnl"])[:, :200])

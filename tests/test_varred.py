@@ -24,6 +24,14 @@ def test_heston_control_means_match_qe_paths():
     for x, m in ((g, means["spx_growth"]), (iv, means["integrated_variance"])):
         se = x.std(ddof=1) / math.sqrt(x.size)
         assert abs(x.mean() - m) < 4 * se, (x.mean(), m, se)
+    # exactly: dt times the sum over t = 0 .. T-1 of the CIR mean recursion E[v_{t+1}] = theta + (E[v_t] - theta) e^{-kappa dt}
+    # (an off-by-one sum or a per-step exp(-kappa) would move this beyond 1e-12)
+    m, total = v0, 0.0
+    for _ in range(n_steps):
+        total += m * dt
+        m = theta + (m - theta) * math.exp(-kappa * dt)
+    assert means["integrated_variance"] == pytest.approx(total, rel=1e-12)
+    assert means["spx_growth"] == pytest.approx(math.exp(mu * n_steps * dt), rel=1e-15)
     # the variance starts above theta: the integrated variance is above theta * T, below v0 * T
     assert theta * n_steps * dt < means["integrated_variance"] < v0 * n_steps * dt
 
