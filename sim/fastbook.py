@@ -26,9 +26,8 @@ numpy engine, which :func:`sim.strategy.run_books` dispatches to):
 Not covered (numpy engine): ``trace=True``, regimes (:class:`~sim.pricing.MarkovVixTable`), the SSVI
 surface, and the VIX ``delta`` strike rule (Black-76 implied deltas).
 
-The scalar Black-Scholes, normal CDF and ATM-variance helpers are those of :mod:`sim.fastprice` (one
-implementation for both compiled layers); the Fourier-surface state and smile below are this engine's
-scalar forms of the same formulas.
+The scalar Black-Scholes, normal CDF, ATM-variance and Fourier-surface helpers are those of
+:mod:`sim.fastprice` (one implementation for both compiled layers).
 
 ``ALVH_NUMPY_REFERENCE=1`` in the environment sends :func:`sim.strategy.run_books` to the numpy
 engine.
@@ -49,8 +48,8 @@ except ImportError:  # pragma: no cover
     numba = None
     _HAVE_NUMBA = False
 
-from sim.fastprice import _atm_tv, _bs_delta, _bs_pre, _nmax, _nmin, _npow  # noqa: E402 (shared scalar pricing)
-from sim.fastprice import ndtr as _ndtr  # noqa: E402
+from sim.fastprice import _atm_tv, _bs_delta, _bs_pre, _fourier_smile, _nmax, _nmin, _npow  # noqa: E402 (shared)
+from sim.fastprice import _fourier_state as _fp_fourier_state  # noqa: E402
 
 __all__ = ["supported", "run_books_compiled", "numpy_engine"]
 
@@ -79,7 +78,6 @@ def _jit(f):
     return numba.njit(cache=True, error_model="numpy", nogil=True)(f) if _HAVE_NUMBA else f
 
 
-_SQRT1_2 = math.sqrt(0.5)
 _SQRT2PI = math.sqrt(2.0 * math.pi)
 
 
@@ -90,53 +88,8 @@ _SQRT2PI = math.sqrt(2.0 * math.pi)
 
 @_jit
 def _fourier_state(tau, var, var_nodes, atm, fp):
-    """State part of :meth:`sim.surface.FourierSurface.total_variance` (finite ``tau > 0``, ``var``)."""
-    v_shift, x0, sv_step, lt0, lt_step, z_scale = fp[0], fp[1], fp[2], fp[3], fp[4], fp[7]
-    n_v, n_t = int(fp[11]), int(fp[12])
-    v = max(var, 0.0)
-    xv = (math.sqrt(math.sqrt(v + v_shift)) - x0) / sv_step
-    iv = int(min(xv, n_v - 2.0))
-    gv = min(xv - iv, 1.0)
-    v_lo = var_nodes[iv]
-    hv = min((v - v_lo) / (var_nodes[iv + 1] - v_lo), 1.0)
-    xt = min(max((math.log(tau) - lt0) / lt_step, 0.0), n_t - 1.0)
-    it = min(int(xt), n_t - 2)
-    gt = xt - it
-    ht = 1.0 - gt
-    r0 = iv * n_t + it
-    r1 = r0 + n_t
-    lo = ht * atm[r0] + gt * atm[r0 + 1]
-    hi = ht * atm[r1] + gt * atm[r1 + 1]
-    w_atm = _atm_tv(v, tau, fp) * (lo + hv * (hi - lo))
-    return r0, gv, gt, ht, w_atm, z_scale * math.sqrt(w_atm)
-
-
-@_jit
-def _fourier_smile(k, r0, gv, gt, ht, w_atm, den, coef, fp):
-    xi0, xi_step = fp[5], fp[6]
-    n_t, n_i = int(fp[12]), int(fp[13])
-    xz = (math.asinh(k / den) - xi0) / xi_step
-    if xz != xz:
-        return np.nan
-    iz = int(min(max(xz, 0.0), n_i - 1.0))
-    t = xz - iz
-    b00 = r0 * n_i + iz
-    b01 = b00 + n_i
-    b10 = b00 + n_t * n_i
-    b11 = b10 + n_i
-    hv_ = 1.0 - gv
-    w00, w01, w10, w11 = hv_ * ht, hv_ * gt, gv * ht, gv * gt
-    c0 = w00 * coef[b00, 0] + w01 * coef[b01, 0] + w10 * coef[b10, 0] + w11 * coef[b11, 0]
-    c1 = w00 * coef[b00, 1] + w01 * coef[b01, 1] + w10 * coef[b10, 1] + w11 * coef[b11, 1]
-    c2 = w00 * coef[b00, 2] + w01 * coef[b01, 2] + w10 * coef[b10, 2] + w11 * coef[b11, 2]
-    c3 = w00 * coef[b00, 3] + w01 * coef[b01, 3] + w10 * coef[b10, 3] + w11 * coef[b11, 3]
-    tc = min(max(t, 0.0), 1.0)
-    mm = c0 + tc * (c1 + tc * (c2 + tc * c3))
-    if t < 0.0 or t > 1.0:
-        d = c1 + tc * (2.0 * c2 + 3.0 * tc * c3)
-        d = _nmin(d, 0.0) if t < 0.0 else _nmax(d, 0.0)
-        mm = mm + d * (t - tc)
-    return mm * w_atm
+    """:func:`sim.fastprice._fourier_state` with the model's own ATM total variance (no reference given)."""
+    return _fp_fourier_state(tau, var, 0.0, False, var_nodes, atm, fp)
 
 
 @_jit
