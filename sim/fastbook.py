@@ -15,7 +15,8 @@ numpy engine, which :func:`sim.strategy.run_books` dispatches to):
   entry schedule, time shift, margin sizing, costs, settlement at expiry, the last day's marking,
   deltas on measured days;
 - hedge books, any number: VIX calls, call spreads, short call spreads, futures and SPX put
-  spreads; strike rules ``otm`` and ``breakeven`` (and ``delta`` for SPX put spreads); triggers
+  spreads; strike rules ``otm``, ``breakeven`` and ``delta`` (SPX smile delta, or the Black-76
+  delta of a VIX call from the table price); triggers
   ``always``, ``vix_above``, ``vix_sustained``, ``condor_decay``; sizing ``budget``, ``bands`` and
   ``vega``; exit multiple, RSI exit (:func:`sim.strategy.wilder_rsi`, computed by numpy before the
   kernel), rolls, settlement, both caps, ``stagger_days``, capital, active share, deltas;
@@ -23,8 +24,8 @@ numpy engine, which :func:`sim.strategy.run_books` dispatches to):
   whose Q-expected variance is the Heston/Bates/SVCJ closed form) and a
   :class:`sim.pricing.VixOptionTable`.
 
-Not covered (numpy engine): ``trace=True``, regimes (:class:`~sim.pricing.MarkovVixTable`), the SSVI
-surface, and the VIX ``delta`` strike rule (Black-76 implied deltas).
+Not covered (numpy engine): ``trace=True``, regimes (:class:`~sim.pricing.MarkovVixTable`) and the SSVI
+surface.
 
 The scalar Black-Scholes, normal CDF, ATM-variance and Fourier-surface helpers are those of
 :mod:`sim.fastprice` (one implementation for both compiled layers).
@@ -48,7 +49,8 @@ except ImportError:  # pragma: no cover
     numba = None
     _HAVE_NUMBA = False
 
-from sim.fastprice import _atm_tv, _bs_delta, _bs_pre, _fourier_smile, _nmax, _nmin, _npow  # noqa: E402 (shared)
+from sim.fastprice import (_atm_tv, _bs_delta, _bs_pre, _fourier_smile, _implied_stdev, _nmax, _nmin,  # noqa: E402
+                           _npow, ndtr)
 from sim.fastprice import _fourier_state as _fp_fourier_state  # noqa: E402
 
 __all__ = ["supported", "run_books_compiled", "numpy_engine"]
@@ -285,6 +287,47 @@ def _vix_call(x, s, k, nodes, guide, calls, strikes):
         return _nmax(x - strikes[k], 0.0)
     i, w = _locate(nodes, guide, x)
     return (1.0 - w) * calls[s, k, i] + w * calls[s, k, i + 1]
+
+
+@_jit
+def _vix_call_delta(x, s, j, fut, tau, rate, nodes, guide, calls, strikes):
+    """``_black76_call_delta`` of :mod:`sim.strategy` for the table's call of strike index ``j``: the
+    Black-76 call delta ``N(d1)`` on the future (Black 1976, J. Financial Economics 3) from the
+    implied total deviation of the table price; where none exists, 1 below the future and 0 above
+    (as the numpy engine maps NaN)."""
+    kk = strikes[j]
+    c = _vix_call(x, s, j, nodes, guide, calls, strikes) * math.exp(rate * tau) / fut
+    k = math.log(kk / fut)
+    otm = c if k >= 0.0 else c - 1.0 + math.exp(k)
+    sd = _implied_stdev(otm, k, 0.0, False, 1e-10, 100)
+    d = ndtr(-k / sd + 0.5 * sd)
+    if not math.isfinite(d):
+        d = 1.0 if kk < fut else 0.0
+    return d
+
+
+@_jit
+def _vix_delta_strike(x, s, target, fut, tau, rate, nodes, guide, calls, strikes):
+    """The listed VIX strike whose call delta is nearest ``target`` (``_Hedge.strikes``, rule ``delta``).
+
+    Bisection over the strike indices (the call delta falls as the strike rises), then the nearer of
+    the two bracketing strikes (the lower on a tie). The numpy engine bisects all paths together
+    until every bracket is one strike wide; its extra passes move ``hi`` onto ``lo`` where the delta
+    at ``lo`` is at or below the target, which the early return here reproduces.
+    """
+    lo = 0
+    hi = strikes.shape[0] - 1
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if _vix_call_delta(x, s, mid, fut, tau, rate, nodes, guide, calls, strikes) > target:
+            lo = mid
+        else:
+            hi = mid
+    d_lo = _vix_call_delta(x, s, lo, fut, tau, rate, nodes, guide, calls, strikes)
+    if d_lo <= target:
+        return strikes[lo]
+    d_hi = _vix_call_delta(x, s, hi, fut, tau, rate, nodes, guide, calls, strikes)
+    return strikes[lo] if abs(d_lo - target) <= abs(d_hi - target) else strikes[hi]
 
 
 @_jit
@@ -632,7 +675,11 @@ def _kernel(spot, var, vix, measure, rsi, dt, rate, div, cap, beta, vix_ref, cos
                             k2 = k1 - lf[h, i, 3]
                         else:
                             fut = _vix_future(x, steps, nodes, guide, futs)
-                            k1 = np.rint(fut * (1.0 + lf[h, i, 1]))
+                            if rule == 1:
+                                k1 = _vix_delta_strike(x, steps, lf[h, i, 2], fut, steps * dt, rate, nodes, guide,
+                                                       calls, strikes)
+                            else:
+                                k1 = np.rint(fut * (1.0 + lf[h, i, 1]))
                             if rule == 2 and c_open:
                                 mapped = x * _npow(_nmax(breakeven, 1e-9) / s, beta)
                                 k1 = np.rint(mapped)
@@ -891,8 +938,6 @@ def supported(spot, variance, vix, surface, market, condor, hedges, table, dt, r
                 return False, f"hedge '{h.name}': roll step not after the entry (numpy raises)"
             if not ly.on_spx and o > table.max_steps:
                 return False, f"hedge '{h.name}': the VIX table is too short (numpy raises)"
-            if ly.strike_rule == "delta" and not ly.on_spx:
-                return False, f"hedge '{h.name}': the VIX 'delta' strike rule (Black-76 implied deltas)"
             if ly.strike_rule == "delta" and not 0.0 < ly.strike_delta < 1.0:
                 return False, f"hedge '{h.name}': strike_delta outside (0, 1) (numpy raises)"
             if ly.instrument not in _INSTRUMENTS or ly.strike_rule not in _STRIKE_RULES \

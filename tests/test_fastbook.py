@@ -168,6 +168,46 @@ def test_several_hedges_with_every_instrument_trigger_and_sizing(market_paths):
     assert any(a == "roll" and b == "puts" for (b, _, a) in acts)
 
 
+def test_vix_delta_strike_rule_and_the_baselines(market_paths):
+    """The issue-5 baselines (VXTH-style 30-delta VIX calls with bands sizing, static ladder, SPX put
+    spread) and VIX call spreads struck by Black-76 delta, compiled against the numpy engine."""
+    from sim.strategy import baseline_hedges
+
+    hedges = list(baseline_hedges(1.5)) + [
+        HedgeSpec(name="delta_spreads", layers=(
+            LayerSpec(0.5, 30.0, 10.0, "call_spread", "delta", strike_delta=0.5, spread_width=5.0, trigger="always"),
+            LayerSpec(0.5, 60.0, 20.0, "call", "delta", strike_delta=0.1, trigger="vix_above", trigger_vix=15.0)),
+            rsi_exit=0.0)]
+    fast, ref, acts = _run_both(market_paths, hedges)
+    opened = {(b, ly) for (b, ly, a) in acts if a == "open"}
+    for book, ly in (("vxth", 1), ("delta_spreads", 1), ("delta_spreads", 2), ("spx_put_spread", 1)):
+        assert (book, ly) in opened, (book, ly)
+
+
+def test_vix_delta_strike_is_the_listed_strike_nearest_in_delta(market_paths):
+    """The kernel's bisection against an exhaustive search: every listed strike's Black-76 delta
+    (sim.strategy's numpy function, implied volatility from the table price), the nearest kept."""
+    from sim.strategy import _black76_call_delta
+
+    table = market_paths["table"]
+    rate, dt = market_paths["market"].rate, market_paths["dt"]
+    nodes, guide, futs, calls, strikes = fastbook._table_args(table)
+    seen = set()
+    for x in (11.0, 14.5, 19.0, 27.0, 45.0):
+        for steps in (5, 21, 42):
+            fut = float(table.futures(np.array([x]), steps)[0])
+            n_k = strikes.size
+            prices = table.call(np.full(n_k, x), steps, np.arange(n_k))
+            d = _black76_call_delta(prices, fut, strikes, steps * dt, rate)
+            d = np.where(np.isfinite(d), d, np.where(strikes < fut, 1.0, 0.0))
+            for target in (0.1, 0.3, 0.5):
+                want = strikes[np.argmin(np.abs(d - target))]
+                got = fastbook._vix_delta_strike(x, steps, target, fut, steps * dt, rate, nodes, guide, calls, strikes)
+                assert got == want, (x, steps, target, got, want)
+                seen.add(got)
+    assert len(seen) > 10          # the strikes move with the VIX, the maturity and the target
+
+
 def test_pure_numpy_pricing_reference(market_paths):
     """Against the numpy engine with the numpy pricing too (no sim.fastprice kernels)."""
     from sim import fastprice
@@ -206,7 +246,6 @@ def test_dispatch_and_environment_switch(market_paths, monkeypatch):
 
 
 @pytest.mark.parametrize("change, reason", [
-    ("vix_delta", "delta"),
     ("ssvi", "SsviSurface"),
     ("regime", "regime"),
     ("trace", "trace"),
@@ -217,10 +256,7 @@ def test_unsupported_inputs_are_refused_with_a_reason_and_run_on_numpy(market_pa
     mp = dict(market_paths)
     hedges = [_alvh()]
     kw = {}
-    if change == "vix_delta":
-        hedges = [HedgeSpec(name="vxth", layers=(LayerSpec(1.0, 30.0, 0.0, "call", "delta", strike_delta=0.3,
-                                                           trigger="always"),))]
-    elif change == "ssvi":
+    if change == "ssvi":
         mp["surface"] = SsviSurface(mp["surface"].model, mp["market"].smile)
     elif change == "regime":
         kw["regime"] = np.zeros(mp["spot"].shape, dtype=np.int8)
