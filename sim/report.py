@@ -38,6 +38,7 @@ import xarray as xr  # noqa: E402
 from jinja2 import Environment, PackageLoader, select_autoescape  # noqa: E402
 
 from sim import metrics as mx  # noqa: E402
+from sim.results import WORST_PATHS  # noqa: E402
 
 __all__ = ["render_report", "write_tables", "summary_text", "format_metric", "HEADLINE_KEYS", "COST_BAND"]
 
@@ -47,8 +48,8 @@ COST_BAND = (1.0, 2.0)
 HEADLINE_KEYS = ("cost_median", "cost_share_1_2", "cvar99_annual", "cvar99_annual_reduction")
 #: Condor legs, in the order of the ``leg`` dimension.
 LEGS = ("long_put", "short_put", "short_call", "long_call")
-#: Number of worst paths (by unhedged annual P&L) the report lists.
-N_WORST = 20
+#: Number of worst paths (by unhedged annual P&L) the report lists; the dataset keeps them (from all paths).
+N_WORST = WORST_PATHS
 #: The replay day shown in detail when ``replay_detail_json`` does not name one.
 DETAIL_DATE = "2018-02-05"
 #: Columns of claims.csv when the Dataset has no claim rows.
@@ -618,11 +619,37 @@ def _mean_est(x: np.ndarray) -> mx.Estimate | None:
     return mx.mean(x) if x.size >= 2 else None
 
 
+def _stored_est(mean, se, scale: float) -> mx.Estimate | None:
+    """An Estimate from a stored mean and standard error (None for a layer that never traded: both 0)."""
+    mean, se = float(mean), float(se)
+    if not (np.isfinite(mean) and np.isfinite(se)) or (mean == 0.0 and se == 0.0):
+        return None
+    return mx.Estimate.normal(mean * scale, se * scale)
+
+
 def _attribution(ds: xr.Dataset) -> tuple[list[dict], list[dict], list[str]]:
-    """Rows of mean P&L per layer per hedge and per condor leg, % of capital per year."""
+    """Rows of mean P&L per layer per hedge and per condor leg, % of capital per year.
+
+    From the dataset's attribution over all paths (``layer_pnl_mean`` and the rest) where present,
+    else from its per-path variables (datasets written before those were added).
+    """
     scale = 100.0 / _capital(ds) / _years(ds)
     layers = [int(x) for x in ds["layer"].values] if "layer" in ds.coords else []
     layer_rows = []
+    if all(v in ds for v in ("layer_pnl_mean", "hedge_book_pnl_mean", "condor_leg_pnl_mean")):
+        m, se = ds["layer_pnl_mean"].values, ds["layer_pnl_se"].values
+        for s in _hedges(_strategies(ds), sweep=False):
+            ests = [_stored_est(m[s.index, j], se[s.index, j], scale) for j in range(m.shape[1])]
+            total = _stored_est(ds["hedge_book_pnl_mean"].values[s.index], ds["hedge_book_pnl_se"].values[s.index],
+                                scale)
+            layer_rows.append({"strategy": s.label, "est": ests, "total": total})
+        legs = [str(x) for x in ds["leg"].values] if "leg" in ds.coords else list(LEGS)
+        lm, lse = ds["condor_leg_pnl_mean"].values, ds["condor_leg_pnl_se"].values
+        leg_rows = [{"leg": leg.replace("_", " "), "est": _stored_est(lm[j], lse[j], scale)} for j, leg in enumerate(legs)]
+        if "condor_trading_cost_mean" in ds:
+            leg_rows.append({"leg": "trading costs", "est": _stored_est(ds["condor_trading_cost_mean"].values,
+                                                                        ds["condor_trading_cost_se"].values, scale)})
+        return layer_rows, leg_rows, [f"layer {k}" for k in layers]
     if "layer_pnl" in ds:
         lp = ds["layer_pnl"].values
         for s in _hedges(_strategies(ds), sweep=False):

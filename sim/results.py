@@ -9,8 +9,13 @@ Layout (every variable has ``attrs["units"]`` and ``attrs["long_name"]``):
 * dims ``(strategy, path)``: :data:`sim.runner.STRATEGY_FIELDS`; ``(strategy, layer, path)``:
   ``layer_pnl``; ``(leg, path)``: ``condor_leg_pnl``; ``path``: :data:`sim.runner.PATH_FIELDS`; for
   the first ``result_paths`` paths (attr; the scenario's ``simulation.result_paths``, default
-  100,000); the per-path metrics and claims use all paths, the pooled daily ones the daily sample
-  (attr ``daily_sample_paths``);
+  100,000) and the :data:`WORST_PATHS` paths of lowest unhedged P&L among all paths (the coordinate
+  ``path`` holds each path's index in the run); the per-path metrics and claims use all paths, the
+  pooled daily ones the daily sample (attr ``daily_sample_paths``);
+* dims ``(strategy, layer)``: ``layer_pnl_mean``, ``layer_pnl_se``; ``strategy``: ``hedge_book_pnl_mean``,
+  ``hedge_book_pnl_se``; ``leg``: ``condor_leg_pnl_mean``,
+  ``condor_leg_pnl_se``; scalars ``condor_trading_cost_mean``, ``condor_trading_cost_se``: the P&L
+  attribution, means over all paths with their standard errors;
 * dims ``(sample, day)`` and ``(strategy, sample, day)``: whole sample paths;
 * dims ``(strategy, metric)``: ``metric_value``, ``metric_se``, ``metric_ci_low``, ``metric_ci_high``
   (NaN where a metric does not apply), coordinates ``metric_units``, ``metric_label``;
@@ -41,7 +46,10 @@ from sim.claims import ClaimRow, MetricRow, RunArrays, StrategyInfo, claim_check
 from sim.runner import LEG_NAMES, PATH_FIELDS, STRATEGY_FIELDS, ReplayResult, RunResult
 
 __all__ = ["run_arrays", "analyse", "capital_definitions", "build_dataset", "write_dataset", "package_versions",
-           "strategy_infos"]
+           "strategy_infos", "kept_paths", "WORST_PATHS"]
+
+#: Paths of lowest unhedged P&L whose per-path variables are always kept (the report's worst-paths table).
+WORST_PATHS = 20
 
 
 def strategy_infos(result: RunResult) -> list[StrategyInfo]:
@@ -173,6 +181,76 @@ def _replay_vars(rp: ReplayResult, names: list[str], capital: float, detail_day:
     return data, coords, detail
 
 
+def kept_paths(result: RunResult, head: int) -> np.ndarray:
+    """Indices of the paths whose per-path variables a dataset keeps, ascending.
+
+    The first ``head`` paths, and the :data:`WORST_PATHS` paths with the lowest unhedged P&L among
+    all paths of the run (the lowest first by a stable sort, so ties go to the lower index).
+
+    Parameters
+    ----------
+    result : RunResult
+    head : int
+        Leading paths kept (``simulation.result_paths``).
+
+    Returns
+    -------
+    ndarray of int64, shape (n_kept,)
+    """
+    n = int(result.n_paths)
+    head = max(0, min(int(head), n))
+    if head >= n:
+        return np.arange(n, dtype=np.int64)
+    unhedged = np.asarray(result.per_strategy["pnl"][0], dtype=float)        # all paths (read from the store)
+    worst = np.argsort(unhedged, kind="stable")[:min(WORST_PATHS, n)]
+    return np.union1d(np.arange(head, dtype=np.int64), worst.astype(np.int64))
+
+
+def _mean_se(x) -> tuple[float, float]:
+    """Mean and its standard error ``sd / sqrt(n)`` of the finite values (NaN below two)."""
+    x = np.asarray(x, dtype=float)
+    x = x[np.isfinite(x)]
+    if x.size < 2:
+        return float("nan"), float("nan")
+    est = mx.mean(x)
+    return est.value, est.se
+
+
+def _attribution_vars(result: RunResult) -> dict:
+    """Mean P&L per hedge layer and per condor leg, and the condor's trading costs, over all paths (USD)."""
+    n_s, n_l = result.layer_pnl.shape[:2]
+    layer = np.full((2, n_s, n_l), np.nan)
+    total = np.full((2, n_s), np.nan)
+    for i in range(1, n_s):                     # strategy 0 (the condor alone) has no layers
+        block = np.asarray(result.layer_pnl[i], dtype=float)      # (layer, path), read once
+        for j in range(n_l):
+            layer[:, i, j] = _mean_se(block[j])
+        total[:, i] = _mean_se(block.sum(axis=0))
+    legs = np.array([_mean_se(result.condor_leg_pnl[j]) for j in range(len(LEG_NAMES))]).T
+    costs = -np.abs(np.asarray(result.per_path["condor_spread_cost"][:], float)
+                    + np.asarray(result.per_path["condor_commission"][:], float))
+    m, se = _mean_se(costs)
+    out = {
+        "layer_pnl_mean": xr.Variable(("strategy", "layer"), layer[0], {
+            "units": "USD", "long_name": "mean P&L of each hedge layer over all paths, trading costs included"}),
+        "layer_pnl_se": xr.Variable(("strategy", "layer"), layer[1], {
+            "units": "USD", "long_name": "standard error of layer_pnl_mean"}),
+        "hedge_book_pnl_mean": xr.Variable("strategy", total[0], {
+            "units": "USD", "long_name": "mean P&L of the hedge book (its layers summed) over all paths"}),
+        "hedge_book_pnl_se": xr.Variable("strategy", total[1], {
+            "units": "USD", "long_name": "standard error of hedge_book_pnl_mean"}),
+        "condor_leg_pnl_mean": xr.Variable("leg", legs[0], {
+            "units": "USD", "long_name": "mean mark-to-mid P&L per condor leg over all paths (costs apart)"}),
+        "condor_leg_pnl_se": xr.Variable("leg", legs[1], {
+            "units": "USD", "long_name": "standard error of condor_leg_pnl_mean"}),
+        "condor_trading_cost_mean": xr.Variable((), m, {
+            "units": "USD", "long_name": "mean condor trading costs (half-spreads and commissions, negative) over all paths"}),
+        "condor_trading_cost_se": xr.Variable((), se, {
+            "units": "USD", "long_name": "standard error of condor_trading_cost_mean"}),
+    }
+    return out
+
+
 def build_dataset(result: RunResult, metrics: list[MetricRow], claims: list[ClaimRow], command: str = "",
                   replay: ReplayResult | None = None) -> xr.Dataset:
     """Assemble the run's :class:`xarray.Dataset` (see the module docstring for the layout).
@@ -195,20 +273,24 @@ def build_dataset(result: RunResult, metrics: list[MetricRow], claims: list[Clai
     infos = strategy_infos(result)
     names = [i.name for i in infos]
     data_vars = {}
-    kept = min(result.n_paths, int(sc.simulation.get("result_paths", result.n_paths)))   # per-path variables kept
+    kept = min(result.n_paths, int(sc.simulation.get("result_paths", result.n_paths)))   # leading paths kept
+    sel = kept_paths(result, kept)
+    # the leading block as a slice (a plain read), the worst paths beyond it by index
+    pick = (lambda a: a[..., :kept]) if sel.size == kept else (lambda a: a[..., sel])  # noqa: E731
     for key, (units, desc) in STRATEGY_FIELDS.items():
-        data_vars[key] = xr.Variable(("strategy", "path"), result.per_strategy[key][:, :kept],
+        data_vars[key] = xr.Variable(("strategy", "path"), pick(result.per_strategy[key]),
                                      {"units": units, "long_name": desc})
-    data_vars["layer_pnl"] = xr.Variable(("strategy", "layer", "path"), result.layer_pnl[:, :, :kept],
+    data_vars["layer_pnl"] = xr.Variable(("strategy", "layer", "path"), pick(result.layer_pnl),
                                          {"units": "USD", "long_name": "P&L of each hedge layer, trading costs included"})
-    data_vars["layer_entries"] = xr.Variable(("strategy", "layer", "path"), result.layer_entries[:, :, :kept],
+    data_vars["layer_entries"] = xr.Variable(("strategy", "layer", "path"), pick(result.layer_entries),
                                              {"units": "1", "long_name": "entries of each hedge layer"})
-    data_vars["layer_cap_bound"] = xr.Variable(("strategy", "layer", "path"), result.layer_cap_bound[:, :, :kept],
+    data_vars["layer_cap_bound"] = xr.Variable(("strategy", "layer", "path"), pick(result.layer_cap_bound),
                                                {"units": "1", "long_name": "layer entries cut or blocked by the caps"})
-    data_vars["condor_leg_pnl"] = xr.Variable(("leg", "path"), result.condor_leg_pnl[:, :kept],
+    data_vars["condor_leg_pnl"] = xr.Variable(("leg", "path"), pick(result.condor_leg_pnl),
                                               {"units": "USD", "long_name": "mark-to-mid P&L per condor leg (costs apart)"})
     for key, (units, desc) in PATH_FIELDS.items():
-        data_vars[key] = xr.Variable("path", result.per_path[key][:kept], {"units": units, "long_name": desc})
+        data_vars[key] = xr.Variable("path", pick(result.per_path[key]), {"units": units, "long_name": desc})
+    data_vars.update(_attribution_vars(result))
     sample = {
         "sample_spx": ("index points", "SPX level on sample paths", result.sample_spx),
         "sample_vix": ("VIX points", "model VIX on sample paths", result.sample_vix),
@@ -282,7 +364,7 @@ def build_dataset(result: RunResult, metrics: list[MetricRow], claims: list[Clai
         "strategy_label": ("strategy", [i.label for i in infos]),
         "strategy_kind": ("strategy", [i.kind for i in infos]),
         "strategy_budget": ("strategy", [i.budget_pct_per_year for i in infos], {"units": "% of capital per year"}),
-        "path": np.arange(kept, dtype=np.int64),
+        "path": xr.Variable("path", sel, {"long_name": "index of the path in the run"}),
         "layer": np.arange(1, n_layers + 1, dtype=np.int64),
         "leg": list(LEG_NAMES),
         "sample": result.sample_path_index,
@@ -314,6 +396,7 @@ def build_dataset(result: RunResult, metrics: list[MetricRow], claims: list[Clai
         "chunk_size": int(result.chunk_size),
         "daily_sample_paths": int(np.shape(result.daily_pnl)[1]),
         "result_paths": int(kept),
+        "worst_paths_kept": int(sel.size - kept),
         "jobs": int(result.jobs),
         "horizon_years": float(n_steps * prep.dt),
         "n_steps": int(n_steps),

@@ -1,0 +1,79 @@
+"""The results Dataset of a run with more paths than it keeps per path (``simulation.result_paths``).
+
+The worst-paths table and the layer/leg attribution must describe all paths, not the kept head: the
+dataset built with a small ``result_paths`` must give the same tables as the dataset that keeps every
+path, where the attribution is recomputed from the per-path variables (the report's fallback, an
+independent second computation).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from sim.report import _attribution, _worst_paths_frame
+from sim.results import WORST_PATHS, analyse, build_dataset, kept_paths
+from sim.runner import run
+
+N_PATHS = 300
+HEAD = 40
+
+
+@pytest.fixture(scope="module")
+def datasets(tiny_prepared):
+    res = run(tiny_prepared, N_PATHS, seed=11, jobs=1, progress=False)
+    metrics, claims = analyse(res)
+    sc = tiny_prepared.scenario
+
+    def build(head):
+        scenario = dataclasses.replace(sc, simulation={**sc.simulation, "result_paths": head})
+        return build_dataset(dataclasses.replace(res, prepared=dataclasses.replace(res.prepared, scenario=scenario)),
+                             metrics, claims)
+
+    return res, build(HEAD), build(N_PATHS)
+
+
+def test_kept_paths_are_the_head_and_the_worst_of_all_paths(datasets):
+    res, part, full = datasets
+    unhedged = np.asarray(res.per_strategy["pnl"][0])
+    worst = np.argsort(unhedged, kind="stable")[:WORST_PATHS]
+    assert worst.max() >= HEAD           # some worst paths lie beyond the head: the test can fail
+    sel = kept_paths(res, HEAD)
+    assert np.array_equal(sel, np.union1d(np.arange(HEAD), worst))
+    assert np.array_equal(part["path"].values, sel)
+    assert part.attrs["result_paths"] == HEAD and part.attrs["worst_paths_kept"] == sel.size - HEAD
+    np.testing.assert_array_equal(part["pnl"].values, full["pnl"].values[:, sel])
+    np.testing.assert_array_equal(part["layer_pnl"].values, full["layer_pnl"].values[:, :, sel])
+    assert np.array_equal(full["path"].values, np.arange(N_PATHS)) and full.attrs["worst_paths_kept"] == 0
+
+
+def test_worst_paths_table_covers_all_paths(datasets):
+    _, part, full = datasets
+    a, b = _worst_paths_frame(part), _worst_paths_frame(full)
+    assert len(a) == WORST_PATHS
+    assert (a["path"].values >= HEAD).any()
+    assert a.reset_index(drop=True).equals(b.reset_index(drop=True))
+
+
+def test_attribution_is_over_all_paths(datasets):
+    """Stored means and SEs (all paths) against the per-path recomputation on the dataset keeping all."""
+    _, part, full = datasets
+    per_path = full.drop_vars([v for v in full.data_vars if str(v).endswith(("_mean", "_se"))
+                               and str(v).split("_")[0] in ("layer", "hedge", "condor")])
+    assert "layer_pnl_mean" not in per_path
+    for got_rows, want_rows in zip(_attribution(part)[:2], _attribution(per_path)[:2]):
+        assert len(got_rows) == len(want_rows) > 0
+        for g, w in zip(got_rows, want_rows):
+            ests = zip(g["est"], w["est"]) if isinstance(g["est"], list) else [(g["est"], w["est"])]
+            if "total" in g:
+                ests = [*ests, (g["total"], w["total"])]
+            for eg, ew in ests:
+                assert (eg is None) == (ew is None)
+                if eg is not None:
+                    assert eg.value == pytest.approx(ew.value, rel=1e-12, abs=1e-12)
+                    assert eg.se == pytest.approx(ew.se, rel=1e-12, abs=1e-12)
+    # and the head alone would differ: the stored figures are not the kept paths' means
+    head_only = part.drop_vars(["layer_pnl_mean", "hedge_book_pnl_mean", "condor_leg_pnl_mean"])
+    assert _attribution(head_only)[1][0]["est"].value != pytest.approx(_attribution(part)[1][0]["est"].value)
