@@ -50,7 +50,7 @@ except ImportError:  # pragma: no cover
     _HAVE_NUMBA = False
 
 from sim.fastprice import (_atm_tv, _bs_delta, _bs_pre, _fourier_smile, _implied_stdev, _nmax, _nmin,  # noqa: E402
-                           _npow, ndtr)
+                           _npow, borrow, ndtr)
 from sim.fastprice import _fourier_state as _fp_fourier_state  # noqa: E402
 
 __all__ = ["supported", "run_books_compiled", "numpy_engine"]
@@ -388,30 +388,42 @@ def _kernel(spot, var, vix, measure, rsi, dt, rate, div, cap, beta, vix_ref, cos
             condor_pnl, condor_delta, leg_pnl, c_spread, c_comm, c_credit_sum, n_condors, n_takes, n_stops, n_dte,
             contracts_sum, c_peak,
             # hedge outputs
-            h_pnl, h_delta, h_layer_pnl, h_prem, h_payoff, h_spread, h_comm, h_active, h_peak, h_nent, h_ncap):
+            h_pnl, h_delta, h_layer_pnl, h_prem, h_payoff, h_spread, h_comm, h_active, h_peak, h_nent, h_ncap,
+            # scratch: float (8, 4) and bool (2, 4), owned by the caller
+            scratch, flags):
     """Run every path; returns 0, or ``1 + path`` where a delta strike could not be reached (the caller
     then runs the numpy engine, which raises)."""
     n, t_len = spot.shape
     n_steps = t_len - 1
     n_h = hi_.shape[0]
     l_max = max(lf.shape[1], 1)
+    # every array handed to a helper as a borrowed view (sim.fastprice.borrow): no atomic reference
+    # counting per call; the arguments outlive the kernel, the scratch rows are views of `scratch`
+    costs, c_consts, l_consts = borrow(costs), borrow(c_consts), borrow(l_consts)
+    var_nodes, atm, coef, fp = borrow(var_nodes), borrow(atm), borrow(coef), borrow(fp)
+    nodes, guide, futs, calls, strikes = borrow(nodes), borrow(guide), borrow(futs), borrow(calls), borrow(strikes)
     # condor constants
     short_delta, wing_width, wing_delta, profit_take, stop_mult = cf[0], cf[1], cf[2], cf[3], cf[4]
     margin_fraction, ts_vix = cf[5], cf[6]
     c_steps, c_steps_shift, close_steps, interval, time_shift = ci[0], ci[1], ci[2], ci[3], ci[4]
     rc = cap * margin_fraction
     spx_cost = costs[0]
-    sgn = np.array([-1.0, 1.0, 1.0, -1.0])
-    c_is_call = np.array([False, False, True, True])
-    put2 = np.array([False, False])
-    # per-path scratch
-    c_strikes = np.zeros(4)
-    c_legs = np.zeros(4)
-    legs = np.zeros(4)
-    dlt = np.zeros(4)
-    new_strikes = np.zeros(4)
-    lg2 = np.zeros(2)
-    k2buf = np.zeros(2)
+    sgn = borrow(scratch[0])
+    c_strikes = borrow(scratch[1])
+    c_legs = borrow(scratch[2])
+    legs = borrow(scratch[3])
+    dlt = borrow(scratch[4])
+    new_strikes = borrow(scratch[5])
+    lg2 = borrow(scratch[6])
+    k2buf = borrow(scratch[7])
+    c_is_call = borrow(flags[0])
+    put2 = borrow(flags[1])
+    for j in range(4):
+        sgn[j] = -1.0 if j == 0 or j == 3 else 1.0
+        c_is_call[j] = j >= 2
+        put2[j] = False
+        for r in range(1, 8):
+            scratch[r, j] = 0.0
     open_ = np.zeros((n_h, l_max), dtype=np.bool_)
     k1a = np.zeros((n_h, l_max))
     k2a = np.zeros((n_h, l_max))
@@ -1053,7 +1065,8 @@ def run_books_compiled(spot, variance, vix, surface, market, condor, hedges, tab
                      cf, ci, c_consts, hf, hi_, lf, li, bands, l_consts,
                      condor_pnl, condor_delta, leg_pnl, c_spread, c_comm, c_credit, n_condors, n_takes, n_stops, n_dte,
                      contracts_sum, c_peak,
-                     h_pnl, h_delta, h_layer_pnl, h_prem, h_payoff, h_spread, h_comm, h_active, h_peak, h_nent, h_ncap)
+                     h_pnl, h_delta, h_layer_pnl, h_prem, h_payoff, h_spread, h_comm, h_active, h_peak, h_nent, h_ncap,
+                     np.zeros((8, 4)), np.zeros((2, 4), dtype=np.bool_))
     if status != 0:   # a delta strike out of reach: the numpy engine raises its error
         with numpy_engine():
             return run_books(spot, variance, vix, surface, market, condor, hedges, table, dt, regime=regime,

@@ -39,6 +39,8 @@ import os
 import numpy as np
 import numba
 from numba import types
+from numba.extending import intrinsic
+from numba.np.arrayobj import make_array, populate_array
 
 __all__ = [
     "ENABLED",
@@ -61,6 +63,7 @@ __all__ = [
     "vix_futures",
     "strike_index",
     "locate_guide",
+    "borrow",
 ]
 
 #: Use the compiled kernels (``False``: the numpy reference everywhere).
@@ -163,6 +166,26 @@ _f8, _i8, _b1 = types.float64, types.int64, types.boolean
 def _jit(*sig):
     """``numba.njit`` with numpy's floating-point error model (``1/0 = inf``, no exceptions), cached."""
     return numba.njit(*sig, cache=True, error_model="numpy", nogil=True)
+
+
+@intrinsic
+def borrow(typingctx, arr):
+    """A view of ``arr`` (same data, shape and strides) that carries no reference count, for use
+    inside a compiled kernel while ``arr`` itself stays alive (a kernel argument, say).
+
+    numba reference-counts every array it hands to a function call, with an atomic increment and
+    decrement of the array's memory block per call; in the strategy engine, whose helpers take the
+    pricing tables as arrays, those atomics measured over half of the kernel's time (``perf``). A
+    view without a memory block (``meminfo`` NULL, as numba's ``carray`` makes) makes them no-ops.
+    The caller guarantees the lifetime: never return a borrowed view or keep it past ``arr``.
+    """
+    def codegen(context, builder, sig, args):
+        src = make_array(sig.args[0])(context, builder, value=args[0])
+        out = make_array(sig.return_type)(context, builder)
+        populate_array(out, data=src.data, shape=src.shape, strides=src.strides, itemsize=src.itemsize,
+                       meminfo=None)
+        return out._getvalue()
+    return arr(arr), codegen
 
 
 # ================================================================================================
