@@ -403,10 +403,14 @@ def book_summaries(book, market: MarketSpec, years: float, n_layers: int) -> dic
         layer[j, :k] = h.layer_pnl
         entries[j, :k] = h.n_entries
         capped[j, :k] = h.n_cap_bound
+    from sim.fastbook import drawdown_and_worst_day
+
+    fast = drawdown_and_worst_day(daily)        # one compiled pass; None: the numpy code below
+    max_dd, worst = fast if fast is not None else (_max_drawdown(daily), daily.min(axis=-1))
     return {
         "pnl": daily.sum(axis=-1),
-        "max_drawdown": _max_drawdown(daily),
-        "worst_day": daily.min(axis=-1),
+        "max_drawdown": max_dd,
+        "worst_day": worst,
         "hedge_cost_annual_pct": stack(lambda h: -h.pnl.sum(axis=1) / cap / years * 100.0),
         "hedge_premium": stack(lambda h: h.premium),
         "hedge_payoff": stack(lambda h: h.payoff),
