@@ -177,6 +177,10 @@ def compare_results(a: xr.Dataset, b: xr.Dataset) -> list[str]:
     import numpy as np
 
     out = []
+    fa, fb = (int(x.attrs.get("results_format", 1)) for x in (a, b))
+    if fa != fb:    # not an error in itself: says why variables may be only in one of them
+        out.append(f"results format {fa} vs {fb}: the two were written by versions of alvh that lay results "
+                   "out differently; the lines below may come from that alone")
     for kind, va, vb in (("variable", a.data_vars, b.data_vars), ("coordinate", a.coords, b.coords)):
         for name in sorted(set(va) | set(vb)):
             if name not in va or name not in vb:
@@ -193,7 +197,7 @@ def compare_results(a: xr.Dataset, b: xr.Dataset) -> list[str]:
             elif not np.array_equal(x, y):
                 out.append(f"{kind} {name}: differs")
     for key in sorted(set(a.attrs) | set(b.attrs)):
-        if key in VOLATILE_ATTRS or key in VERSION_ATTRS:
+        if key in VOLATILE_ATTRS or key in VERSION_ATTRS or key == "results_format":
             continue
         if key not in a.attrs or key not in b.attrs:
             out.append(f"attribute {key}: only in {'the first' if key in a.attrs else 'the second'}")

@@ -296,6 +296,18 @@ def _claims_frame(ds: xr.Dataset) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def _head(ds: xr.Dataset) -> xr.Dataset:
+    """The dataset without the worst paths kept beyond its leading ``result_paths`` paths.
+
+    Distributions, medians and tail shares must come from the head, a sample of the run by path index;
+    the worst paths appended after it (:func:`sim.results.kept_paths`) are for the worst-paths table.
+    """
+    n_head = ds.attrs.get("result_paths")
+    if n_head is None or "path" not in ds.dims or ds.sizes["path"] <= int(n_head):
+        return ds
+    return ds.isel(path=slice(0, int(n_head)))
+
+
 def _worst_paths_frame(ds: xr.Dataset, k: int = N_WORST) -> pd.DataFrame:
     """The k paths with the lowest unhedged annual P&L, worst first; P&L and cost in % of capital per year."""
     strats = _strategies(ds)
@@ -393,11 +405,12 @@ def write_tables(ds: xr.Dataset, out_dir: Path) -> list[Path]:
         net hedge cost in % of capital, and the share of Monte Carlo paths whose annual P&L / cost
         is below it).
     """
-    ds = ds.load()
+    full = ds.load()
+    ds = _head(full)          # per-path shares and distributions: the leading paths only
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     frames = [("metrics.csv", _metrics_frame(ds)), ("claims.csv", _claims_frame(ds)),
-              ("worst_paths.csv", _worst_paths_frame(ds)), ("budget_sweep.csv", _sweep_frame(ds))]
+              ("worst_paths.csv", _worst_paths_frame(full)), ("budget_sweep.csv", _sweep_frame(ds))]
     if _has_replay(ds):
         frames.append(("replay_by_year.csv", _replay_frame(ds)))
     paths = []
@@ -619,10 +632,11 @@ def _mean_est(x: np.ndarray) -> mx.Estimate | None:
     return mx.mean(x) if x.size >= 2 else None
 
 
-def _stored_est(mean, se, scale: float) -> mx.Estimate | None:
-    """An Estimate from a stored mean and standard error (None for a layer that never traded: both 0)."""
+def _stored_est(mean, se, scale: float, layer: bool = False) -> mx.Estimate | None:
+    """An Estimate from a stored mean and standard error; None where missing (NaN) and, for a layer,
+    where it never traded (both 0), as the per-path computation (:func:`_mean_est`) gives."""
     mean, se = float(mean), float(se)
-    if not (np.isfinite(mean) and np.isfinite(se)) or (mean == 0.0 and se == 0.0):
+    if not (np.isfinite(mean) and np.isfinite(se)) or (layer and mean == 0.0 and se == 0.0):
         return None
     return mx.Estimate.normal(mean * scale, se * scale)
 
@@ -639,7 +653,7 @@ def _attribution(ds: xr.Dataset) -> tuple[list[dict], list[dict], list[str]]:
     if all(v in ds for v in ("layer_pnl_mean", "hedge_book_pnl_mean", "condor_leg_pnl_mean")):
         m, se = ds["layer_pnl_mean"].values, ds["layer_pnl_se"].values
         for s in _hedges(_strategies(ds), sweep=False):
-            ests = [_stored_est(m[s.index, j], se[s.index, j], scale) for j in range(m.shape[1])]
+            ests = [_stored_est(m[s.index, j], se[s.index, j], scale, layer=True) for j in range(m.shape[1])]
             total = _stored_est(ds["hedge_book_pnl_mean"].values[s.index], ds["hedge_book_pnl_se"].values[s.index],
                                 scale)
             layer_rows.append({"strategy": s.label, "est": ests, "total": total})
@@ -982,16 +996,17 @@ def render_report(ds: xr.Dataset, path: Path) -> None:
     path : Path
         Output file.
     """
-    ds = ds.load()  # one read of a file-backed Dataset, not one per lookup
+    full = ds.load()  # one read of a file-backed Dataset, not one per lookup
+    ds = _head(full)    # distributions from the leading paths; the worst paths (of all) from `full`
     sns.set_theme(style="whitegrid", context="notebook")
     env = Environment(loader=PackageLoader("sim", "templates"), autoescape=select_autoescape(["html", "j2"]))
     tpl = env.get_template("report.html.j2")
     strats = _strategies(ds)
     main, u = _main(ds, strats), _unhedged(strats)
     sweep = _sweep_frame(ds)
-    worst = _worst_paths_frame(ds)
-    worst_head, worst_body = _worst_table(ds, worst)
-    fig_worst, n_worst_in_sample = _fig_worst_cum(ds, worst)
+    worst = _worst_paths_frame(full)
+    worst_head, worst_body = _worst_table(full, worst)
+    fig_worst, n_worst_in_sample = _fig_worst_cum(full, worst)
     layer_rows, leg_rows, layer_names = _attribution(ds)
     regimes = _regime_names(ds)
     main_strats = [s for s in strats if s.kind != "sweep"]

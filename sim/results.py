@@ -46,10 +46,14 @@ from sim.claims import ClaimRow, MetricRow, RunArrays, StrategyInfo, claim_check
 from sim.runner import LEG_NAMES, PATH_FIELDS, STRATEGY_FIELDS, ReplayResult, RunResult
 
 __all__ = ["run_arrays", "analyse", "capital_definitions", "build_dataset", "write_dataset", "package_versions",
-           "strategy_infos", "kept_paths", "WORST_PATHS"]
+           "strategy_infos", "kept_paths", "WORST_PATHS", "RESULTS_FORMAT"]
 
 #: Paths of lowest unhedged P&L whose per-path variables are always kept (the report's worst-paths table).
 WORST_PATHS = 20
+
+#: Layout version of the results Dataset (attr ``results_format``; absent before version 2). 2: the
+#: worst paths kept beside the head and the attribution over all paths.
+RESULTS_FORMAT = 2
 
 
 def strategy_infos(result: RunResult) -> list[StrategyInfo]:
@@ -223,7 +227,7 @@ def _attribution_vars(result: RunResult) -> dict:
     total = np.full((2, n_s), np.nan)
     for i in range(1, n_s):                     # strategy 0 (the condor alone) has no layers
         block = np.asarray(result.layer_pnl[i], dtype=float)      # (layer, path), read once
-        for j in range(n_l):
+        for j in range(min(n_l, len(result.strategies[i].layers))):   # NaN: a layer the book lacks
             layer[:, i, j] = _mean_se(block[j])
         total[:, i] = _mean_se(block.sum(axis=0))
     legs = np.array([_mean_se(result.condor_leg_pnl[j]) for j in range(len(LEG_NAMES))]).T
@@ -232,7 +236,8 @@ def _attribution_vars(result: RunResult) -> dict:
     m, se = _mean_se(costs)
     out = {
         "layer_pnl_mean": xr.Variable(("strategy", "layer"), layer[0], {
-            "units": "USD", "long_name": "mean P&L of each hedge layer over all paths, trading costs included"}),
+            "units": "USD", "long_name": "mean P&L of each hedge layer over all paths, trading costs included "
+                                         "(NaN: the book has no such layer)"}),
         "layer_pnl_se": xr.Variable(("strategy", "layer"), layer[1], {
             "units": "USD", "long_name": "standard error of layer_pnl_mean"}),
         "hedge_book_pnl_mean": xr.Variable("strategy", total[0], {
@@ -389,6 +394,7 @@ def build_dataset(result: RunResult, metrics: list[MetricRow], claims: list[Clai
     rules.update({h.name: h.rules() for h in sc.hedges})
     attrs = {
         "title": f"ALVH stress test: {sc.name}",
+        "results_format": RESULTS_FORMAT,
         "scenario": sc.name,
         "scenario_text": sc.text,
         "seed": int(result.seed),

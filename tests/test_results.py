@@ -77,3 +77,25 @@ def test_attribution_is_over_all_paths(datasets):
     # and the head alone would differ: the stored figures are not the kept paths' means
     head_only = part.drop_vars(["layer_pnl_mean", "hedge_book_pnl_mean", "condor_leg_pnl_mean"])
     assert _attribution(head_only)[1][0]["est"].value != pytest.approx(_attribution(part)[1][0]["est"].value)
+
+
+def test_distributions_use_the_head_and_a_format_change_is_named(datasets):
+    """The report's distributions read the leading paths only (the worst 20 are appended after them),
+    and comparing results of two layouts says so first."""
+    from sim.pipeline import compare_results
+    from sim.report import _head
+
+    _, part, full = datasets
+    head = _head(part)
+    assert head.sizes["path"] == HEAD and np.array_equal(head["path"].values, np.arange(HEAD))
+    assert _head(full).sizes["path"] == N_PATHS
+    # a layer a book does not have is NaN, not 0
+    n_layers = [len(h.layers) for h in datasets[0].strategies[1:]]
+    for i, k in enumerate(n_layers, 1):
+        assert np.isnan(part["layer_pnl_mean"].values[i, k:]).all()
+        assert np.isfinite(part["layer_pnl_mean"].values[i, :k]).all()
+    older = full.copy()
+    del older.attrs["results_format"]
+    diffs = compare_results(older, full)
+    assert diffs and diffs[0].startswith("results format 1 vs 2")
+    assert compare_results(full, full.copy()) == []
