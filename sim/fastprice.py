@@ -179,7 +179,9 @@ def borrow(typingctx, arr):
     view without a memory block (``meminfo`` NULL, as numba's ``carray`` makes) makes them no-ops.
     The caller guarantees the lifetime: never return a borrowed view or keep it past ``arr``.
     """
-    def codegen(context, builder, sig, args):
+    if not isinstance(arr, types.Array):
+        return None         # typing fails here, not in code generation
+    def codegen(context, builder, sig, args):  # noqa: E306
         src = make_array(sig.args[0])(context, builder, value=args[0])
         out = make_array(sig.return_type)(context, builder)
         populate_array(out, data=src.data, shape=src.shape, strides=src.strides, itemsize=src.itemsize,
