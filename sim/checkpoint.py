@@ -206,6 +206,29 @@ def _chunk_dataset(out: dict[str, np.ndarray]) -> xr.Dataset:
                        for k, v in out.items()})
 
 
+def _read_chunk_h5(path: Path) -> dict[str, np.ndarray] | None:
+    """The arrays of a chunk file read with h5py (the netCDF-4 file is HDF5): every dataset but the
+    dimension scales, as stored. About ten times faster than opening it with xarray, which matters
+    when a run of thousands of chunks resumes. ``None`` where the file holds anything this reader
+    does not expect (an attribute asking for decoding, a group, a non-numeric type): then xarray reads it.
+    """
+    import h5py
+
+    out = {}
+    with h5py.File(path, "r") as f:
+        for name, obj in f.items():
+            if not isinstance(obj, h5py.Dataset):
+                return None
+            if obj.attrs.get("CLASS") == b"DIMENSION_SCALE":
+                continue
+            # _FillValue is not applied: the xarray reader below opens with mask_and_scale=False too
+            extra = set(obj.attrs) - {"DIMENSION_LIST", "_Netcdf4Dimid", "_Netcdf4Coordinates", "_FillValue"}
+            if extra or obj.dtype.kind not in "fiub":
+                return None
+            out[name] = obj[()]
+    return out
+
+
 class ChunkStore:
     """The checkpoint folder of one run.
 
@@ -364,6 +387,9 @@ class ChunkStore:
             log.warning("checkpoint %s: chunk %d changed since it was verified; it will be recomputed", self.folder, i)
             self.chunks.pop(i, None)
             return None
+        fast = _read_chunk_h5(path)
+        if fast is not None:
+            return fast
         with xr.open_dataset(path, engine="h5netcdf", mask_and_scale=False, decode_times=False,
                              decode_timedelta=False) as ds:
             return {k: ds[k].values.copy() for k in ds.data_vars}
