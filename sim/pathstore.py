@@ -10,8 +10,9 @@ indexing (``a[s]``, ``a[:, :m]``) reads just that part from disk into an ordinar
 functions and arithmetic (``a + b``, ``np.asarray(a)``) read the whole array. Each read maps the file,
 copies, and unmaps, so pages do not stay mapped in the process between reads.
 
-The folder is private to one run: a temporary directory (``$TMPDIR``; on a RAM-backed tmpfs the
-files would take memory, so point ``TMPDIR`` at a disk for runs of millions of paths), removed when
+The folder is private to one run: the one given (``alvh run`` uses ``paths`` inside the run's
+checkpoint folder, removed with it), or a temporary directory (``$TMPDIR``; on a RAM-backed tmpfs the
+files would take memory, so point ``TMPDIR`` at a disk for runs of millions of paths) removed when
 the :class:`PathStore` is closed or garbage-collected; every :class:`StoredArray` keeps its store
 alive.
 """

@@ -129,8 +129,10 @@ def _run_locked(scenario, out_dir, n_paths, seed, jobs, backend, scheduler, clie
     say(f"alvh: simulating {n_paths:,} paths x {prepared.n_steps} days in chunks of "
         f"{scenario.simulation['chunk_size']:,} on {jobs} job(s) ({backend})...")
     ck = checkpoint_folder(out_dir) if checkpoint else None
+    # the per-path store inside the checkpoint: removed with it, and not left in $TMPDIR by a killed run
     result = runner.run(prepared, n_paths, seed, jobs=jobs, progress=progress, backend=backend, scheduler=scheduler,
-                        client=client, checkpoint=ck, resume=resume, fresh=fresh, on_chunk=on_chunk)
+                        client=client, checkpoint=ck, resume=resume, fresh=fresh, on_chunk=on_chunk,
+                        path_store=None if ck is None else ck / "paths")
     replayed = None
     if scenario.analysis["replay"] and scenario.model["type"] != "replay":
         say(f"alvh: replaying every strategy on the real path {prepared.fit.sample}...")

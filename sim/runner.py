@@ -668,7 +668,10 @@ def run(
     on_chunk : callable, optional
         Called with the chunk index after each chunk is finished (computed or read back).
     path_store : path, optional
-        Folder for the per-path summaries; default a temporary directory removed with the result.
+        Folder for the per-path summaries (:class:`sim.pathstore.PathStore`), created after the
+        checkpoint is opened (so it may live inside it: :func:`sim.pipeline.run_scenario` puts it in
+        the checkpoint folder, which a killed run then leaves in one place); default a temporary
+        directory removed with the result.
 
     Returns
     -------
@@ -709,7 +712,6 @@ def run(
     store = None
     done = [False] * n_chunks
     starts = [int(s) for s in np.cumsum([0] + sizes[:-1])]
-    paths = PathStore(n_paths, path_store)
     kept: list[dict | None] = [None] * n_chunks      # per chunk: its bounded whole-path samples only
 
     def keep(i: int, out: dict) -> None:
@@ -721,9 +723,13 @@ def run(
         kept[i] = {k: out[k] for k in WHOLE_PATH_KEYS}
         done[i] = True
 
+    finished: list[int] = []
     if checkpoint is not None:
         store = ChunkStore(Path(checkpoint), run_identity(prepared, n_paths, seed, chunk_size), n_chunks)
-        for i in store.open(resume=resume, fresh=fresh):
+        finished = list(store.open(resume=resume, fresh=fresh))    # (a fresh start empties the folder)
+    paths = PathStore(n_paths, path_store)
+    if store is not None:
+        for i in finished:
             out = store.load(i)
             if out is not None:
                 keep(i, out)

@@ -67,3 +67,21 @@ def test_arrays_keep_their_store_alive_and_refuse_in_place_writes():
     del a
     gc.collect()
     assert not folder.exists()
+
+
+def test_a_checkpointed_run_keeps_its_path_store_in_the_checkpoint(tiny_prepared, tmp_path):
+    """The per-path store lives in the checkpoint folder (removed with it, not left in $TMPDIR by a
+    killed run), and a fresh start empties it before the store is made."""
+    from sim.runner import run
+
+    ck = tmp_path / ".tiny.chunks"
+    res = run(tiny_prepared, 200, seed=5, jobs=1, progress=False, checkpoint=ck, path_store=ck / "paths")
+    assert res.path_store.folder == ck / "paths"
+    assert (ck / "paths" / "pnl.npy").is_file() and (ck / "manifest.json").is_file()
+    again = run(tiny_prepared, 200, seed=5, jobs=1, progress=False, checkpoint=ck, fresh=True,
+                path_store=ck / "paths")
+    np.testing.assert_array_equal(np.asarray(again.per_strategy["pnl"]), np.asarray(res.per_strategy["pnl"]))
+    resumed = run(tiny_prepared, 200, seed=5, jobs=1, progress=False, checkpoint=ck, resume=True,
+                  path_store=ck / "paths")
+    assert resumed.resumed_chunks == 2
+    np.testing.assert_array_equal(np.asarray(resumed.per_strategy["pnl"]), np.asarray(res.per_strategy["pnl"]))
