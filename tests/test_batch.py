@@ -160,19 +160,21 @@ def background(tmp_path_factory):
         chain.job.kill()
 
 
-#: xarray's own writer, taken before any test patches it: the tampering thread runs while the disk-full
-#: tests patch ``xr.Dataset.to_netcdf`` and count its calls, and must not be counted (or failed) there.
-_REAL_TO_NETCDF = xr.Dataset.to_netcdf
-
 
 def tamper(src: Path, dst: Path) -> None:
-    """Copy a results.nc with one value of ``pnl`` altered."""
-    ds = open_nc(src)
-    pnl = ds["pnl"].values.copy()
-    pnl[1, 5] += 1000.0
-    ds["pnl"].values = pnl
+    """Copy a results.nc with one value of ``pnl`` altered.
+
+    Edited in place with h5py, not rewritten by xarray: this runs in a thread while other tests run in
+    the main one, where the disk-full tests patch ``xr.Dataset.to_netcdf`` (and count its calls) and
+    the Dask tests open and close distributed clients, through which xarray's writer takes a lock (one
+    closing meanwhile failed it with "ConnectionPool is closed").
+    """
+    import h5py
+
     dst.parent.mkdir(parents=True, exist_ok=True)
-    _REAL_TO_NETCDF(ds, dst, engine="h5netcdf")
+    shutil.copyfile(src, dst)
+    with h5py.File(dst, "r+") as f:
+        f["pnl"][1, 5] = f["pnl"][1, 5] + 1000.0
 
 
 class TamperedRerun:
