@@ -6,6 +6,8 @@
 - ``alvh batch BATCH.toml | SCENARIO.toml ... [--out DIR] [--resume | --fresh] [...]``: a grid or a
   set of scenarios, one dataset and one summary (:mod:`sim.batch`);
 - ``alvh rerun RESULTS.nc [--out DIR]``: reproduce a result from its own metadata and compare;
+- ``alvh agree A.nc B.nc [--alpha A] [--top K]``: whether two runs of one scenario agree within their
+  standard errors (:mod:`sim.agree`);
 - ``alvh calibrate MODEL [--data SCENARIO.toml] [--start D] [--end D] [--out FILE]``: fit a model
   to the real data and write a parameter file a scenario can name in ``[model] params``;
 - ``alvh validate [MODEL ...] [--paths N] [--seed S] [--params-dir DIR] [--out FILE]``: simulated vs
@@ -22,7 +24,8 @@
 Exit status: 0 on success, 2 on bad input (scenario, data, options, a checkpoint of another run;
 one line on stderr naming the file, the key and the rule, no traceback), 1 on a failure (a full disk,
 workers that keep dying, anything unexpected), 3 when a batch finished but some of its points failed,
-4 when ``rerun`` did not reproduce the result, 130 when interrupted. A run
+4 when ``rerun`` did not reproduce the result, 5 when ``agree`` finds the runs disagree, 130 when
+interrupted. A run
 writes into a hidden temporary folder next to the output and renames it into place only when the
 results and the report are complete, so a failed run leaves nothing that looks like a result.
 """
@@ -121,6 +124,18 @@ def build_parser() -> argparse.ArgumentParser:
     rer.add_argument("--jobs", type=_int_option(1, all_cores=True), default=1, help="parallel workers (default 1)")
     rer.add_argument("--backend", choices=["joblib", "dask"], default="joblib", help="where chunks run")
     rer.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler address (with --backend dask)")
+
+    agr = sub.add_parser("agree", help="do two runs of one scenario agree within their standard errors?",
+                         description="Compare the metric tables of two results of one scenario (say 100,000 and "
+                                     "10,000,000 paths): z = difference / its standard deviation, nested samples when "
+                                     "scenario, seed and chunking are the same (the smaller run's paths are the first "
+                                     "of the larger), else independent; the runs agree when every |z| is within the "
+                                     "Bonferroni bound for the number of comparisons (exit 0), else exit 5 "
+                                     "(sim/agree.py).")
+    agr.add_argument("a", metavar="A.nc", help="a results.nc")
+    agr.add_argument("b", metavar="B.nc", help="another results.nc of the same scenario")
+    agr.add_argument("--alpha", type=float, default=0.05, help="family-wise error rate of the verdict (default 0.05)")
+    agr.add_argument("--top", type=_int_option(1), default=15, help="rows of largest |z| to print (default 15)")
 
     cal = sub.add_parser("calibrate", help="fit a model to the real data and write its parameter file",
                          description="Fit MODEL to the SPX and VIX closes of a scenario's [data] table (default: the "
@@ -328,6 +343,18 @@ def _batch(args: argparse.Namespace) -> int:
     if outcome.dataset is not None:
         print(f"Dataset: {out / 'batch.nc'}   Summary: {out / 'summary.html'}   Log: {out / 'batch.log'}")
     return 3 if outcome.failed else 0
+
+
+def _agree(args: argparse.Namespace) -> int:
+    from sim.agree import agreement, format_agreement, load_metrics
+
+    try:
+        a, b = load_metrics(args.a), load_metrics(args.b)
+        res = agreement(a, b, alpha=args.alpha)
+    except (FileNotFoundError, ValueError, OSError) as exc:
+        return _fail(str(exc))
+    print(format_agreement(res, args.a, args.b, top=args.top))
+    return 0 if res.agree else 5
 
 
 def _rerun(args: argparse.Namespace) -> int:
@@ -660,6 +687,8 @@ def main(argv: list[str] | None = None) -> int:
             return _batch(args)
         if args.command == "rerun":
             return _rerun(args)
+        if args.command == "agree":
+            return _agree(args)
         if args.command == "calibrate":
             return _calibrate(args)
         if args.command == "validate":
