@@ -53,13 +53,14 @@ def test_independent_runs_use_the_sum_of_variances(runs):
         __import__("scipy").stats.norm.isf(0.05 / (2 * len(res.comparisons))))
 
 
-def test_command_line_exit_status(runs, tmp_path):
+def test_command_line_exit_status(runs, tmp_path, capsys):
     from sim.cli import main
 
     small, large, _ = runs
     write_dataset(small, tmp_path / "a.nc")
     write_dataset(large, tmp_path / "b.nc")
     assert main(["agree", str(tmp_path / "a.nc"), str(tmp_path / "b.nc")]) == 0
+    assert "nested" in capsys.readouterr().out        # the attributes survive reading the files
     shifted = large.copy(deep=True)
     shifted["metric_value"].values[0, 0] += 1e6
     write_dataset(shifted, tmp_path / "c.nc")
