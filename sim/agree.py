@@ -16,6 +16,13 @@ where ``sd`` depends on how the two samples relate:
   are equal and are counted as such, not tested.
 * **independent** (anything else): ``sd = sqrt(se_A^2 + se_B^2)``.
 
+Values equal to within rounding (``|value_A - value_B| <= ROUNDING_RTOL * max(|value_A|, |value_B|)``)
+are counted as equal, not tested. Besides the same-sample statistics this covers metrics that are
+constant across paths (a premium paid every day whatever the path): their standard error is
+rounding noise (about 1e-19 against values near 1), and the two means differ in the last bits
+because they sum different numbers of values, which would give a meaningless ``|z|`` in the
+hundreds. A constant that differs by more than rounding still gets such a ``|z|``, rightly.
+
 The verdict controls the family-wise error over the ``m`` comparisons by Bonferroni: the runs agree
 when every ``|z| <= Phi^{-1}(1 - alpha / (2 m))``. The statistics of one run are correlated, which
 makes this conservative.
@@ -31,7 +38,10 @@ import numpy as np
 import xarray as xr
 from scipy import stats
 
-__all__ = ["Comparison", "Agreement", "agreement", "load_metrics", "format_agreement"]
+__all__ = ["ROUNDING_RTOL", "Comparison", "Agreement", "agreement", "load_metrics", "format_agreement"]
+
+ROUNDING_RTOL = 1e-9
+"""Relative difference below which two values are equal to within floating-point rounding."""
 
 
 @dataclass(frozen=True)
@@ -64,7 +74,8 @@ class Agreement:
     comparisons : list of Comparison
         Sorted by ``|z|``, largest first.
     identical : int
-        Metrics equal in both (same sample), not tested.
+        Metrics equal in both to within rounding (:data:`ROUNDING_RTOL`): the same sample, or a
+        value constant across paths. Not tested.
     skipped : int
         Metrics without a finite value or standard error in one of the runs.
     """
@@ -157,7 +168,7 @@ def agreement(a: xr.Dataset, b: xr.Dataset, alpha: float = 0.05) -> Agreement:
             if not all(math.isfinite(float(v)) for v in x):
                 skipped += int(any(math.isfinite(float(v)) for v in (x[0], x[2])))
                 continue
-            if x[0] == x[2]:
+            if abs(x[0] - x[2]) <= ROUNDING_RTOL * max(abs(x[0]), abs(x[2])):
                 identical += 1
                 continue
             var = abs(x[1] ** 2 - x[3] ** 2) if nested else x[1] ** 2 + x[3] ** 2
@@ -182,7 +193,7 @@ def format_agreement(res: Agreement, name_a: str, name_b: str, top: int = 15) ->
         f"A: {name_a} ({res.n_paths_a:,} paths)",
         f"B: {name_b} ({res.n_paths_b:,} paths)",
         f"{rel}.",
-        f"{m} metric(s) compared, {res.identical} equal in both (same sample), {res.skipped} without a standard error.",
+        f"{m} metric(s) compared, {res.identical} equal in both (same sample, or constant across paths), {res.skipped} without a standard error.",
     ]
     if m:
         lines.append(f"|z| > 2: {100 * res.share_above(2.0):.1f}% (4.6% expected by chance); "

@@ -68,3 +68,25 @@ def test_command_line_exit_status(runs, tmp_path, capsys):
     assert main(["agree", str(tmp_path / "a.nc"), str(tmp_path / "missing.nc")]) == 2
     with pytest.raises(ValueError):
         agreement(small, large, alpha=1.5)
+
+
+def test_a_metric_constant_across_paths_is_equal_to_rounding_but_a_changed_constant_is_not(runs):
+    # A premium paid on every path is a mean of equal values: its SE is rounding noise (~1e-19)
+    # and two runs' means differ in the last bits (sums over 256 and 512 values). Seen on the
+    # 100k vs 10M baseline runs (spx_put_spread hedge_premium_mean: |z| = 320 from 1 ulp).
+    small, large, _ = runs
+    a, b = small.copy(deep=True), large.copy(deep=True)
+    i = list(a["strategy"].values).index("unhedged")
+    j = list(a["metric"].values).index("pnl_mean")
+    a["metric_value"].values[i, j], a["metric_se"].values[i, j] = 1.518, 7e-19
+    b["metric_value"].values[i, j], b["metric_se"].values[i, j] = np.nextafter(1.518, 2.0), 1e-20
+    base = agreement(small, large)
+    res = agreement(a, b)
+    assert res.agree, format_agreement(res, "a", "b")
+    assert res.identical == base.identical + 1
+    assert len(res.comparisons) == len(base.comparisons) - 1
+    # the same constant changed by 1e-6 relative is a disagreement, found first
+    b["metric_value"].values[i, j] = 1.518 * (1 + 1e-6)
+    bad = agreement(a, b)
+    assert not bad.agree
+    assert (bad.comparisons[0].strategy, bad.comparisons[0].metric) == ("unhedged", "pnl_mean")
