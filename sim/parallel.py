@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 from joblib import Parallel, delayed
 
-__all__ = ["BACKENDS", "WorkerLostError", "run_tasks", "dask_client", "check_worker_versions",
+__all__ = ["BACKENDS", "WorkerLostError", "run_tasks", "release_workers", "dask_client", "check_worker_versions",
            "pinned_versions", "versions_of", "close_client", "PINNED"]
 
 log = logging.getLogger("alvh")
@@ -108,6 +108,25 @@ def versions_of(packages) -> dict[str, str]:
 def pinned_versions() -> dict[str, str]:
     """Versions of the :data:`PINNED` packages in this process."""
     return versions_of(PINNED)
+
+
+def release_workers() -> None:
+    """Stop joblib's worker processes now, instead of when they have been idle for 300 s.
+
+    loky keeps its workers for reuse by the next ``Parallel`` call, each holding its imports, the
+    compiled kernels and the last chunk's arrays (about 0.5 GB on ``baseline.toml``). ``alvh run``
+    calls this when the chunks are done, so that the analysis, whose memory grows with the number
+    of paths, does not run beside them: on a 2-core machine the two idle workers were about 1 GB
+    of the run's peak. The next joblib run starts fresh workers (a few seconds).
+
+    loky has no public accessor for its executor that does not create one, so this reads the
+    module's singleton; a loky without it is left alone.
+    """
+    from joblib.externals.loky import reusable_executor
+
+    executor = getattr(reusable_executor, "_executor", None)
+    if executor is not None:
+        executor.shutdown(wait=True, kill_workers=False)
 
 
 def close_client(client) -> None:

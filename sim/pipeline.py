@@ -133,6 +133,10 @@ def _run_locked(scenario, out_dir, n_paths, seed, jobs, backend, scheduler, clie
     result = runner.run(prepared, n_paths, seed, jobs=jobs, progress=progress, backend=backend, scheduler=scheduler,
                         client=client, checkpoint=ck, resume=resume, fresh=fresh, on_chunk=on_chunk,
                         path_store=None if ck is None else ck / "paths")
+    if backend == "joblib" and jobs != 1:
+        from sim.parallel import release_workers
+
+        release_workers()   # idle workers (~0.5 GB each) would otherwise sit beside the analysis
     replayed = None
     if scenario.analysis["replay"] and scenario.model["type"] != "replay":
         say(f"alvh: replaying every strategy on the real path {prepared.fit.sample}...")
