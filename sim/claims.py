@@ -503,8 +503,8 @@ def strategy_metrics(a: RunArrays) -> list[MetricRow]:
     scope = f" [{a.daily_scope()}]" if a.daily_scope() else ""
     cv, cv_names = None, ", ".join(a.controls)
     if a.controls and a.n_paths >= len(a.controls) + 3:
-        cv = (np.stack([np.asarray(v, dtype=float) for v, _ in a.controls.values()]),
-              np.array([m for _, m in a.controls.values()], dtype=float))
+        cv = varred.ControlVariates([np.asarray(v, dtype=float) for v, _ in a.controls.values()],
+                                    [m for _, m in a.controls.values()])
 
     pnl_u_daily = _daily(a, 0)
     loss_u_daily = pnl_u_daily * (-100.0 / cap)
@@ -527,7 +527,7 @@ def strategy_metrics(a: RunArrays) -> list[MetricRow]:
 
         add("pnl_mean", "Mean annual P&L", "% of capital per year", mx.mean(per_year(ps["pnl"][s])))
         if cv is not None:
-            est, factor = varred.cv_mean(per_year(ps["pnl"][s]), *cv)
+            est, factor = cv.mean(per_year(ps["pnl"][s]))
             add("pnl_mean_cv", f"Mean annual P&L, control variates ({cv_names})", "% of capital per year", est)
             add("pnl_mean_cv_se_factor", "Standard-error reduction of the mean annual P&L by the control variates "
                 "(SE plain / SE with controls, measured)", "1", mx.Estimate(factor, math.nan, math.nan, math.nan))
@@ -577,7 +577,7 @@ def strategy_metrics(a: RunArrays) -> list[MetricRow]:
         cost = pp(ps["hedge_cost_annual_pct"][s])
         add("cost_mean", "Mean net annual hedge cost", "% of capital per year", mx.mean(cost))
         if cv is not None:
-            est, factor = varred.cv_mean(cost, *cv)
+            est, factor = cv.mean(cost)
             add("cost_mean_cv", f"Mean net annual hedge cost, control variates ({cv_names})", "% of capital per year",
                 est)
             add("cost_mean_cv_se_factor", "Standard-error reduction of the mean hedge cost by the control variates "
@@ -594,11 +594,11 @@ def strategy_metrics(a: RunArrays) -> list[MetricRow]:
         tail = _per_path(nd)(np.where(worst_days, hedge_d, 0.0).sum(axis=1) / cap * 100.0 / yrs)
         add("convexity", "Convexity: hedge P&L on the unhedged worst 1% of path-days / hedge cost (per year)" + scope,
             "1", mx.ratio(mx.mean(tail), tail - tail.mean(), cost[:tail.size] if nd < a.n_paths else cost))
-        layers = np.asarray(a.layer_pnl[s], dtype=float)
-        for k in range(layers.shape[0]):
-            if np.any(layers[k] != 0.0):
+        for k in range(a.layer_pnl.shape[1]):
+            layer = np.asarray(a.layer_pnl[s, k], dtype=float)    # one layer at a time: n values each
+            if np.any(layer != 0.0):
                 add(f"layer{k + 1}_pnl_mean", f"Mean P&L of hedge layer {k + 1} incl. its costs",
-                    "% of capital per year", mx.mean(per_year(layers[k])))
+                    "% of capital per year", mx.mean(per_year(layer)))
         add("hedge_premium_mean", "Mean hedge premium paid", "% of capital per year",
             mx.mean(per_year(ps["hedge_premium"][s])))
         add("hedge_payoff_mean", "Mean hedge payoff received", "% of capital per year",

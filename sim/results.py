@@ -226,10 +226,16 @@ def _attribution_vars(result: RunResult) -> dict:
     layer = np.full((2, n_s, n_l), np.nan)
     total = np.full((2, n_s), np.nan)
     for i in range(1, n_s):                     # strategy 0 (the condor alone) has no layers
-        block = np.asarray(result.layer_pnl[i], dtype=float)      # (layer, path), read once
-        for j in range(min(n_l, len(result.strategies[i].layers))):   # NaN: a layer the book lacks
-            layer[:, i, j] = _mean_se(block[j])
-        total[:, i] = _mean_se(block.sum(axis=0))
+        book = None
+        for j in range(n_l):                    # one layer at a time: n values each, not (layer, path)
+            row = np.asarray(result.layer_pnl[i, j], dtype=float)
+            if j < len(result.strategies[i].layers):      # NaN: a layer the book lacks
+                layer[:, i, j] = _mean_se(row)
+            if book is None:
+                book = np.array(row)
+            else:
+                book += row
+        total[:, i] = _mean_se(book)
     legs = np.array([_mean_se(result.condor_leg_pnl[j]) for j in range(len(LEG_NAMES))]).T
     costs = -np.abs(np.asarray(result.per_path["condor_spread_cost"][:], float)
                     + np.asarray(result.per_path["condor_commission"][:], float))

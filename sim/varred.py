@@ -30,7 +30,7 @@ import numpy as np
 
 from sim import metrics as mx
 
-__all__ = ["heston_control_means", "control_means", "cv_mean"]
+__all__ = ["heston_control_means", "control_means", "ControlVariates", "cv_mean"]
 
 
 def heston_control_means(kappa: float, theta: float, mu: float, v0: float, n_steps: int, dt: float) -> dict[str, float]:
@@ -76,6 +76,92 @@ def control_means(prepared) -> dict[str, float] | None:
     return heston_control_means(p.kappa, p.theta, p.mu, float(prepared.var0), int(prepared.n_steps), float(prepared.dt))
 
 
+class ControlVariates:
+    """Controls prepared once for the control-variate means of many per-path quantities.
+
+    Holds the centred controls (one ``(k, n)`` copy) and their Gram matrix, so that each
+    :meth:`mean` needs one temporary of ``n`` values beyond its input: the analysis of a
+    10M-path run calls it for every strategy's P&L and hedge cost.
+
+    Parameters
+    ----------
+    controls : array_like of shape (k, n), or a sequence of k arrays of shape (n,)
+        Per-path control values (copied once).
+    means : array_like of shape (k,)
+        Their exactly known means.
+
+    Raises
+    ------
+    ValueError
+        For non-finite values, mismatched shapes, or fewer than ``k + 3`` paths.
+
+    Notes
+    -----
+    The slope solves the normal equations of the centred regression, ``(Xc Xc') b = Xc y``
+    (``Xc y = Xc yc`` since each row of ``Xc`` sums to zero), by least squares on the ``k x k``
+    Gram matrix: the minimum-norm solution, as the regression of ``yc`` on ``Xc'`` gives, also for
+    a constant control. Estimator and standard error: Glasserman (2004), sec. 4.1.1-4.1.2,
+    eqs. 4.3-4.5 and 4.17-4.19 (module docstring).
+    """
+
+    def __init__(self, controls, means) -> None:
+        x = np.array(controls, dtype=float)     # a copy, centred in place below
+        if x.ndim == 1:
+            x = x[None, :]
+        mu = np.asarray(means, dtype=float).reshape(-1)
+        if x.ndim != 2 or mu.shape != (x.shape[0],):
+            raise ValueError(f"controls must have shape (k, n) and means (k,), got {x.shape} and {mu.shape}")
+        k, n = x.shape
+        if n < k + 3:
+            raise ValueError(f"need at least {k + 3} paths for {k} control(s), got {n}")
+        if not (np.all(np.isfinite(x)) and np.all(np.isfinite(mu))):
+            raise ValueError("controls and means must be finite")
+        xbar = x.mean(axis=1)
+        x -= xbar[:, None]
+        self.k, self.n = k, n
+        self.centred = x
+        self.shift = xbar - mu                  # mean(X) - E[X]
+        self.gram = x @ x.T
+
+    def mean(self, y) -> tuple[mx.Estimate, float]:
+        """Control-variate estimate of ``E[y]`` and the measured standard-error reduction factor.
+
+        Parameters
+        ----------
+        y : array_like of shape (n,)
+            Per-path values.
+
+        Returns
+        -------
+        estimate : Estimate
+            ``mean(y) - b' (mean(X) - E[X])`` with the residual standard error (normal 95% CI).
+        factor : float
+            ``SE(mean(y)) / SE(estimate)``, measured on these paths (> 1: the controls help); NaN
+            when either SE is zero or undefined.
+
+        Raises
+        ------
+        ValueError
+            For a non-finite ``y`` or one of another length.
+        """
+        y = np.asarray(y, dtype=float)
+        k, n = self.k, self.n
+        if y.shape != (n,):
+            raise ValueError(f"y must have shape ({n},), got {y.shape}")
+        if not np.all(np.isfinite(y)):
+            raise ValueError("y must be finite")
+        ybar = float(y.mean())
+        se_plain = float(y.std(ddof=1) / math.sqrt(n))
+        b, *_ = np.linalg.lstsq(self.gram, self.centred @ y, rcond=None)
+        resid = b @ self.centred                # the one temporary of n values
+        np.subtract(y, resid, out=resid)
+        resid -= ybar
+        se_cv = math.sqrt(float(resid @ resid) / (n - 1 - k) / n)
+        est = mx.Estimate.normal(ybar - float(b @ self.shift), se_cv)
+        factor = se_plain / se_cv if se_cv > 0 and se_plain > 0 else math.nan
+        return est, factor
+
+
 def cv_mean(y, controls: np.ndarray, means: np.ndarray) -> tuple[mx.Estimate, float]:
     """Control-variate estimate of ``E[y]`` and the measured standard-error reduction factor.
 
@@ -100,23 +186,13 @@ def cv_mean(y, controls: np.ndarray, means: np.ndarray) -> tuple[mx.Estimate, fl
     ------
     ValueError
         For non-finite values, mismatched shapes, or fewer than ``k + 3`` paths.
+
+    See Also
+    --------
+    ControlVariates : the same for many ``y`` on one set of controls.
     """
     y = np.asarray(y, dtype=float)
     x = np.atleast_2d(np.asarray(controls, dtype=float))
-    mu = np.asarray(means, dtype=float).reshape(-1)
-    k, n = x.shape
-    if y.shape != (n,) or mu.shape != (k,):
-        raise ValueError(f"y must have shape ({n},) and means ({k},), got {y.shape} and {mu.shape}")
-    if n < k + 3:
-        raise ValueError(f"need at least {k + 3} paths for {k} control(s), got {n}")
-    if not (np.all(np.isfinite(y)) and np.all(np.isfinite(x)) and np.all(np.isfinite(mu))):
-        raise ValueError("y, controls and means must be finite")
-    xc = x - x.mean(axis=1, keepdims=True)
-    yc = y - y.mean()
-    b, *_ = np.linalg.lstsq(xc.T, yc, rcond=None)
-    resid = yc - b @ xc
-    se_cv = math.sqrt(float(resid @ resid) / (n - 1 - k) / n)
-    se_plain = float(y.std(ddof=1) / math.sqrt(n))
-    est = mx.Estimate.normal(float(y.mean() - b @ (x.mean(axis=1) - mu)), se_cv)
-    factor = se_plain / se_cv if se_cv > 0 and se_plain > 0 else math.nan
-    return est, factor
+    if y.shape != (x.shape[1],):
+        raise ValueError(f"y must have shape ({x.shape[1]},), got {y.shape}")
+    return ControlVariates(x, means).mean(y)
