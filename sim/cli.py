@@ -695,6 +695,12 @@ def main(argv: list[str] | None = None) -> int:
             return _validate(args)
         if args.command == "bench":
             return _bench(args)
+    except BrokenPipeError:
+        # the reader went away (``alvh agree A B | head``): no traceback; Python's own advice is to
+        # point stdout at devnull so the interpreter's final flush does not raise again
+        # (https://docs.python.org/3/library/signal.html#note-on-sigpipe)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141          # 128 + SIGPIPE, what a shell reports for a command killed by it
     except KeyboardInterrupt:
         kept = args.command in ("run", "batch") and not getattr(args, "no_checkpoint", False)
         return _fail("interrupted; no result was written" + (" (finished chunks are kept: rerun the command with "

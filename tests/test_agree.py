@@ -90,3 +90,19 @@ def test_a_metric_constant_across_paths_is_equal_to_rounding_but_a_changed_const
     bad = agreement(a, b)
     assert not bad.agree
     assert (bad.comparisons[0].strategy, bad.comparisons[0].metric) == ("unhedged", "pnl_mean")
+
+
+def test_a_reader_that_goes_away_ends_the_command_without_a_traceback(runs, tmp_path):
+    # `alvh agree A B | head -1`: the pipe closes before the table is printed
+    import subprocess
+    import sys
+
+    small, large, _ = runs
+    write_dataset(small, tmp_path / "a.nc")
+    write_dataset(large, tmp_path / "b.nc")
+    proc = subprocess.Popen([sys.executable, "-m", "sim.cli", "agree", str(tmp_path / "a.nc"), str(tmp_path / "b.nc")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()                 # long before the child has read the files and printed
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=300) == 141, err
+    assert "Traceback" not in err and "BrokenPipe" not in err, err
