@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 from joblib import Parallel, delayed
 
-__all__ = ["BACKENDS", "WorkerLostError", "run_tasks", "release_workers", "dask_client", "check_worker_versions",
+__all__ = ["BACKENDS", "WorkerLostError", "FileTask", "run_tasks", "release_workers", "dask_client", "check_worker_versions",
            "pinned_versions", "versions_of", "close_client", "PINNED"]
 
 log = logging.getLogger("alvh")
@@ -30,7 +30,56 @@ class WorkerLostError(RuntimeError):
     """Workers kept dying: a chunk could not be finished within the allowed retries."""
 
 
+class FileTask:
+    """``task(i)`` in a joblib worker, the task read from a pickle file once per worker process.
+
+    A chunk task carries the model, the VIX option table (21 MB on ``baseline.toml``) and the SPX
+    surface. Handed to joblib directly, it went to the workers with every chunk, and joblib
+    memory-mapped its large arrays into a temporary folder that it then failed to delete while
+    the workers still mapped them: ten retries of 0.1 s at the end of every run (1.0 s measured
+    on each 8-chunk bench run). This wrapper pickles to a few bytes (the path); each worker loads
+    the task on its first chunk and keeps only the latest one.
+
+    Parameters
+    ----------
+    path : str or Path
+        A file written by ``cloudpickle.dump(task, f)``; it must exist while chunks run.
+    """
+
+    _loaded: dict = {}      # per process: {path: task}, at most one entry
+
+    def __init__(self, path) -> None:
+        self.path = str(path)
+
+    def __call__(self, i: int):
+        task = FileTask._loaded.get(self.path)
+        if task is None:
+            import pickle
+
+            with open(self.path, "rb") as f:
+                task = pickle.load(f)
+            FileTask._loaded.clear()
+            FileTask._loaded[self.path] = task
+        return task(i)
+
+
 def _joblib_tasks(task: Callable, indices: list[int], jobs: int, retries: int) -> Iterator[tuple[int, object]]:
+    if jobs == 1:        # in this process: nothing to ship
+        yield from _joblib_attempts(task, indices, jobs, retries)
+        return
+    import tempfile
+    from pathlib import Path
+
+    import cloudpickle
+
+    with tempfile.TemporaryDirectory(prefix="alvh-task-") as tmp:
+        path = Path(tmp) / "task.pkl"
+        with open(path, "wb") as f:
+            cloudpickle.dump(task, f, protocol=5)
+        yield from _joblib_attempts(FileTask(path), indices, jobs, retries)
+
+
+def _joblib_attempts(task: Callable, indices: list[int], jobs: int, retries: int) -> Iterator[tuple[int, object]]:
     from joblib.externals.loky.process_executor import TerminatedWorkerError
 
     pending = list(indices)

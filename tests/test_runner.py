@@ -221,3 +221,44 @@ def test_alvh_run_stops_its_joblib_workers_before_the_analysis(tiny_prepared, tm
                  checkpoint=False, on_chunk=lambda i: seen["during"].append(len(_loky_workers())))
     assert max(seen["during"]) >= 1          # the chunks did run in worker processes
     assert seen["analysis"] == []
+
+
+class _Scaled:
+    """A picklable task with a large array, standing in for a chunk task and its VIX table."""
+
+    def __init__(self):
+        self.table = np.arange(300_000, dtype=float)       # 2.4 MB: above joblib's memmapping threshold
+
+    def __call__(self, i):
+        import os
+
+        return i, (float(self.table[i]) * 2.0, os.getpid())
+
+
+def test_joblib_workers_read_the_task_from_one_file_once(tmp_path, monkeypatch):
+    """jobs > 1: the task goes to the workers as a file path (sim.parallel.FileTask), read once per
+    worker, and the file is removed after the run. Handed to joblib directly, the task's large
+    arrays were memory-mapped into a folder joblib then failed to delete while the workers mapped
+    them: 1.0 s of retries at the end of every run."""
+    import tempfile
+
+    import cloudpickle
+
+    from sim.parallel import FileTask, run_tasks
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    out = dict(run_tasks(_Scaled(), range(6), jobs=2))
+    assert {i: v for i, (v, _) in out.items()} == {i: 2.0 * i for i in range(6)}
+    assert len({pid for _, pid in out.values()} - {__import__("os").getpid()}) >= 1   # ran in workers
+    assert list(tmp_path.iterdir()) == []                  # the task file went with the run
+    # in one process, the file is read on the first call only; a new file replaces the cached task
+    path = tmp_path / "task.pkl"
+    path.write_bytes(cloudpickle.dumps(_Scaled()))
+    task = FileTask(path)
+    assert task(3)[1][0] == 6.0
+    path.unlink()
+    assert task(4)[1][0] == 8.0                             # from the process's cache
+    other = tmp_path / "other.pkl"
+    other.write_bytes(cloudpickle.dumps(_Scaled()))
+    assert FileTask(other)(5)[1][0] == 10.0
+    assert list(FileTask._loaded) == [str(other)]           # only the latest task is kept
