@@ -25,7 +25,7 @@ Exit status: 0 on success, 2 on bad input (scenario, data, options, a checkpoint
 one line on stderr naming the file, the key and the rule, no traceback), 1 on a failure (a full disk,
 workers that keep dying, anything unexpected), 3 when a batch finished but some of its points failed,
 4 when ``rerun`` did not reproduce the result, 5 when ``agree`` finds the runs disagree, 130 when
-interrupted. A run
+interrupted, 141 when the reader of its output went away (a closed pipe). A run
 writes into a hidden temporary folder next to the output and renames it into place only when the
 results and the report are complete, so a failed run leaves nothing that looks like a result.
 """

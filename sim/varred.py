@@ -163,36 +163,15 @@ class ControlVariates:
 
 
 def cv_mean(y, controls: np.ndarray, means: np.ndarray) -> tuple[mx.Estimate, float]:
-    """Control-variate estimate of ``E[y]`` and the measured standard-error reduction factor.
+    """Control-variate estimate of ``E[y]`` and the measured SE reduction factor, for one ``y``.
 
-    Parameters
-    ----------
-    y : array_like of shape (n,)
-        Per-path values.
-    controls : ndarray of shape (k, n)
-        Per-path control values.
-    means : array_like of shape (k,)
-        Their exactly known means.
-
-    Returns
-    -------
-    estimate : Estimate
-        ``mean(y) - b' (mean(X) - E[X])`` with the residual standard error (normal 95% CI).
-    factor : float
-        ``SE(mean(y)) / SE(estimate)``, measured on these paths (> 1: the controls help); NaN
-        when either SE is zero or undefined.
+    ``ControlVariates(controls, means).mean(y)``: see :class:`ControlVariates` for the parameters
+    (``controls`` of shape (k, n), ``means`` of shape (k,), ``y`` of shape (n,)), and
+    :meth:`ControlVariates.mean` for the estimate and the factor returned.
 
     Raises
     ------
     ValueError
         For non-finite values, mismatched shapes, or fewer than ``k + 3`` paths.
-
-    See Also
-    --------
-    ControlVariates : the same for many ``y`` on one set of controls.
     """
-    y = np.asarray(y, dtype=float)
-    x = np.atleast_2d(np.asarray(controls, dtype=float))
-    if y.shape != (x.shape[1],):
-        raise ValueError(f"y must have shape ({x.shape[1]},), got {y.shape}")
-    return ControlVariates(x, means).mean(y)
+    return ControlVariates(controls, means).mean(y)
