@@ -81,6 +81,10 @@ def _jit(f):
 
 
 _SQRT2PI = math.sqrt(2.0 * math.pi)
+#: Grid steps :func:`_tick_strike_for_delta` walks from its estimate before it falls back to the bisection.
+_WALK_STEPS = 8
+#: First secant step of :func:`_tick_strike_for_delta` from its starting point, in ATM deviations.
+_GUESS_STEP = 0.25
 
 
 # ================================================================================================
@@ -189,16 +193,71 @@ def _delta_at(kk, tau, target_is_call, fwd_p, sqt, dq, ok, r0, gv, gt, ht, w_atm
 
 
 @_jit
+def _flat_smile_guess(target, is_call, sd, dq):
+    """Where the delta ``target`` would be on a flat smile at the ATM deviation ``sd`` (total, not
+    annualised): ``m`` in ``K = F exp(m sd)``, from ``d1 = -m + sd / 2`` and ``delta = dq N(d1)``
+    (call) or ``-dq N(-d1)`` (put); a starting point for the secant of :func:`_tick_strike_for_delta`.
+
+    The normal quantile is Abramowitz & Stegun (1964) eq. 26.2.23 (absolute error < 4.5e-4), ample
+    for a starting point. Returns 0 (the money) where ``|target| / dq`` is NaN or outside (0, 1), and
+    clips to [-39, 39], inside the bisection's bracket (-40, 40) with room for the first step.
+    """
+    p = abs(target) / dq
+    if not (p > 0.0 and p < 1.0):
+        return 0.0
+    q = p if p < 0.5 else 1.0 - p
+    t = math.sqrt(-2.0 * math.log(q))
+    x = t - (2.515517 + t * (0.802853 + t * 0.010328)) / (1.0 + t * (1.432788 + t * (0.189269 + t * 0.001308)))
+    z = -x if p < 0.5 else x            # z = N^{-1}(p)
+    d1 = z if is_call else -z
+    return _nmin(_nmax(0.5 * sd - d1, -39.0), 39.0)
+
+
+@_jit
+def _grid_walk(tk, target, tau, is_call, fwd_p, sqt, dq, r0, gv, gt, ht, w_atm, den, coef, fp):
+    """The grid strike ``T`` (5-point grid) with ``delta(T - 2.5) > target >= delta(T + 2.5)``, found by
+    walking from the grid strike ``tk`` one step at a time towards the crossing (one evaluation per
+    step: the other end is the last step's); ``(T, True)``, or ``(nan, False)`` after
+    :data:`_WALK_STEPS` steps, at a non-positive strike, at NaN, or where delta rises with the strike.
+    Deltas are :func:`_delta_at`'s, as the bisection evaluates them, on a finite surface state (the
+    caller's ``ok``). The smile is continuous in the strike, so the crossing certified here is where
+    the delta reaches the target, as the bisection requires."""
+    d_lo = _delta_at(tk - 2.5, tau, is_call, fwd_p, sqt, dq, True, r0, gv, gt, ht, w_atm, den, coef, fp) \
+        if tk - 2.5 > 0.0 else np.nan
+    d_hi = _delta_at(tk + 2.5, tau, is_call, fwd_p, sqt, dq, True, r0, gv, gt, ht, w_atm, den, coef, fp)
+    for step in range(_WALK_STEPS + 1):
+        if d_lo != d_lo or d_hi != d_hi or d_hi > d_lo:
+            break
+        if d_lo > target and not (d_hi > target):
+            return tk, True
+        if step == _WALK_STEPS:
+            break
+        if not (d_lo > target):          # the crossing is below T - 2.5
+            tk -= 5.0
+            d_hi = d_lo
+            d_lo = _delta_at(tk - 2.5, tau, is_call, fwd_p, sqt, dq, True, r0, gv, gt, ht, w_atm, den, coef, fp) \
+                if tk - 2.5 > 0.0 else np.nan
+        else:                            # above T + 2.5
+            tk += 5.0
+            d_lo = d_hi
+            d_hi = _delta_at(tk + 2.5, tau, is_call, fwd_p, sqt, dq, True, r0, gv, gt, ht, w_atm, den, coef, fp)
+    return np.nan, False
+
+
+@_jit
 def _tick_strike_for_delta(s, v, tau, target, is_call, consts, var_nodes, atm, coef, fp):
     """:func:`sim.pricing.strike_for_delta` on one path: ``(strike on the 5-point grid, ok)``; ``ok``
     is False where the delta cannot be reached (the numpy code raises).
 
     The 64-step bisection (:func:`_strike_for_delta`) costs 65 surface evaluations. Its result is
-    only used rounded to the 5-point grid, so a bracketed secant iteration finds the crossing first
-    (about 8 evaluations) and the grid strike ``T`` it rounds to is then certified by the sign of
+    only used rounded to the 5-point grid, so a bracketed secant iteration, started where the target
+    delta would be on a flat smile (:func:`_flat_smile_guess`), runs until its step is under one grid
+    step; the grid strike ``T`` nearest its estimate is then certified by the sign of
     ``delta - target`` at ``T - 2.5`` and ``T + 2.5``, evaluated exactly as the bisection evaluates
-    it: delta falls with the strike, so the bisection's crossing lies in ``(T - 2.5, T + 2.5]`` and
-    rounds to ``T``. Wherever that certificate (or the secant) fails, the bisection itself runs.
+    it, walking one grid step at a time where the crossing lies outside (:func:`_grid_walk`): delta
+    falls with the strike, so the bisection's crossing lies in ``(T - 2.5, T + 2.5]`` and rounds to
+    ``T``. About 5 evaluations in all (10.5 before the starting point and the walk, on the bench
+    scenario's condor strikes). Wherever the secant or the walk fails, the bisection itself runs.
     """
     e_math, e_np, sqt, dq = consts[0], consts[1], consts[2], consts[4]
     fwd = s * e_math
@@ -209,16 +268,16 @@ def _tick_strike_for_delta(s, v, tau, target, is_call, consts, var_nodes, atm, c
         w0 = _fourier_smile(0.0, r0, gv, gt, ht, w_atm, den, coef, fp)
         sd = math.sqrt(_nmax(w0, 1e-12))
         lo, hi = -40.0, 40.0
-        m0 = 0.0
+        m0 = _flat_smile_guess(target, is_call, sd, dq)
         f0 = _delta_at(fwd * math.exp(m0 * sd), tau, is_call, fwd_p, sqt, dq, ok, r0, gv, gt, ht, w_atm, den, coef,
                        fp) - target
         good = f0 == f0
         if f0 > 0.0:
             lo = m0
-            m1 = 0.5
+            m1 = m0 + _GUESS_STEP
         else:
             hi = m0
-            m1 = -0.5
+            m1 = m0 - _GUESS_STEP
         f1 = f0
         conv = False
         for _ in range(40):
@@ -237,18 +296,21 @@ def _tick_strike_for_delta(s, v, tau, target, is_call, consts, var_nodes, atm, c
             if not (m2 > lo and m2 < hi):
                 m2 = 0.5 * (lo + hi)
             if abs(m2 - m1) * sd < 1e-12:
+                conv = abs(f1) <= 1e-7
+                break
+            # close enough for the walk below: the step moved the estimate by under one grid step (5 points)
+            if abs(m2 - m1) * sd * fwd * math.exp(m2 * sd) < 5.0:
+                m1 = m2
                 conv = True
                 break
             m0, f0 = m1, f1
             m1 = m2
-        if good and conv and abs(f1) <= 1e-7:
-            kf = fwd * math.exp(m1 * sd)
-            tk = np.rint(kf / 5.0) * 5.0
-            if tk - 2.5 > 0.0:
-                d_lo = _delta_at(tk - 2.5, tau, is_call, fwd_p, sqt, dq, ok, r0, gv, gt, ht, w_atm, den, coef, fp)
-                d_hi = _delta_at(tk + 2.5, tau, is_call, fwd_p, sqt, dq, ok, r0, gv, gt, ht, w_atm, den, coef, fp)
-                if d_lo > target and not (d_hi > target) and d_hi == d_hi:
-                    return tk, True
+        if good and conv:
+            tk, found = _grid_walk(np.rint(fwd * math.exp(m1 * sd) / 5.0) * 5.0, target, tau, is_call, fwd_p, sqt, dq,
+                                   r0, gv, gt, ht, w_atm, den, coef, fp)
+            # only a crossing inside the bisection's range (|m| < 40 deviations) is the one it finds
+            if found and tk - 2.5 > fwd * math.exp(-40.0 * sd) and tk + 2.5 < fwd * math.exp(40.0 * sd):
+                return tk, True
     kk, d = _strike_for_delta(s, v, tau, target, is_call, consts, var_nodes, atm, coef, fp)
     if abs(d - target) > 1e-6:
         return np.nan, False

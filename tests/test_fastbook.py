@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import math
 
 import numpy as np
 import pytest
@@ -289,3 +290,82 @@ def test_drawdown_and_worst_day_equal_the_numpy_summaries_bit_for_bit():
     assert (got_dd > 0).mean() > 0.9          # not all zero: the test can fail
     with fastbook.numpy_engine():
         assert fastbook.drawdown_and_worst_day(daily) is None
+
+
+
+def test_tick_strike_for_delta_equals_the_rounded_bisection(market_paths, monkeypatch):
+    """The secant, walk and certificate of ``_tick_strike_for_delta`` give the 5-point grid strike the
+    64-step bisection (``_strike_for_delta``, the numpy engine's algorithm) rounds to, and fail where
+    it fails: puts and calls, condor and wing deltas, targets out of reach, maturities of 1 to 90
+    days, variances from zero to ten times the paths' median. They decide almost every reachable case themselves (the
+    bisection is the fallback), and the walk alone reaches the same strike from up to
+    ``_WALK_STEPS`` grid steps below or above it, and no further."""
+    mp = market_paths
+    surface, market, dt = mp["surface"], mp["market"], mp["dt"]
+    var_nodes, atm, coef, fp = fastbook._fourier_args(surface)
+    rate, div = float(market.rate), float(market.div)
+    rng = np.random.default_rng(7)
+    s0 = float(mp["spot"][0, 0])
+    v_med = float(np.median(mp["var"]))
+    bisection = fastbook._strike_for_delta
+    calls = {"n": 0}
+
+    def counted(*a):
+        calls["n"] += 1
+        return bisection(*a)
+
+    fast_py = fastbook._tick_strike_for_delta.py_func    # the same code, run by Python: its fallback is counted
+    n_ok = n_fail = 0
+    walk = fastbook._WALK_STEPS
+    for steps in (1, 7, 30, 45, 90):
+        tau = steps * dt
+        consts = fastbook._numpy_bisection_constants(tau, rate, div)
+        variances = [0.0, 1e-10] + [v_med * math.exp(rng.uniform(math.log(0.1), math.log(10.0))) for _ in range(12)]
+        for v in variances:
+            s = s0 * math.exp(rng.normal(0.0, 0.1))
+            for target, is_call in ((-0.15, False), (0.15, True), (-0.05, False), (0.05, True), (-0.30, False),
+                                    (-1.0, False), (1.0, True)):     # |delta| < e^{-q tau} < 1: out of reach
+                got, ok = fastbook._tick_strike_for_delta(s, v, tau, target, is_call, consts, var_nodes, atm, coef, fp)
+                kk, d = bisection(s, v, tau, target, is_call, consts, var_nodes, atm, coef, fp)
+                if abs(d - target) > 1e-6:
+                    assert not ok, (steps, s, v, target)
+                    n_fail += 1
+                    continue
+                want = np.rint(kk / 5.0) * 5.0
+                assert ok and got == want, (steps, s, v, target)
+                monkeypatch.setattr(fastbook, "_strike_for_delta", counted)
+                assert fast_py(s, v, tau, target, is_call, consts, var_nodes, atm, coef, fp) == (want, True)
+                monkeypatch.setattr(fastbook, "_strike_for_delta", bisection)
+                n_ok += 1
+                if target != -0.15 or want - 2.5 * (2 * walk + 3) <= 0.0:
+                    continue
+                # the walk alone
+                r0, gv, gt, ht, w_atm, den = fastbook._fourier_state(tau, v, var_nodes, atm, fp)
+                state = (target, tau, is_call, s * consts[1], consts[2], consts[4], r0, gv, gt, ht, w_atm, den, coef, fp)
+                for off in (-walk, -1, 1, walk):
+                    assert fastbook._grid_walk(want + 5.0 * off, *state) == (want, True), off
+                for off in (-walk - 1, walk + 1):
+                    got_w, found = fastbook._grid_walk(want + 5.0 * off, *state)
+                    assert not found and np.isnan(got_w), off
+    assert n_ok >= 200 and n_fail >= 100
+    assert calls["n"] <= 0.02 * n_ok, f"the bisection ran in {calls['n']} of {n_ok} cases"
+    print(f"{n_ok} reachable, {n_fail} unreachable; bisection ran {calls['n']} times")
+
+
+@pytest.mark.parametrize("target, is_call", [(0.15, True), (-0.15, False), (0.6, True), (-0.6, False), (-0.02, False)])
+def test_flat_smile_guess_inverts_the_black_scholes_delta(target, is_call):
+    """The secant's starting point: on a flat smile, the delta the search evaluates
+    (``sim.fastprice._bs_delta``) at ``K = F exp(m sd)`` is the target, to the accuracy of
+    Abramowitz & Stegun 26.2.23 (|error| < 4.5e-4 in the normal quantile)."""
+    from sim.fastprice import _bs_delta
+
+    sd, dq, fwd = 0.08, 0.995, 2700.0
+    m = fastbook._flat_smile_guess(target, is_call, sd, dq)
+    delta = _bs_delta(fwd * math.exp(m * sd), sd, fwd, is_call, dq)
+    # |d delta / d d1| <= dq * phi(0) < 0.4, so a quantile error of 4.5e-4 moves delta by < 1.8e-4
+    assert abs(delta - target) < 1.8e-4
+
+
+@pytest.mark.parametrize("target", [1.2, -1.2, 0.0, float("nan")])
+def test_flat_smile_guess_starts_at_the_money_where_the_target_is_out_of_reach(target):
+    assert fastbook._flat_smile_guess(target, target > 0, 0.08, 0.995) == 0.0
