@@ -25,7 +25,9 @@ Exit status: 0 on success, 2 on bad input (scenario, data, options, a checkpoint
 one line on stderr naming the file, the key and the rule, no traceback), 1 on a failure (a full disk,
 workers that keep dying, anything unexpected), 3 when a batch finished but some of its points failed,
 4 when ``rerun`` did not reproduce the result, 5 when ``agree`` finds the runs disagree, 130 when
-interrupted, 141 when the reader of its output went away (a closed pipe). A run
+interrupted (Ctrl-C), 143 when terminated (SIGTERM, e.g. a batch scheduler's time limit; as Ctrl-C:
+the workers are stopped and finished chunks kept for ``--resume``), 141 when the reader of its
+output went away (a closed pipe). A run
 writes into a hidden temporary folder next to the output and renames it into place only when the
 results and the report are complete, so a failed run leaves nothing that looks like a result.
 """
@@ -675,37 +677,51 @@ def _bench_suite(args: argparse.Namespace) -> int:
     return 0
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a batch scheduler's time limit or pre-emption, ``kill``), handled as Ctrl-C is."""
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``alvh`` command; returns the exit status."""
+    import signal
+    import threading
+
     parser = build_parser()
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore", category=RuntimeWarning, module="scipy")
+    # SIGTERM ends a command as Ctrl-C does: joblib stops its workers, finished chunks stay in the
+    # checkpoint, and the exit status says which signal (a handler can only be set from the main thread)
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _raise_terminated) if main_thread else None
     try:
-        if args.command == "run":
-            return _run(args)
-        if args.command == "batch":
-            return _batch(args)
-        if args.command == "rerun":
-            return _rerun(args)
-        if args.command == "agree":
-            return _agree(args)
-        if args.command == "calibrate":
-            return _calibrate(args)
-        if args.command == "validate":
-            return _validate(args)
-        if args.command == "bench":
-            return _bench(args)
+        return _dispatch(args)
     except BrokenPipeError:
         # the reader went away (``alvh agree A B | head``): no traceback; Python's own advice is to
         # point stdout at devnull so the interpreter's final flush does not raise again
         # (https://docs.python.org/3/library/signal.html#note-on-sigpipe)
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141          # 128 + SIGPIPE, what a shell reports for a command killed by it
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        term = isinstance(exc, Terminated)
         kept = args.command in ("run", "batch") and not getattr(args, "no_checkpoint", False)
-        return _fail("interrupted; no result was written" + (" (finished chunks are kept: rerun the command with "
-                                                             "--resume)" if kept else ""), 130)
-    return _fail(f"unknown command {args.command!r}")
+        return _fail(("terminated (SIGTERM)" if term else "interrupted") + "; no result was written"
+                     + (" (finished chunks are kept: rerun the command with --resume)" if kept else ""),
+                     143 if term else 130)      # 128 + the signal's number, as a shell reports it
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _dispatch(args) -> int:
+    commands = {"run": _run, "batch": _batch, "rerun": _rerun, "agree": _agree, "calibrate": _calibrate,
+                "validate": _validate, "bench": _bench}
+    if args.command not in commands:
+        return _fail(f"unknown command {args.command!r}")
+    return commands[args.command](args)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -168,3 +168,35 @@ def test_validate_prints_the_table(tmp_path):
     assert "| statistic | units | real | heston |" in table
     bad = alvh("validate", "sabr")
     assert bad.returncode == 2 and "unknown model 'sabr'" in bad.stderr
+
+
+def test_sigterm_ends_a_run_like_ctrl_c_and_stops_its_workers(tmp_path):
+    """A batch scheduler's SIGTERM (time limit, pre-emption): exit status 143 (128 + SIGTERM) with one
+    line saying the finished chunks are kept for --resume, no traceback, nothing that looks like a
+    result, and no joblib worker left behind (Python's default would end the parent at once and
+    leave its workers idle for loky's 300 s)."""
+    import signal
+    import time
+
+    import psutil
+
+    out = tmp_path / "tiny"
+    proc = subprocess.Popen([sys.executable, "-m", "sim.cli", "run", str(TINY), "--paths", "200000", "--jobs", "2",
+                             "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    checkpoint = tmp_path / ".tiny.chunks"
+    deadline = time.monotonic() + 300
+    while not any(checkpoint.glob("chunk_*")):           # the workers have started and finished a chunk
+        assert proc.poll() is None and time.monotonic() < deadline, "no chunk finished"
+        time.sleep(0.1)
+    workers = psutil.Process(proc.pid).children(recursive=True)
+    assert workers
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err
+    assert "Traceback" not in err
+    assert [line for line in err.splitlines() if line.startswith("alvh: error:")] == [
+        "alvh: error: terminated (SIGTERM); no result was written (finished chunks are kept: rerun the command "
+        "with --resume)"]
+    assert not out.exists() and any(checkpoint.glob("chunk_*"))
+    _, alive = psutil.wait_procs(workers, timeout=30)
+    assert not alive, f"workers left running: {alive}"
