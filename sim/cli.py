@@ -693,6 +693,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore", category=RuntimeWarning, module="scipy")
+    # on an abort joblib warns that chunks finished in the workers were not used: they were not
+    # checkpointed and a resume computes them again, which the interruption message already implies
+    warnings.filterwarnings("ignore", message=r".*tasks have been successfully executed", category=UserWarning,
+                            module=r"joblib\.")
     # SIGTERM ends a command as Ctrl-C does: joblib stops its workers, finished chunks stay in the
     # checkpoint, and the exit status says which signal (a handler can only be set from the main thread)
     main_thread = threading.current_thread() is threading.main_thread()
