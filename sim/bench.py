@@ -17,7 +17,8 @@ row    ours                                          reference                  
 =====  ============================================  ==========================================  =========
 
 Every timing is the best of ``repeats`` runs after one warm-up call that is not timed (numba
-compilation, loky worker start-up and QuantLib's first call are excluded). Ours runs on one core
+compilation, loky worker start-up and QuantLib's first call are excluded). The pipeline's 1- and
+2-worker runs of (b) and (d) alternate within each repeat (:func:`time_pipelines`). Ours runs on one core
 (numba and BLAS pools limited to one thread) except in (d)'s two-worker run. QuantLib is the optional
 ``bench`` extra and is imported inside the functions that need it; without it (a) and (b) report
 "QuantLib not installed" and the other rows still run.
@@ -45,12 +46,13 @@ import time
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
 __all__ = ["HESTON", "MEASUREMENTS", "QL_MISSING", "Row", "best_of", "heston_kernel", "machine_info",
            "time_ours_paths", "time_numpy_floor", "quantlib_heston_mc", "time_quantlib", "time_pipeline",
+           "time_pipelines",
            "peak_tree_rss", "run_suite", "format_table", "write_json", "DEFAULT_SCENARIO", "GIB"]
 
 #: The Heston test case of (a) and (c): parameters, horizon, steps and the European call's strike.
@@ -304,9 +306,29 @@ def time_pipeline(prepared, n_paths: int, chunk_size: int, jobs: int, repeats: i
                   analyse: bool = True) -> dict:
     """Time the whole Monte Carlo pipeline: ``sim.runner.run`` (+ ``sim.results.analyse``).
 
+    One configuration of :func:`time_pipelines`; see there.
+
+    Returns
+    -------
+    dict
+        As one element of :func:`time_pipelines`' list.
+    """
+    return time_pipelines(prepared, n_paths, chunk_size, [jobs], repeats, seed, analyse)[0]
+
+
+def time_pipelines(prepared, n_paths: int, chunk_size: int, jobs: Sequence[int], repeats: int = 3,
+                   seed: int | None = None, analyse: bool | Sequence[bool] = True) -> list[dict]:
+    """Time the whole Monte Carlo pipeline on several worker counts, interleaved.
+
     ``sim.runner.prepare`` (data, calibration, VIX tables, surface) is done once before and not
-    counted. What is timed: Heston paths, the condor and every hedge layer priced and marked
-    daily, per-path summaries, and (with ``analyse``) the metric table and the claim check.
+    counted. What is timed: ``sim.runner.run`` (Heston paths, the condor and every hedge layer priced
+    and marked daily, per-path summaries) and, where ``analyse``, ``sim.results.analyse`` (the metric
+    table and the claim check).
+
+    Each repeat runs every configuration once, in the order given (1, 2, 1, 2, ... workers), and the
+    best run of each is kept. The machine's speed drifts by several per cent over minutes on a shared
+    host; interleaved, the drift reaches every configuration alike instead of one block of repeats,
+    so a ratio of two of them (the scaling row (d)) measures the code rather than the drift.
 
     Parameters
     ----------
@@ -314,42 +336,63 @@ def time_pipeline(prepared, n_paths: int, chunk_size: int, jobs: int, repeats: i
     n_paths : int
     chunk_size : int
         Paths per chunk (joblib task).
-    jobs : int
-        joblib workers (1: in this process, with numba and BLAS limited to one thread).
+    jobs : sequence of int
+        joblib workers of each configuration (1: in this process, with numba and BLAS limited to one
+        thread).
     repeats : int, default 3
-        Timed runs, best kept, after an untimed warm-up run of ``2 * jobs`` chunks of at most 8 paths
-        (numba compilation and loky worker start-up excluded).
+        Timed runs of each configuration, best kept, after an untimed warm-up run of each of
+        ``2 * jobs`` chunks of at most 8 paths (numba compilation and loky worker start-up excluded).
     seed : int, optional
         Root seed (default: the scenario's).
-    analyse : bool, default True
+    analyse : bool or sequence of bool, default True
+        Whether the analysis is timed too, for all configurations or each one.
 
     Returns
     -------
-    dict
-        ``seconds`` (best run + analyse), ``run_seconds`` (best run alone), ``path_steps``
-        (``n_paths * prepared.n_steps``), ``path_steps_per_core_s`` (``path_steps / (seconds * jobs)``),
-        ``n_chunks``, ``jobs``.
+    list of dict
+        One per configuration: ``seconds`` (best run + analyse), ``run_seconds`` (best run alone),
+        ``path_steps`` (``n_paths * prepared.n_steps``), ``path_steps_per_core_s``
+        (``path_steps / (seconds * jobs)``), ``n_chunks``, ``jobs``.
+
+    Raises
+    ------
+    ValueError
+        If ``analyse`` is a sequence of another length than ``jobs``.
     """
     from sim.results import analyse as analyse_result
     from sim.runner import run
 
+    jobs = [int(j) for j in jobs]
+    flags = [bool(analyse)] * len(jobs) if isinstance(analyse, bool) else [bool(a) for a in analyse]
+    if len(flags) != len(jobs):
+        raise ValueError(f"analyse has {len(flags)} entries for {len(jobs)} configurations")
     seed = prepared.scenario.simulation["seed"] if seed is None else seed
-    n_warm = min(n_paths, 2 * jobs * 8)
-    best_total = best_run = math.inf
-    with warnings.catch_warnings(), (one_core() if jobs == 1 else contextlib.nullcontext()):
+    best_total, best_run = [math.inf] * len(jobs), [math.inf] * len(jobs)
+
+    def cores(j):
+        return one_core() if j == 1 else contextlib.nullcontext()
+
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        run(prepared, n_warm, seed, jobs=jobs, chunk_size=max(1, math.ceil(n_warm / (2 * jobs))), progress=False)
+        for j in jobs:
+            n_warm = min(n_paths, 2 * j * 8)
+            with cores(j):
+                run(prepared, n_warm, seed, jobs=j, chunk_size=max(1, math.ceil(n_warm / (2 * j))), progress=False)
         for _ in range(max(repeats, 1)):
-            t0 = time.perf_counter()
-            result = run(prepared, n_paths, seed, jobs=jobs, chunk_size=chunk_size, progress=False)
-            t1 = time.perf_counter()
-            if analyse:
-                analyse_result(result)
-            t2 = time.perf_counter()
-            best_run, best_total = min(best_run, t1 - t0), min(best_total, t2 - t0)
+            for i, j in enumerate(jobs):
+                with cores(j):
+                    t0 = time.perf_counter()
+                    result = run(prepared, n_paths, seed, jobs=j, chunk_size=chunk_size, progress=False)
+                    t1 = time.perf_counter()
+                    if flags[i]:
+                        analyse_result(result)
+                    t2 = time.perf_counter()
+                del result
+                best_run[i], best_total[i] = min(best_run[i], t1 - t0), min(best_total[i], t2 - t0)
     steps = n_paths * prepared.n_steps
-    return dict(seconds=best_total, run_seconds=best_run, path_steps=steps,
-                path_steps_per_core_s=steps / (best_total * jobs), n_chunks=math.ceil(n_paths / chunk_size), jobs=jobs)
+    return [dict(seconds=best_total[i], run_seconds=best_run[i], path_steps=steps,
+                 path_steps_per_core_s=steps / (best_total[i] * j), n_chunks=math.ceil(n_paths / chunk_size), jobs=j)
+            for i, j in enumerate(jobs)]
 
 
 def peak_tree_rss(cmd: list[str], timeout: float, interval: float = 0.2, **popen_kwargs) -> dict:
@@ -556,10 +599,13 @@ def run_suite(only: str | set = "abcde", quick: bool = False, repeats: int = 3, 
                 warnings.simplefilter("ignore")
                 prepared = prepare(sc, sc.simulation["seed"])
         steps = prepared.n_steps
-        say(f"bench (b/d): pipeline on 1 core, {pipeline_paths:,} paths x {steps} steps in chunks of {chunk_size:,}: "
-            f"warm-up, then best of {repeats} (run + analyse)")
-        pipe = time_pipeline(prepared, pipeline_paths, chunk_size, jobs=1, repeats=repeats)
-        say(f"bench (b/d): {pipe['seconds']:.2f} s ({pipe['run_seconds']:.2f} s run), "
+        jobs = [1, 2] if "d" in only else [1]
+        say(f"bench (b/d): pipeline on {' and '.join(map(str, jobs))} worker(s) in turn, {pipeline_paths:,} paths x "
+            f"{steps} steps in chunks of {chunk_size:,}: warm-up, then best of {repeats} "
+            f"({'run + analyse' if 'b' in only else 'run'} on 1 worker{', run only on 2' if 'd' in only else ''})")
+        timed = time_pipelines(prepared, pipeline_paths, chunk_size, jobs, repeats, analyse=["b" in only, False][:len(jobs)])
+        pipe = timed[0]
+        say(f"bench (b/d): 1 worker {pipe['seconds']:.2f} s ({pipe['run_seconds']:.2f} s run), "
             f"{pipe['path_steps_per_core_s']:,.0f} path-steps per core-second")
     if "b" in only:
         rate = pipe["path_steps_per_core_s"]
@@ -571,9 +617,7 @@ def run_suite(only: str | set = "abcde", quick: bool = False, repeats: int = 3, 
                        f"ours per core-second; {prepared.scenario.name}: {len(prepared.scenario.hedges)} hedge book(s)",
                        {"pipeline": pipe, "quantlib": ql})
     if "d" in only:
-        say(f"bench (d): pipeline on 2 workers, {pipeline_paths:,} paths in {pipe['n_chunks']} chunks: "
-            f"warm-up, then best of {repeats} (run only)")
-        two = time_pipeline(prepared, pipeline_paths, chunk_size, jobs=2, repeats=repeats, analyse=False)
+        two = timed[1]
         t1, t2 = pipe["run_seconds"], two["run_seconds"]
         say(f"bench (d): {t1:.2f} s on 1 worker, {t2:.2f} s on 2: speedup {t1 / t2:.2f}")
         _ratio_row(rows["d"], t2, t1, t1 / t2, t1 / t2 >= 1.8, "ours = 2 workers, reference = 1; ratio = speedup",

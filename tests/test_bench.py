@@ -81,6 +81,29 @@ def test_pipeline_and_scaling_rows(tiny_prepared):
     assert d.ratio == pytest.approx(d.reference / d.ours)
 
 
+def test_pipelines_are_timed_interleaved(tiny_prepared, monkeypatch):
+    """(d)'s two configurations alternate within each repeat (after one warm-up each), so a drift of
+    the machine's speed reaches both alike; analysis only where asked; best run kept per configuration."""
+    import sim.results
+    import sim.runner
+
+    calls, analysed = [], []
+
+    def fake_run(prepared, n_paths, seed, jobs, chunk_size, progress):
+        calls.append((jobs, n_paths))
+        return jobs
+
+    monkeypatch.setattr(sim.runner, "run", fake_run)
+    monkeypatch.setattr(sim.results, "analyse", lambda result: analysed.append(result))
+    out = bench.time_pipelines(tiny_prepared, 100, 50, [1, 2], repeats=3, analyse=[True, False])
+    assert calls == [(1, 16), (2, 32)] + [(1, 100), (2, 100)] * 3
+    assert analysed == [1, 1, 1]
+    assert [o["jobs"] for o in out] == [1, 2] and all(o["n_chunks"] == 2 for o in out)
+    assert all(0 < o["run_seconds"] <= o["seconds"] for o in out)
+    with pytest.raises(ValueError, match="2 configurations"):
+        bench.time_pipelines(tiny_prepared, 100, 50, [1, 2], analyse=[True])
+
+
 def test_quantlib_missing_is_reported(monkeypatch):
     monkeypatch.setitem(sys.modules, "QuantLib", None)  # import QuantLib -> ImportError
     a, *_ = bench.run_suite(only="a", paths=300, repeats=1, say=lambda m: None)
