@@ -90,6 +90,8 @@ WHOLE_PATH_KEYS = ("daily_pnl", "daily_delta", "regime", "sample_spx", "sample_v
 #: baseline.toml's nine strategies x 20,000 paths x 253 days x 2 arrays. Single precision changes no
 #: reported metric or claim by more than a small fraction of its standard error, scaled to that size
 #: (tests/test_runner.py::test_float32_daily_sample_moves_no_metric_beyond_its_standard_error).
+#: Part of a chunk's layout: changing it needs CHUNK_FORMAT raised, or a resumed checkpoint would mix
+#: the two precisions.
 DAILY_DTYPE = np.float32
 
 log = logging.getLogger("alvh")
@@ -186,10 +188,10 @@ class RunResult:
         Mark-to-mid P&L per condor leg (:data:`LEG_NAMES`), USD.
     per_path : dict of str to ndarray of shape (n_paths,)
         Fields of :data:`PATH_FIELDS`.
-    daily_pnl : ndarray of float32, shape (n_strategies, n_daily, n_steps + 1)
+    daily_pnl : ndarray of DAILY_DTYPE (float32), shape (n_strategies, n_daily, n_steps + 1)
         Daily P&L per strategy of the daily sample, paths ``0 .. n_daily - 1`` with
         ``n_daily = min(n_paths, daily_paths)``, USD (for the pooled daily metrics and claims).
-    daily_delta : ndarray of float32, shape (n_strategies, n_daily, n_steps + 1)
+    daily_delta : ndarray of DAILY_DTYPE (float32), shape (n_strategies, n_daily, n_steps + 1)
         Position delta per condor on measured days (:func:`measure_days`), NaN elsewhere.
     regime : ndarray of int8, shape (n_daily, n_steps + 1)
     event_day : ndarray of bool, shape (n_steps + 1,)
