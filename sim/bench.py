@@ -17,8 +17,9 @@ row    ours                                          reference                  
 =====  ============================================  ==========================================  =========
 
 Every timing is the best of ``repeats`` runs after one warm-up call that is not timed (numba
-compilation, loky worker start-up and QuantLib's first call are excluded). The pipeline's 1- and
-2-worker runs of (b) and (d) alternate within each repeat (:func:`time_pipelines`). Ours runs on one core
+compilation, loky worker start-up and QuantLib's first call are excluded); each pipeline run of (b) and
+(d) follows its own warm-up, and with (d) the 1- and 2-worker runs alternate (:func:`time_pipelines`).
+Ours runs on one core
 (numba and BLAS pools limited to one thread) except in (d)'s two-worker run. QuantLib is the optional
 ``bench`` extra and is imported inside the functions that need it; without it (a) and (b) report
 "QuantLib not installed" and the other rows still run.
@@ -44,9 +45,10 @@ import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable
 
 import numpy as np
 
@@ -304,14 +306,27 @@ def time_quantlib(n_paths: int, repeats: int = 3, seed: int = 42) -> dict:
 
 def time_pipeline(prepared, n_paths: int, chunk_size: int, jobs: int, repeats: int = 3, seed: int | None = None,
                   analyse: bool = True) -> dict:
-    """Time the whole Monte Carlo pipeline: ``sim.runner.run`` (+ ``sim.results.analyse``).
+    """Time the whole Monte Carlo pipeline on one worker count: ``sim.runner.run`` (+ ``sim.results.analyse``).
 
-    One configuration of :func:`time_pipelines`; see there.
+    Parameters
+    ----------
+    prepared : sim.runner.Prepared
+    n_paths, chunk_size : int
+    jobs : int
+        joblib workers.
+    repeats : int, default 3
+    seed : int, optional
+    analyse : bool, default True
+        Whether the analysis is timed too.
 
     Returns
     -------
     dict
         As one element of :func:`time_pipelines`' list.
+
+    See Also
+    --------
+    time_pipelines : several worker counts, interleaved; the parameters in full.
     """
     return time_pipelines(prepared, n_paths, chunk_size, [jobs], repeats, seed, analyse)[0]
 
@@ -325,10 +340,14 @@ def time_pipelines(prepared, n_paths: int, chunk_size: int, jobs: Sequence[int],
     and marked daily, per-path summaries) and, where ``analyse``, ``sim.results.analyse`` (the metric
     table and the claim check).
 
-    Each repeat runs every configuration once, in the order given (1, 2, 1, 2, ... workers), and the
-    best run of each is kept. The machine's speed drifts by several per cent over minutes on a shared
-    host; interleaved, the drift reaches every configuration alike instead of one block of repeats,
-    so a ratio of two of them (the scaling row (d)) measures the code rather than the drift.
+    Each repeat runs every configuration once, in the order given (for ``jobs=[1, 2]``: 1, 2, 1, 2,
+    ... workers), and the best run of each is kept. The machine's speed drifts by several per cent
+    over minutes on a shared host; interleaved, the drift reaches every configuration more alike than
+    when each has its own block of repeats, so a ratio of two of them (the scaling row (d)) depends
+    less on when each block ran. Every timed run follows an untimed warm-up run of the same
+    configuration (``2 * j`` chunks of at most 8 paths for ``j`` workers): the first compiles numba
+    and starts the loky workers, and the later ones keep those workers alive however long the other
+    configurations take (loky stops idle workers after 300 s).
 
     Parameters
     ----------
@@ -340,19 +359,18 @@ def time_pipelines(prepared, n_paths: int, chunk_size: int, jobs: Sequence[int],
         joblib workers of each configuration (1: in this process, with numba and BLAS limited to one
         thread).
     repeats : int, default 3
-        Timed runs of each configuration, best kept, after an untimed warm-up run of each of
-        ``2 * jobs`` chunks of at most 8 paths (numba compilation and loky worker start-up excluded).
+        Timed runs of each configuration; the best is kept.
     seed : int, optional
         Root seed (default: the scenario's).
     analyse : bool or sequence of bool, default True
-        Whether the analysis is timed too, for all configurations or each one.
+        Whether the analysis is timed too: for every configuration, or one flag per configuration.
 
     Returns
     -------
     list of dict
-        One per configuration: ``seconds`` (best run + analyse), ``run_seconds`` (best run alone),
-        ``path_steps`` (``n_paths * prepared.n_steps``), ``path_steps_per_core_s``
-        (``path_steps / (seconds * jobs)``), ``n_chunks``, ``jobs``.
+        One per configuration: ``seconds`` (best run, + analysis where analysed), ``run_seconds`` (best
+        run alone), ``analysed`` (bool), ``path_steps`` (``n_paths * prepared.n_steps``),
+        ``path_steps_per_core_s`` (``path_steps / (seconds * jobs)``), ``n_chunks``, ``jobs``.
 
     Raises
     ------
@@ -363,24 +381,19 @@ def time_pipelines(prepared, n_paths: int, chunk_size: int, jobs: Sequence[int],
     from sim.runner import run
 
     jobs = [int(j) for j in jobs]
-    flags = [bool(analyse)] * len(jobs) if isinstance(analyse, bool) else [bool(a) for a in analyse]
+    flags = [bool(analyse)] * len(jobs) if np.ndim(analyse) == 0 else [bool(a) for a in analyse]
     if len(flags) != len(jobs):
         raise ValueError(f"analyse has {len(flags)} entries for {len(jobs)} configurations")
     seed = prepared.scenario.simulation["seed"] if seed is None else seed
     best_total, best_run = [math.inf] * len(jobs), [math.inf] * len(jobs)
 
-    def cores(j):
-        return one_core() if j == 1 else contextlib.nullcontext()
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for j in jobs:
-            n_warm = min(n_paths, 2 * j * 8)
-            with cores(j):
-                run(prepared, n_warm, seed, jobs=j, chunk_size=max(1, math.ceil(n_warm / (2 * j))), progress=False)
         for _ in range(max(repeats, 1)):
             for i, j in enumerate(jobs):
-                with cores(j):
+                n_warm = min(n_paths, 2 * j * 8)
+                with one_core() if j == 1 else contextlib.nullcontext():
+                    run(prepared, n_warm, seed, jobs=j, chunk_size=max(1, math.ceil(n_warm / (2 * j))), progress=False)
                     t0 = time.perf_counter()
                     result = run(prepared, n_paths, seed, jobs=j, chunk_size=chunk_size, progress=False)
                     t1 = time.perf_counter()
@@ -390,7 +403,7 @@ def time_pipelines(prepared, n_paths: int, chunk_size: int, jobs: Sequence[int],
                 del result
                 best_run[i], best_total[i] = min(best_run[i], t1 - t0), min(best_total[i], t2 - t0)
     steps = n_paths * prepared.n_steps
-    return [dict(seconds=best_total[i], run_seconds=best_run[i], path_steps=steps,
+    return [dict(seconds=best_total[i], run_seconds=best_run[i], analysed=flags[i], path_steps=steps,
                  path_steps_per_core_s=steps / (best_total[i] * j), n_chunks=math.ceil(n_paths / chunk_size), jobs=j)
             for i, j in enumerate(jobs)]
 
@@ -600,9 +613,10 @@ def run_suite(only: str | set = "abcde", quick: bool = False, repeats: int = 3, 
                 prepared = prepare(sc, sc.simulation["seed"])
         steps = prepared.n_steps
         jobs = [1, 2] if "d" in only else [1]
-        say(f"bench (b/d): pipeline on {' and '.join(map(str, jobs))} worker(s) in turn, {pipeline_paths:,} paths x "
-            f"{steps} steps in chunks of {chunk_size:,}: warm-up, then best of {repeats} "
-            f"({'run + analyse' if 'b' in only else 'run'} on 1 worker{', run only on 2' if 'd' in only else ''})")
+        one = "run + analysis" if "b" in only else "run"
+        say(f"bench (b/d): pipeline, {pipeline_paths:,} paths x {steps} steps in {math.ceil(pipeline_paths / chunk_size)} "
+            f"chunks of {chunk_size:,}, best of {repeats} on 1 worker ({one})"
+            + (", alternating with 2 workers (run)" if "d" in only else "") + ", each run after a warm-up")
         timed = time_pipelines(prepared, pipeline_paths, chunk_size, jobs, repeats, analyse=["b" in only, False][:len(jobs)])
         pipe = timed[0]
         say(f"bench (b/d): 1 worker {pipe['seconds']:.2f} s ({pipe['run_seconds']:.2f} s run), "

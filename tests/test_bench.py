@@ -82,26 +82,49 @@ def test_pipeline_and_scaling_rows(tiny_prepared):
 
 
 def test_pipelines_are_timed_interleaved(tiny_prepared, monkeypatch):
-    """(d)'s two configurations alternate within each repeat (after one warm-up each), so a drift of
-    the machine's speed reaches both alike; analysis only where asked; best run kept per configuration."""
+    """(d)'s two configurations alternate within each repeat, each timed run after its own untimed
+    warm-up (which also keeps loky's workers alive); one thread for the 1-worker runs only; analysis
+    only where asked; the best run kept per configuration."""
+    import numba
+
     import sim.results
     import sim.runner
 
     calls, analysed = [], []
 
     def fake_run(prepared, n_paths, seed, jobs, chunk_size, progress):
-        calls.append((jobs, n_paths))
+        calls.append((jobs, n_paths, numba.get_num_threads()))
         return jobs
 
     monkeypatch.setattr(sim.runner, "run", fake_run)
     monkeypatch.setattr(sim.results, "analyse", lambda result: analysed.append(result))
+    threads = numba.get_num_threads()
     out = bench.time_pipelines(tiny_prepared, 100, 50, [1, 2], repeats=3, analyse=[True, False])
-    assert calls == [(1, 16), (2, 32)] + [(1, 100), (2, 100)] * 3
+    assert calls == [(1, 16, 1), (1, 100, 1), (2, 32, threads), (2, 100, threads)] * 3
     assert analysed == [1, 1, 1]
-    assert [o["jobs"] for o in out] == [1, 2] and all(o["n_chunks"] == 2 for o in out)
+    assert [(o["jobs"], o["analysed"], o["n_chunks"]) for o in out] == [(1, True, 2), (2, False, 2)]
     assert all(0 < o["run_seconds"] <= o["seconds"] for o in out)
     with pytest.raises(ValueError, match="2 configurations"):
         bench.time_pipelines(tiny_prepared, 100, 50, [1, 2], analyse=[True])
+
+
+@pytest.mark.parametrize("only, jobs, analyse", [("b", [1], [True]), ("d", [1, 2], [False, False]),
+                                                 ("bd", [1, 2], [True, False])])
+def test_run_suite_times_the_workers_it_needs(tiny_prepared, monkeypatch, only, jobs, analyse):
+    """--only b: 1 worker, analysed; --only d: 1 and 2 workers, run only; both: the 1-worker run analysed."""
+    seen = []
+
+    def fake(prepared, n_paths, chunk_size, jobs, repeats, analyse):
+        seen.append((list(jobs), list(analyse)))
+        return [dict(seconds=2.0, run_seconds=1.0 + (j == 1), analysed=a, path_steps=10, path_steps_per_core_s=5.0,
+                     n_chunks=2, jobs=j) for j, a in zip(jobs, analyse)]
+
+    monkeypatch.setattr(bench, "time_pipelines", fake)
+    monkeypatch.setattr(bench, "_quantlib_available", lambda: False)
+    rows = bench.run_suite(only=only, pipeline_paths=8, chunks=2, repeats=1, prepared=tiny_prepared, say=lambda m: None)
+    assert seen == [(jobs, analyse)]
+    if "d" in only:
+        assert rows[3].ratio == pytest.approx(2.0)
 
 
 def test_quantlib_missing_is_reported(monkeypatch):
