@@ -132,8 +132,9 @@ class RunArrays:
         Horizon, years (> 0).
     steps_per_year : float
         Trading days per year (252).
-    controls : dict of str to (ndarray of shape (n,), float), optional
-        Control variates: per-path values and their exactly known mean (:mod:`sim.varred`); with
+    controls : dict of str to (array_like of shape (n,), float), optional
+        Control variates: per-path values (an array, or anything ``np.asarray`` reads into one, such
+        as a stored field) and their exactly known mean (:mod:`sim.varred`); with
         them, the metric table adds control-variate means of P&L and cost and the measured
         standard-error reduction factor.
 
@@ -503,8 +504,7 @@ def strategy_metrics(a: RunArrays) -> list[MetricRow]:
     scope = f" [{a.daily_scope()}]" if a.daily_scope() else ""
     cv, cv_names = None, ", ".join(a.controls)
     if a.controls and a.n_paths >= len(a.controls) + 3:
-        cv = varred.ControlVariates([np.asarray(v, dtype=float) for v, _ in a.controls.values()],
-                                    [m for _, m in a.controls.values()])
+        cv = varred.ControlVariates([v for v, _ in a.controls.values()], [m for _, m in a.controls.values()])
 
     pnl_u_daily = _daily(a, 0)
     loss_u_daily = pnl_u_daily * (-100.0 / cap)
@@ -554,6 +554,7 @@ def strategy_metrics(a: RunArrays) -> list[MetricRow]:
             add(f"cvar99_daily_regime_{_slug(name)}", f"CVaR 99% of the daily loss on {name}-regime path-days" + scope,
                 "% of capital", c)
         if not hedged:
+            del loss_annual                     # n values: loss_u_annual holds the same
             continue
 
         # paired against the unhedged condor (common random numbers)
@@ -564,12 +565,14 @@ def strategy_metrics(a: RunArrays) -> list[MetricRow]:
                 "% of capital", diff)
             if level == 0.99:
                 annual_diff99 = (diff, infl)
+            del infl                            # n values each: only the 99% one is kept
             # the paired difference of pooled_cvar_difference, from the influence values already at hand
             _, cu, psi_u = daily_u[level]
             _, cs, psi_s = daily[level]
             d = psi_u - psi_s
             add(f"cvar{lv}_daily_reduction", f"CVaR {lv}% of the daily loss: reduction vs unhedged (paired)" + scope,
                 "% of capital", mx.Estimate.normal(cu.value - cs.value, _psi_se(d)))
+        del loss_annual
         add("max_drawdown_change", "Max drawdown: hedged minus unhedged (paired mean; < 0 = the hedge helps)", "% of capital",
             mx.mean(pct(ps["max_drawdown"][s] - ps["max_drawdown"][0])))
         add("worst_day_change", "Worst day: hedged minus unhedged (paired mean; > 0 = the hedge helps)", "% of capital",
@@ -589,16 +592,19 @@ def strategy_metrics(a: RunArrays) -> list[MetricRow]:
             mx.share((cost >= 1.0) & (cost <= 2.0)))
         add("hedge_efficiency", "Hedge efficiency: annual CVaR 99% reduction per 1% of mean annual cost",
             "% of capital per (% of capital per year)", mx.ratio(*annual_diff99, cost))
+        del annual_diff99
         hedge_d = pnl_d - pnl_u_daily
         nd = a.n_daily_paths
         tail = _per_path(nd)(np.where(worst_days, hedge_d, 0.0).sum(axis=1) / cap * 100.0 / yrs)
         add("convexity", "Convexity: hedge P&L on the unhedged worst 1% of path-days / hedge cost (per year)" + scope,
             "1", mx.ratio(mx.mean(tail), tail - tail.mean(), cost[:tail.size] if nd < a.n_paths else cost))
+        del cost
         for k in range(a.layer_pnl.shape[1]):
             layer = np.asarray(a.layer_pnl[s, k], dtype=float)    # one layer at a time: n values each
             if np.any(layer != 0.0):
                 add(f"layer{k + 1}_pnl_mean", f"Mean P&L of hedge layer {k + 1} incl. its costs",
                     "% of capital per year", mx.mean(per_year(layer)))
+            del layer
         add("hedge_premium_mean", "Mean hedge premium paid", "% of capital per year",
             mx.mean(per_year(ps["hedge_premium"][s])))
         add("hedge_payoff_mean", "Mean hedge payoff received", "% of capital per year",

@@ -112,10 +112,16 @@ def mean(x) -> Estimate:
 
 
 def _var_cvar_if(loss: np.ndarray, level: float) -> tuple[float, float, np.ndarray]:
+    # in place on one new array (n values), the same operations in the same order as
+    # ``e = max(loss - var, 0) / (1 - level); var + e - cvar``: a 10M-path analysis holds fewer copies
     var = float(np.quantile(loss, level))
-    excess = np.maximum(loss - var, 0.0) / (1.0 - level)
+    excess = loss - var
+    np.maximum(excess, 0.0, out=excess)
+    excess /= 1.0 - level
     cvar = var + float(excess.mean())
-    return var, cvar, var + excess - cvar
+    excess += var
+    excess -= cvar
+    return var, cvar, excess
 
 
 def var_cvar(loss, level: float) -> tuple[Estimate, Estimate]:
@@ -174,9 +180,10 @@ def cvar_difference(loss_a, loss_b, level: float) -> tuple[Estimate, np.ndarray]
     if a.shape != b.shape:
         raise ValueError(f"paired samples must have equal length, got {a.size} and {b.size}")
     _check_level(level)
-    _, ca, ia = _var_cvar_if(a, level)
+    _, ca, d = _var_cvar_if(a, level)
     _, cb, ib = _var_cvar_if(b, level)
-    d = ia - ib
+    d -= ib                                     # ia - ib, in place
+    del ib
     return Estimate.normal(ca - cb, d.std(ddof=1) / np.sqrt(a.size)), d
 
 

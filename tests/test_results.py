@@ -99,3 +99,30 @@ def test_distributions_use_the_head_and_a_format_change_is_named(datasets):
     diffs = compare_results(older, full)
     assert diffs and diffs[0].startswith("results format 1 vs 2")
     assert compare_results(full, full.copy()) == []
+
+
+def test_analysis_memory_grows_by_at_most_eight_values_per_path(tiny_prepared):
+    """The analysis of a 10M-path run reads the per-path summaries from disk and holds at most eight
+    float64 arrays of n values at once (64 bytes per path): the two centred controls, the unhedged
+    and hedged annual losses, the 99% paired-CVaR influence, the hedge cost, and two temporaries.
+    Measured as the growth of its traced peak (tracemalloc) between 4,000 and 8,000 paths, with a
+    daily sample small enough not to count. Measured (2026-11-22): 50 bytes per path; 114 before the
+    controls were read when used and the influence arrays computed in place and dropped after use.
+    At 10M paths (a 100k-path store tiled 100 times) that change took the analysis's peak RSS from
+    2.06 to 1.58 GiB."""
+    import tracemalloc
+
+    sc = tiny_prepared.scenario
+    p = dataclasses.replace(tiny_prepared, scenario=dataclasses.replace(
+        sc, simulation={**sc.simulation, "daily_paths": 100, "max_sample_paths": 5}))
+    peaks = []
+    for n in (4_000, 8_000):
+        res = run(p, n, seed=3, jobs=1, progress=False)
+        tracemalloc.start()
+        try:
+            analyse(res)
+            peaks.append(tracemalloc.get_traced_memory()[1])
+        finally:
+            tracemalloc.stop()
+    per_path = (peaks[1] - peaks[0]) / 4_000
+    assert 0 < per_path <= 64, per_path

@@ -88,3 +88,27 @@ def test_run_metrics_carry_control_variate_means(tiny_prepared):
         assert factor.value >= math.sqrt((400 - 3) / (400 - 1)) - 1e-12
         assert abs(cv.value - plain.value) < 4 * plain.se
     assert ("alvh", "cost_mean_cv_se_factor") in rows and ("unhedged", "cost_mean_cv") not in rows
+
+
+def test_controls_read_one_at_a_time_give_the_same_estimate(tiny_prepared):
+    """A run's controls are handed over unread (a stored field, a value computed when read) and
+    ControlVariates reads them one at a time: the estimates are those of the same controls passed as
+    one in-memory (k, n) array, bit for bit; a control of another length is refused."""
+    from sim.results import _controls
+    from sim.runner import run
+    from sim.varred import ControlVariates
+
+    res = run(tiny_prepared, 400, seed=2, jobs=1, progress=False)
+    controls = _controls(res)
+    assert set(controls) == {"spx_growth", "integrated_variance"}
+    assert not any(isinstance(v, np.ndarray) for v, _ in controls.values())    # nothing held in memory
+    means = [m for _, m in controls.values()]
+    in_memory = np.stack([res.per_path["spx_return"][:] / 100.0 + 1.0, res.per_path["integrated_variance"][:]])
+    lazy = ControlVariates([v for v, _ in controls.values()], means)
+    eager = ControlVariates(in_memory, means)
+    y = res.per_strategy["pnl"][0][:]
+    (e1, f1), (e2, f2) = lazy.mean(y), eager.mean(y)
+    assert (e1.value, e1.se, f1) == (e2.value, e2.se, f2)
+    assert np.array_equal(lazy.centred, eager.centred)
+    with pytest.raises(ValueError, match="control 1 has shape"):
+        ControlVariates([in_memory[0], in_memory[1][:-1]], means)
