@@ -702,7 +702,8 @@ def format_table(rows: list[Row], machine: dict | None = None, repeats: int | No
                      "(other processes compete for the cores when it is near their number).")
     if repeats is not None:
         lines.append(f"Timings: best of {repeats} after one untimed warm-up (numba compilation, loky start-up and "
-                     f"QuantLib's first call excluded); ours and QuantLib on one core each.")
+                     f"QuantLib's first call excluded; in (b) and (d) before every run, 1 and 2 workers alternating); "
+                     f"ours and QuantLib on one core each.")
     lines += ["", "| measurement | ours | reference | ratio | target | met | note |",
               "|---|---:|---:|---:|---|---|---|"]
     for r in rows:
