@@ -523,7 +523,7 @@ def strategy_metrics(a: RunArrays) -> list[MetricRow]:
         hedged = s > 0
         pnl_d = pnl_u_daily if s == 0 else _daily(a, s)
         loss_d = loss_u_daily if s == 0 else pnl_d * (-100.0 / cap)
-        loss_annual = -per_year(ps["pnl"][s])
+        loss_annual = loss_u_annual if s == 0 else -per_year(ps["pnl"][s])
 
         add("pnl_mean", "Mean annual P&L", "% of capital per year", mx.mean(per_year(ps["pnl"][s])))
         if cv is not None:
@@ -554,7 +554,7 @@ def strategy_metrics(a: RunArrays) -> list[MetricRow]:
             add(f"cvar99_daily_regime_{_slug(name)}", f"CVaR 99% of the daily loss on {name}-regime path-days" + scope,
                 "% of capital", c)
         if not hedged:
-            del loss_annual                     # n values: loss_u_annual holds the same
+            del loss_annual                     # the unhedged one is loss_u_annual itself
             continue
 
         # paired against the unhedged condor (common random numbers)

@@ -85,8 +85,8 @@ class ControlVariates:
 
     Parameters
     ----------
-    controls : array_like of shape (k, n), or a sequence of k array_likes of shape (n,)
-        Per-path control values, copied once into one ``(k, n)`` array. A sequence is read one
+    controls : array_like of shape (k, n), or a list or tuple of k array_likes of shape (n,)
+        Per-path control values, copied once into one ``(k, n)`` array. A list or tuple is read one
         control at a time, so a control held on disk or computed when read (anything ``np.asarray``
         takes) needs no second full copy beside that array.
     means : array_like of shape (k,)
@@ -107,21 +107,23 @@ class ControlVariates:
     """
 
     def __init__(self, controls, means) -> None:
-        if isinstance(controls, (list, tuple)) and len(controls) > 0 and not np.isscalar(controls[0]):
+        first = np.asarray(controls[0], dtype=float) if isinstance(controls, (list, tuple)) and controls else None
+        if first is not None and first.ndim == 1:
             rows = iter(controls)
-            first = np.asarray(next(rows), dtype=float)
-            if first.ndim != 1:
-                raise ValueError(f"each control must have shape (n,), got {first.shape}")
+            next(rows)
             x = np.empty((len(controls), first.size))   # centred in place below
             x[0] = first
             del first
+            c = None
             for i, c in enumerate(rows, start=1):
                 c = np.asarray(c, dtype=float)
                 if c.shape != (x.shape[1],):
                     raise ValueError(f"controls must have shape (k, n) and means (k,): control {i} has shape "
                                      f"{c.shape}, control 0 ({x.shape[1]},)")
                 x[i] = c
+            del c
         else:
+            del first
             x = np.array(controls, dtype=float)     # a copy, centred in place below
         if x.ndim == 1:
             x = x[None, :]

@@ -112,3 +112,6 @@ def test_controls_read_one_at_a_time_give_the_same_estimate(tiny_prepared):
     assert np.array_equal(lazy.centred, eager.centred)
     with pytest.raises(ValueError, match="control 1 has shape"):
         ControlVariates([in_memory[0], in_memory[1][:-1]], means)
+    # one control given as a list of its values (floats or 0-d arrays) is one control, as before
+    for values in (list(in_memory[0]), [np.array(v) for v in in_memory[0]]):
+        assert np.array_equal(ControlVariates(values, means[:1]).centred, ControlVariates(in_memory[0], means[:1]).centred)
