@@ -53,8 +53,7 @@ from typing import Callable
 import numpy as np
 
 __all__ = ["HESTON", "MEASUREMENTS", "QL_MISSING", "Row", "best_of", "heston_kernel", "machine_info",
-           "time_ours_paths", "time_numpy_floor", "quantlib_heston_mc", "time_quantlib", "time_pipeline",
-           "time_pipelines",
+           "time_ours_paths", "time_numpy_floor", "quantlib_heston_mc", "time_quantlib", "time_pipelines",
            "peak_tree_rss", "run_suite", "format_table", "write_json", "DEFAULT_SCENARIO", "GIB"]
 
 #: The Heston test case of (a) and (c): parameters, horizon, steps and the European call's strike.
@@ -302,33 +301,6 @@ def time_quantlib(n_paths: int, repeats: int = 3, seed: int = 42) -> dict:
     steps = n_paths * HESTON["n_steps"]
     return dict(seconds=best, path_steps=steps, path_steps_per_s=steps / best, price=option.NPV(),
                 price_se=option.errorEstimate(), version=ql.__version__)
-
-
-def time_pipeline(prepared, n_paths: int, chunk_size: int, jobs: int, repeats: int = 3, seed: int | None = None,
-                  analyse: bool = True) -> dict:
-    """Time the whole Monte Carlo pipeline on one worker count: ``sim.runner.run`` (+ ``sim.results.analyse``).
-
-    Parameters
-    ----------
-    prepared : sim.runner.Prepared
-    n_paths, chunk_size : int
-    jobs : int
-        joblib workers.
-    repeats : int, default 3
-    seed : int, optional
-    analyse : bool, default True
-        Whether the analysis is timed too.
-
-    Returns
-    -------
-    dict
-        As one element of :func:`time_pipelines`' list.
-
-    See Also
-    --------
-    time_pipelines : several worker counts, interleaved; the parameters in full.
-    """
-    return time_pipelines(prepared, n_paths, chunk_size, [jobs], repeats, seed, analyse)[0]
 
 
 def time_pipelines(prepared, n_paths: int, chunk_size: int, jobs: Sequence[int], repeats: int = 3,

@@ -554,7 +554,6 @@ def strategy_metrics(a: RunArrays) -> list[MetricRow]:
             add(f"cvar99_daily_regime_{_slug(name)}", f"CVaR 99% of the daily loss on {name}-regime path-days" + scope,
                 "% of capital", c)
         if not hedged:
-            del loss_annual                     # the unhedged one is loss_u_annual itself
             continue
 
         # paired against the unhedged condor (common random numbers)

@@ -109,21 +109,17 @@ class ControlVariates:
     def __init__(self, controls, means) -> None:
         first = np.asarray(controls[0], dtype=float) if isinstance(controls, (list, tuple)) and controls else None
         if first is not None and first.ndim == 1:
-            rows = iter(controls)
-            next(rows)
             x = np.empty((len(controls), first.size))   # centred in place below
             x[0] = first
             del first
-            c = None
-            for i, c in enumerate(rows, start=1):
-                c = np.asarray(c, dtype=float)
+            for i in range(1, len(controls)):
+                c = np.asarray(controls[i], dtype=float)
                 if c.shape != (x.shape[1],):
                     raise ValueError(f"controls must have shape (k, n) and means (k,): control {i} has shape "
                                      f"{c.shape}, control 0 ({x.shape[1]},)")
                 x[i] = c
-            del c
+                del c
         else:
-            del first
             x = np.array(controls, dtype=float)     # a copy, centred in place below
         if x.ndim == 1:
             x = x[None, :]
