@@ -165,7 +165,7 @@ def tamper(src: Path, dst: Path) -> None:
     """Copy a results.nc with one value of ``pnl`` altered.
 
     Edited in place with h5py, not rewritten by xarray: this runs in a thread while other tests run in
-    the main one, where the disk-full tests patch ``xr.Dataset.to_netcdf`` (and count its calls) and
+    the main one, where the disk-full tests patch ``numpy.savez`` (and count its calls) and
     the Dask tests open and close distributed clients, through which xarray's writer takes a lock (one
     closing meanwhile failed it with "ConnectionPool is closed").
     """
@@ -251,7 +251,8 @@ def copy_checkpoint(src: Path, tmp_path: Path) -> Path:
 # --------------------------------------------------------------------------------------------- tests
 
 def test_chunkstore_round_trip_keeps_values_and_dtypes(tmp_path):
-    """ChunkStore.save/load round-trips float64, float32 with NaN and int8 arrays exactly, with a checksummed manifest."""
+    """ChunkStore.save/load round-trips float64, float32 with NaN, int8 and empty arrays exactly, in a plain .npz
+    archive (numpy's format, readable without alvh and without pickle), with a checksummed manifest."""
     from sim.checkpoint import ChunkStore, file_sha256
 
     rng = np.random.default_rng(0)
@@ -259,7 +260,7 @@ def test_chunkstore_round_trip_keeps_values_and_dtypes(tmp_path):
     f32[0, 1, 2] = np.nan
     f32[2, :, 4] = np.nan
     arrays = {"a64": rng.normal(size=(2, 11)), "b32": f32, "c8": rng.integers(-128, 127, size=(4, 9), dtype=np.int8),
-              "d1": np.array([0.5, -1e300, np.inf])}
+              "d1": np.array([0.5, -1e300, np.inf]), "e0": np.zeros((9, 0, 253), np.float32)}
     store = ChunkStore(tmp_path / "ck", {"seed": 1, "what": "round trip"}, n_chunks=4)
     assert store.open() == []
     store.save(3, arrays)
@@ -271,11 +272,32 @@ def test_chunkstore_round_trip_keeps_values_and_dtypes(tmp_path):
     for k, v in arrays.items():
         assert back[k].dtype == v.dtype and back[k].shape == v.shape, k
         assert np.array_equal(back[k], v, equal_nan=v.dtype.kind == "f"), k
-    path = tmp_path / "ck" / "chunk_00003.nc"
+    path = tmp_path / "ck" / "chunk_00003.npz"
+    with np.load(path, allow_pickle=False) as z:
+        assert sorted(z.files) == sorted(arrays)
+        assert all(np.array_equal(z[k], v, equal_nan=v.dtype.kind == "f") for k, v in arrays.items())
     entry = json.loads((tmp_path / "ck" / "manifest.json").read_text())["chunks"]
-    assert entry == {"3": {"file": "chunk_00003.nc", "bytes": path.stat().st_size, "sha256": file_sha256(path)}}
-    assert sorted(p.name for p in (tmp_path / "ck").iterdir()) == ["chunk_00003.nc", "manifest.json"]
+    assert entry == {"3": {"file": "chunk_00003.npz", "bytes": path.stat().st_size, "sha256": file_sha256(path)}}
+    assert sorted(p.name for p in (tmp_path / "ck").iterdir()) == ["chunk_00003.npz", "manifest.json"]
     assert not list(tmp_path.rglob("*part*"))
+
+
+def test_checkpoint_of_another_format_is_refused_with_a_remedy(tmp_path):
+    """A manifest of format alvh-chunks/1 (netCDF chunk files, before .npz) is refused on resume, the message
+    naming both formats and --fresh; a manifest of no alvh format says it is not one."""
+    from sim.checkpoint import FORMAT, CheckpointError, ChunkStore
+
+    ck = tmp_path / "ck"
+    store = ChunkStore(ck, {"seed": 1}, n_chunks=2)
+    store.open()
+    doc = json.loads((ck / "manifest.json").read_text())
+    for fmt, words in (("alvh-chunks/1", ["'alvh-chunks/1'", repr(FORMAT), "another version", "--fresh"]),
+                       ("something/else", ["not an alvh chunk manifest", "'something/else'"])):
+        (ck / "manifest.json").write_text(json.dumps(dict(doc, format=fmt)))
+        with pytest.raises(CheckpointError) as info:
+            ChunkStore(ck, {"seed": 1}, n_chunks=2).open(resume=True)
+        assert all(w in str(info.value) for w in words), str(info.value)
+    assert ChunkStore(ck, {"seed": 1}, n_chunks=2).open(fresh=True) == []
 
 
 def test_truncated_chunk_is_detected_and_recomputed(complete_checkpoint, ref_run, tiny_prepared, tmp_path, caplog,
@@ -285,7 +307,7 @@ def test_truncated_chunk_is_detected_and_recomputed(complete_checkpoint, ref_run
     src, first = complete_checkpoint
     assert run_diffs(ref_run, first) == []  # a checkpointed run equals an unchecked one
     ck = copy_checkpoint(src, tmp_path)
-    chunk = ck / "chunk_00001.nc"
+    chunk = ck / "chunk_00001.npz"
     size = chunk.stat().st_size
     with open(chunk, "r+b") as f:
         f.truncate(size // 2)
@@ -293,7 +315,7 @@ def test_truncated_chunk_is_detected_and_recomputed(complete_checkpoint, ref_run
     assert any("chunk 1" in m and "truncated" in m for m in warned), warned
     assert computed == [1]
     assert run_diffs(ref_run, again) == []
-    assert manifest_chunks(ck)["1"]["bytes"] == (ck / "chunk_00001.nc").stat().st_size
+    assert manifest_chunks(ck)["1"]["bytes"] == (ck / "chunk_00001.npz").stat().st_size
 
 
 def resume_with_warnings(prepared, ck: Path, caplog):
@@ -310,7 +332,7 @@ def test_corrupted_byte_is_detected_by_checksum(complete_checkpoint, ref_run, ti
     """A chunk file with one flipped byte (same size) fails its checksum, is recomputed, and the result is unchanged."""
 
     ck = copy_checkpoint(complete_checkpoint[0], tmp_path)
-    chunk = ck / "chunk_00002.nc"
+    chunk = ck / "chunk_00002.npz"
     data = bytearray(chunk.read_bytes())
     data[len(data) // 2] ^= 0xFF
     chunk.write_bytes(bytes(data))
@@ -330,7 +352,7 @@ def test_chunk_file_missing_from_manifest_is_removed_and_recomputed(complete_che
     del doc["chunks"]["2"]
     (ck / "manifest.json").write_text(json.dumps(doc))
     # the unlisted file holds other bytes (chunk 0's): used as is, it would change the result
-    shutil.copyfile(ck / "chunk_00000.nc", ck / "chunk_00002.nc")
+    shutil.copyfile(ck / "chunk_00000.npz", ck / "chunk_00002.npz")
     again = run(tiny_prepared, 300, SEED, jobs=1, progress=False, checkpoint=ck, resume=True)
     assert computed == [2]
     assert run_diffs(ref_run, again) == []
@@ -345,11 +367,11 @@ def test_stale_temporaries_of_a_killed_writer_are_removed_on_resume(complete_che
     doc = json.loads((ck / "manifest.json").read_text())
     del doc["chunks"]["2"]
     (ck / "manifest.json").write_text(json.dumps(doc))
-    (ck / "chunk_00002.nc").unlink()
-    (ck / ".chunk_00002.nc.part-999999").write_bytes(b"\x89HDF\r\n half a chunk")
+    (ck / "chunk_00002.npz").unlink()
+    (ck / ".chunk_00002.npz.part-999999").write_bytes(b"PK\x03\x04 half a chunk")
     (ck / ".manifest.json.part-999999").write_bytes(b'{"format": "alvh-ch')
     run(tiny_prepared, 300, SEED, jobs=1, progress=False, checkpoint=ck, resume=True)
-    assert sorted(p.name for p in ck.iterdir()) == ["chunk_00000.nc", "chunk_00001.nc", "chunk_00002.nc",
+    assert sorted(p.name for p in ck.iterdir()) == ["chunk_00000.npz", "chunk_00001.npz", "chunk_00002.npz",
                                                     "manifest.json"]
 
 
@@ -405,16 +427,16 @@ def test_checkpoint_conflicts_are_refused_and_fresh_discards(complete_checkpoint
 
 
 def _fail_second_write(monkeypatch, calls):
-    real = xr.Dataset.to_netcdf
+    real = np.savez
 
-    def failing(self, path=None, *args, **kwargs):
-        calls.append(path)
+    def failing(file, *args, **kwargs):
+        calls.append(file)
         if len(calls) == 2:
-            Path(path).write_bytes(b"\x89HDF\r\n\x1a\n partial")  # the disk filled up mid-write
+            file.write(b"PK\x03\x04 partial")  # the disk filled up mid-write
             raise OSError(errno.ENOSPC, "No space left on device")
-        return real(self, path, *args, **kwargs)
+        return real(file, *args, **kwargs)
 
-    monkeypatch.setattr(xr.Dataset, "to_netcdf", failing)
+    monkeypatch.setattr(np, "savez", failing)
 
 
 def test_disk_full_raises_storage_error_and_resume_completes(ref_run, tiny_prepared, tmp_path, monkeypatch, computed):
@@ -432,7 +454,7 @@ def test_disk_full_raises_storage_error_and_resume_completes(ref_run, tiny_prepa
     assert info.value.errno == errno.ENOSPC
     assert len(calls) == 2
     assert sorted(manifest_chunks(ck)) == ["0"]
-    assert sorted(p.name for p in ck.iterdir()) == ["chunk_00000.nc", "manifest.json"]  # nothing partial
+    assert sorted(p.name for p in ck.iterdir()) == ["chunk_00000.npz", "manifest.json"]  # nothing partial
     assert computed == [0, 1]
     again = run(tiny_prepared, 300, SEED, jobs=1, progress=False, checkpoint=ck, resume=True)
     assert computed == [0, 1, 1, 2]
