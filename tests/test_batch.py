@@ -165,7 +165,7 @@ def tamper(src: Path, dst: Path) -> None:
     """Copy a results.nc with one value of ``pnl`` altered.
 
     Edited in place with h5py, not rewritten by xarray: this runs in a thread while other tests run in
-    the main one, where the disk-full tests patch ``numpy.savez`` (and count its calls) and
+    the main one, where the disk-full tests patch ``sim.checkpoint._write_npz`` (and count its calls) and
     the Dask tests open and close distributed clients, through which xarray's writer takes a lock (one
     closing meanwhile failed it with "ConnectionPool is closed").
     """
@@ -280,6 +280,19 @@ def test_chunkstore_round_trip_keeps_values_and_dtypes(tmp_path):
     assert entry == {"3": {"file": "chunk_00003.npz", "bytes": path.stat().st_size, "sha256": file_sha256(path)}}
     assert sorted(p.name for p in (tmp_path / "ck").iterdir()) == ["chunk_00003.npz", "manifest.json"]
     assert not list(tmp_path.rglob("*part*"))
+
+
+def test_chunkstore_refuses_object_arrays_and_leaves_no_file(tmp_path):
+    """An object array (which only pickle could store) raises ValueError on save; no chunk file, temporary or
+    manifest entry is left."""
+    from sim.checkpoint import ChunkStore
+
+    store = ChunkStore(tmp_path / "ck", {"seed": 1}, n_chunks=2)
+    store.open()
+    with pytest.raises(ValueError, match="pickle"):
+        store.save(0, {"ok": np.ones(3), "bad": np.array([{"a": 1}], dtype=object)})
+    assert sorted(p.name for p in (tmp_path / "ck").iterdir()) == ["manifest.json"]
+    assert manifest_chunks(tmp_path / "ck") == {}
 
 
 def test_checkpoint_of_another_format_is_refused_with_a_remedy(tmp_path):
@@ -427,16 +440,18 @@ def test_checkpoint_conflicts_are_refused_and_fresh_discards(complete_checkpoint
 
 
 def _fail_second_write(monkeypatch, calls):
-    real = np.savez
+    import sim.checkpoint
 
-    def failing(file, *args, **kwargs):
-        calls.append(file)
+    real = sim.checkpoint._write_npz
+
+    def failing(f, arrays):
+        calls.append(f)
         if len(calls) == 2:
-            file.write(b"PK\x03\x04 partial")  # the disk filled up mid-write
+            f.write(b"PK\x03\x04 partial")  # the disk filled up mid-write
             raise OSError(errno.ENOSPC, "No space left on device")
-        return real(file, *args, **kwargs)
+        return real(f, arrays)
 
-    monkeypatch.setattr(np, "savez", failing)
+    monkeypatch.setattr(sim.checkpoint, "_write_npz", failing)
 
 
 def test_disk_full_raises_storage_error_and_resume_completes(ref_run, tiny_prepared, tmp_path, monkeypatch, computed):
