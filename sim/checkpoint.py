@@ -2,8 +2,7 @@
 
 A checkpoint folder holds one ``.npz`` file per finished chunk (``chunk_00012.npz``: numpy's own
 uncompressed archive of ``.npy`` arrays, as :func:`numpy.savez` writes it, read back with
-:func:`numpy.load` and ``allow_pickle=False``)
-and ``manifest.json``, which records
+:func:`numpy.load` and ``allow_pickle=False``) and ``manifest.json``, which records
 
 * the run's identity: the SHA-256 of the scenario text, the root seed, the number of paths, the
   chunking, the number of steps and the versions of the packages that draw and price the paths;
