@@ -109,12 +109,18 @@ def load_metrics(path: Path | str) -> xr.Dataset:
     FileNotFoundError
         No such file.
     ValueError
-        The file has no metric table (not written by ``alvh run`` or ``alvh batch``).
+        The file is not netCDF, or has no metric table (not written by ``alvh run`` or ``alvh batch``);
+        the message names the file.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
-    with xr.open_dataset(path, engine="h5netcdf") as ds:
+    try:
+        ds = xr.open_dataset(path, engine="h5netcdf")
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path}: not a netCDF results file of alvh ({type(exc).__name__}: "
+                         f"{str(exc).splitlines()[0] if str(exc) else 'unreadable'})") from None
+    with ds:
         missing = [v for v in ("metric_value", "metric_se") if v not in ds]
         if missing:
             raise ValueError(f"{path}: not a results file of alvh (no {', '.join(missing)})")

@@ -14,8 +14,11 @@ A batch file is TOML with a ``[batch]`` table (validated against :data:`BATCH_SC
     "model.type" = ["heston", "bates"]
 
 Every point is a scenario: the file's TOML with the grid's keys set (``a.b.c`` names nested tables,
-``name[k]`` the k-th element of an array of tables), validated exactly as a scenario file is. A point
-that fails validation or fails to run is reported and the batch goes on with the others.
+``name[k]`` the k-th element of an array of tables), validated exactly as a scenario file is. The
+batch is validated whole before its first point: a grid key the scenario schema does not have, or
+any point that breaks a scenario rule, refuses the batch (exit 2, nothing written). A point that
+fails while it runs is reported and the batch goes on with the others; a batch none of whose points
+completes writes no ``batch.nc`` or summary.
 
 Layout of the output folder::
 
@@ -38,6 +41,7 @@ import html
 import itertools
 import json
 import logging
+import math
 import re
 import tomllib
 import traceback
@@ -50,7 +54,7 @@ import xarray as xr
 from jsonschema.exceptions import best_match
 
 from sim.checkpoint import CheckpointError, CheckpointExists, StorageError, atomic_write_bytes, file_sha256
-from sim.config import ConfigError, Scenario, parse_scenario
+from sim.config import ConfigError, Scenario, parse_scenario, schema_problem
 
 __all__ = ["BATCH_SCHEMA", "BatchSpec", "Point", "load_batch", "is_batch_file", "batch_from_scenarios",
            "run_batch", "gather", "BatchOutcome", "summary_html"]
@@ -67,7 +71,8 @@ BATCH_SCHEMA = {
         "additionalProperties": False,
         "required": ["name", "scenarios"],
         "properties": {
-            "name": {"type": "string", "pattern": r"^[A-Za-z0-9_.-]+$", "description": "batch name (a folder name)"},
+            "name": {"type": "string", "pattern": r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$",
+                     "description": "batch name (a folder name: letters, digits, '_', '-', '.'; not starting with '.')"},
             "scenarios": {"type": "array", "minItems": 1, "items": {"type": "string"},
                           "description": "scenario files, relative to the batch file"},
             "paths": {"type": "integer", "minimum": 2, "maximum": 100_000_000, "description": "paths per point"},
@@ -81,6 +86,8 @@ BATCH_SCHEMA = {
 #: Names of the gathered dataset's own dimensions, coordinates and variables.
 RESERVED = frozenset({"scenario", "strategy", "metric", "claim", "n_paths", "point_status", "point_error",
                       "point_name", "metric_units", "metric_label", "claim_statistic", "claim_units"})
+
+_FOLDER = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$")
 
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\[\d+\])?(\.[A-Za-z_][A-Za-z0-9_]*(\[\d+\])?)*$")
 
@@ -210,7 +217,8 @@ def _expand(spec: BatchSpec, where: str) -> None:
             label = f"{src}" + (f" [{suffix}]" if suffix else "")
             try:
                 if not src.is_file():
-                    raise ConfigError(f"{src}: file not found")
+                    raise ConfigError(f"{src}: " + ("is a folder, not a scenario file" if src.is_dir()
+                                                    else "file not found"))
                 text = _point_text(src, values, suffix)
                 pt.scenario = parse_scenario(text, where=label, path=src)
             except ConfigError as exc:
@@ -226,8 +234,8 @@ def load_batch(path: str | Path) -> BatchSpec:
     Raises
     ------
     ConfigError
-        The batch file itself is unreadable or breaks :data:`BATCH_SCHEMA` (a point that breaks
-        the scenario schema is not an error here: it is recorded in ``Point.error``).
+        The batch file is unreadable or breaks :data:`BATCH_SCHEMA`, a grid key is not a key of the
+        scenario schema, or any point breaks a scenario rule (the first one's message).
     """
     p = Path(path)
     try:
@@ -245,6 +253,12 @@ def load_batch(path: str | Path) -> BatchSpec:
     for key, values in b.get("grid", {}).items():
         if not _KEY.match(key):
             raise ConfigError(f"{p}: key 'batch.grid.\"{key}\"': not a scenario key (a.b.c or a.b[1].c)")
+        problem = schema_problem(key)
+        if problem:
+            raise ConfigError(f"{p}: key 'batch.grid.\"{key}\"': {problem}")
+        bad = next((v for v in values if isinstance(v, float) and not math.isfinite(v)), None)
+        if bad is not None:
+            raise ConfigError(f"{p}: key 'batch.grid.\"{key}\"': {bad!r} is not a finite number")
         if any(a == b for i, a in enumerate(values) for b in values[i + 1:]):  # 1 and 1.0 repeat too
             raise ConfigError(f"{p}: key 'batch.grid.\"{key}\"': values repeat: {values}")
     for opt, key in (("paths", "simulation.n_paths"), ("seed", "simulation.seed")):
@@ -253,13 +267,27 @@ def load_batch(path: str | Path) -> BatchSpec:
     spec = BatchSpec(name=b["name"], path=p, text=text, scenarios=[(p.parent / s) for s in b["scenarios"]],
                      grid=dict(b.get("grid", {})), paths=b.get("paths"), seed=b.get("seed"))
     _expand(spec, str(p))
+    _refuse_invalid(spec, f"{p}: grid point ")
     _check_names(spec, str(p))
     return spec
+
+
+def _refuse_invalid(spec: BatchSpec, prefix: str = "") -> None:
+    """A batch is validated whole before its first point: any point that breaks the scenario rules
+    refuses the batch (the message names the batch file, the scenario file with the point's grid
+    values, the key and the rule)."""
+    bad = [pt for pt in spec.points if pt.error]
+    if bad:
+        more = f" (and {len(bad) - 1} other point(s))" if len(bad) > 1 else ""
+        raise ConfigError(prefix + bad[0].error + more)
 
 
 def _check_names(spec: BatchSpec, where: str) -> None:
     seen = {}
     for pt in spec.points:
+        if not _FOLDER.match(pt.name):
+            raise ConfigError(f"{where}: point {pt.name!r}: not a folder name (letters, digits, '_', '-', '.'; "
+                              "not starting with '.')")
         if pt.name in seen:
             raise ConfigError(f"{where}: points {seen[pt.name]} and {pt.values} would share the folder {pt.name!r}; "
                               "make the grid values (or the scenario names) distinct")
@@ -276,6 +304,7 @@ def batch_from_scenarios(files: list[str | Path], paths: int | None = None, seed
     text = f"[batch]\nname = \"{name}\"\nscenarios = [{listed}]\n"
     spec = BatchSpec(name=name, path=None, text=text, scenarios=files, grid={}, paths=paths, seed=seed)
     _expand(spec, "command line")
+    _refuse_invalid(spec)
     _check_names(spec, "command line")
     return spec
 
@@ -347,6 +376,8 @@ def run_batch(spec: BatchSpec, out: Path, jobs: int = 1, backend: str = "joblib"
 
     Raises
     ------
+    sim.outdir.OutputFolderError
+        ``out`` holds anything alvh did not write (checked before any work; nothing is written).
     sim.checkpoint.CheckpointExists
         ``out`` holds a batch and neither ``resume`` nor ``fresh`` is set.
     sim.checkpoint.CheckpointError
@@ -357,13 +388,18 @@ def run_batch(spec: BatchSpec, out: Path, jobs: int = 1, backend: str = "joblib"
     RuntimeError, OSError, distributed.KilledWorker
         Dask: an unreachable scheduler, workers with other package versions, workers that keep dying.
     """
+    import os
     import shutil
 
     from sim.checkpoint import QuietFileHandler, output_lock
+    from sim.outdir import BATCH_ENTRIES, check_batch_folder, check_writable, read_marker, write_marker
 
-    out = Path(out)
+    out = Path(os.path.abspath(out))
+    check_batch_folder(out)     # before any work: never write into, or delete, what alvh did not write
+    check_writable(out.parent)
     out.parent.mkdir(parents=True, exist_ok=True)
     with output_lock(out):
+        check_batch_folder(out)
         if _manifest(out).is_file() and not resume:
             if not fresh:
                 raise CheckpointExists(f"{out}: holds a batch already; pass --resume to continue it or --fresh to "
@@ -381,6 +417,8 @@ def run_batch(spec: BatchSpec, out: Path, jobs: int = 1, backend: str = "joblib"
                                           f"{before.get(key)!r} there, {now[key]!r} now); resume it with the same "
                                           "batch file and options, or pass --fresh")
         out.mkdir(parents=True, exist_ok=True)
+        if read_marker(out) is None:
+            write_marker(out, "batch", BATCH_ENTRIES)
         return _run_batch_locked(spec, out, jobs, backend, scheduler, progress, command, say, QuietFileHandler)
 
 
@@ -452,14 +490,14 @@ def _run_batch_locked(spec, out, jobs, backend, scheduler, progress, command, sa
                     seed = pt.scenario.simulation["seed"] if spec.seed is None else spec.seed
                     kwargs["prepared"] = prepare(pt.scenario, seed)  # once, even if the point must start again
                     try:
-                        run_scenario(pt.scenario, point_dir, resume=has_ck, **kwargs)
+                        run_scenario(pt.scenario, point_dir, resume=has_ck, out_key=f"point {pt.name}", **kwargs)
                     except CheckpointError as exc:  # the point's checkpoint is of other settings: start it again
                         if isinstance(exc, CheckpointExists) or "in use by another" in str(exc):
                             raise
                         log.warning("point %s: %s; starting the point again", pt.name, exc)
                         overall.update(-counted[0])
                         counted[0] = 0
-                        run_scenario(pt.scenario, point_dir, fresh=True, **kwargs)
+                        run_scenario(pt.scenario, point_dir, fresh=True, out_key=f"point {pt.name}", **kwargs)
                 except StorageError:  # a full disk stops the batch: every later point would fail too
                     log.error("point %s: disk full:\n%s", pt.name, traceback.format_exc())
                     raise
@@ -478,8 +516,13 @@ def _run_batch_locked(spec, out, jobs, backend, scheduler, progress, command, sa
                     complete.append(pt.name)
                     log.info("point %s: complete", pt.name)
                 _write_manifest(out, spec, state)
-        ds = gather(spec, out, state, command=command)
-        if ds is not None:
+        # a batch none of whose points is complete writes no dataset or summary that looks finished
+        ds = gather(spec, out, state, command=command) if complete else None
+        if ds is None:
+            for stale in ("batch.nc", "summary.html", "summary.csv"):   # an earlier run's, alvh's own
+                (out / stale).unlink(missing_ok=True)
+            log.error("batch %s: no point is complete; no batch.nc or summary written", spec.name)
+        else:
             from sim.results import write_dataset
 
             write_dataset(ds, out / "batch.nc")

@@ -105,9 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
                          description="Run every point of a batch file (a [batch] table: scenario files and a grid "
                                      "over scenario keys, see sim/batch.py) or of the scenario files given, one at a "
                                      "time; write each point's results and report under OUT/points, then batch.nc "
-                                     "(the grid's keys as dimensions), summary.html, summary.csv and batch.log. A "
-                                     "point that fails validation or fails to run is reported and the others go on "
-                                     "(exit status 3).")
+                                     "(the grid's keys as dimensions), summary.html, summary.csv and batch.log. "
+                                     "Every point is validated before the first runs (exit 2 if any is invalid); a "
+                                     "point that fails while running is reported and the others go on (exit 3).")
     bat.add_argument("files", nargs="+", metavar="FILE", help="one batch file, or scenario files")
     bat.add_argument("--out", metavar="DIR", help="output folder (default: reports/batch-<name>)")
     bat.add_argument("--paths", type=_int_option(2), help="paths per point (default: the batch's, or each scenario's)")
@@ -241,6 +241,17 @@ def _storage_message(exc, kept: str) -> str:
     return f"{exc.strerror or exc}; {kept}: {hint}"
 
 
+def _resume_hint(exc: BaseException, checkpointed: bool, kept: str) -> str:
+    """The advice after a failure of the workers, the cluster or the disk: a resume only where the run
+    kept its chunks and a resume would not meet the same failure (a permission or a missing file
+    would: those are fixed first)."""
+    if not checkpointed:
+        return "; no chunks were kept (--no-checkpoint): fix the cause and run again"
+    if isinstance(exc, (PermissionError, FileNotFoundError, NotADirectoryError, IsADirectoryError)):
+        return f"; {kept}: fix the cause, then rerun with --resume"
+    return f"; {kept}: rerun with --resume"
+
+
 def _say(msg: str) -> None:
     print(msg, file=sys.stderr)
 
@@ -261,6 +272,7 @@ def _run(args: argparse.Namespace) -> int:
     from sim.config import ConfigError, load_scenario
     from sim.data import DataError
     from sim.modelspec import ParamsFileError
+    from sim.outdir import OutputFolderError
     from sim.pipeline import run_scenario
 
     try:
@@ -271,8 +283,7 @@ def _run(args: argparse.Namespace) -> int:
     if problem:
         return _fail(problem)
     out_dir = Path(args.out) if args.out else Path("reports") / scenario.name
-    if out_dir.exists() and not out_dir.is_dir():
-        return _fail(f"--out {out_dir}: exists and is not a folder")
+    out_key = "--out" if args.out else f"{scenario.path}: key 'name': output folder"
     n_paths = args.paths or scenario.simulation["n_paths"]
     if n_paths < 2 and scenario.model["type"] != "replay":
         return _fail("--paths: at least 2 paths are needed for VaR, CVaR and their errors")
@@ -281,17 +292,22 @@ def _run(args: argparse.Namespace) -> int:
     try:
         ds = run_scenario(scenario, out_dir, n_paths=n_paths, seed=args.seed, jobs=args.jobs, backend=args.backend,
                           scheduler=args.scheduler, resume=args.resume, fresh=args.fresh, progress=progress,
-                          command=command, checkpoint=not args.no_checkpoint, say=_say)
+                          command=command, checkpoint=not args.no_checkpoint, say=_say, out_key=out_key)
+    except OutputFolderError as exc:
+        return _fail(str(exc))
     except (DataError, ParamsFileError) as exc:
         return _fail(str(exc))
     except CheckpointError as exc:
         return _fail(str(exc))
     except StorageError as exc:
+        if args.no_checkpoint:
+            return _fail(f"{exc.strerror or exc}; no chunks were kept (--no-checkpoint)", 1)
         return _fail(_storage_message(exc, "finished chunks are kept"), 1)
     except ValueError as exc:  # calibration failure, or a model rule the scenario breaks
         return _fail(f"{scenario.path}: {exc}")
     except _execution_errors() as exc:  # workers or the cluster
-        return _fail(f"{type(exc).__name__}: {exc}; finished chunks are kept: rerun with --resume", 1)
+        return _fail(f"{type(exc).__name__}: {exc}" + _resume_hint(exc, not args.no_checkpoint,
+                                                                     "finished chunks are kept"), 1)
     from sim import report
 
     print(report.summary_text(ds, out_dir))
@@ -302,6 +318,7 @@ def _batch(args: argparse.Namespace) -> int:
     from sim.batch import batch_from_scenarios, is_batch_file, load_batch, run_batch
     from sim.checkpoint import CheckpointError, StorageError
     from sim.config import ConfigError
+    from sim.outdir import OutputFolderError, check_batch_folder
 
     problem = _check_backend(args)
     if problem:
@@ -322,15 +339,17 @@ def _batch(args: argparse.Namespace) -> int:
     if args.seed is not None:
         spec.seed = args.seed
     out = Path(args.out) if args.out else Path("reports") / f"batch-{spec.name}"
-    if out.exists() and not out.is_dir():
-        return _fail(f"--out {out}: exists and is not a folder")
+    try:
+        check_batch_folder(out)     # before a word of progress: nothing of the user's is touched
+    except OutputFolderError as exc:
+        return _fail(str(exc))
     progress = not args.no_progress and sys.stderr.isatty()
     command = "alvh " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     _say(f"alvh: batch '{spec.name}': {len(spec.points)} point(s) into {out}; log: {out / 'batch.log'}")
     try:
         outcome = run_batch(spec, out, jobs=args.jobs, backend=args.backend, scheduler=args.scheduler,
                             resume=args.resume, fresh=args.fresh, progress=progress, command=command, say=_say)
-    except CheckpointError as exc:
+    except (CheckpointError, OutputFolderError) as exc:
         return _fail(str(exc))
     except StorageError as exc:
         return _fail(_storage_message(exc, "complete points and finished chunks are kept"), 1)
@@ -369,6 +388,7 @@ def _rerun(args: argparse.Namespace) -> int:
     from sim.config import ConfigError, parse_scenario
     from sim.data import DataError
     from sim.modelspec import ParamsFileError
+    from sim.outdir import OutputFolderError, check_result_folder
     from sim.pipeline import compare_results, run_scenario
     from sim.results import package_versions
 
@@ -395,16 +415,20 @@ def _rerun(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     scenario = dataclasses.replace(scenario, simulation={**scenario.simulation,
                                                          "chunk_size": int(old.attrs["chunk_size"])})
+    folder = src.resolve().parent
+    out_dir = Path(args.out) if args.out else folder.with_name(folder.name + "-rerun")
+    if out_dir.resolve() == folder:
+        return _fail(f"--out {out_dir}: is the folder of the result being checked; choose another")
+    try:
+        check_result_folder(out_dir, "--out" if args.out else "rerun folder")
+    except OutputFolderError as exc:
+        return _fail(str(exc))
     then = json.loads(old.attrs.get("package_versions_json", "{}"))
     now = package_versions()
     changed = {k: (then.get(k), now.get(k)) for k in sorted(set(then) | set(now))
                if k != "python" and then.get(k) != now.get(k)}
     for k, (a, b) in changed.items():
         _say(f"alvh: warning: {k} {a} when the result was made, {b} now; results may differ")
-    folder = src.resolve().parent
-    out_dir = Path(args.out) if args.out else folder.with_name(folder.name + "-rerun")
-    if out_dir.resolve() == folder:
-        return _fail(f"--out {out_dir}: is the folder of the result being checked; choose another")
     progress = not args.no_progress and sys.stderr.isatty()
     command = "alvh " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     _say(f"alvh: rerunning {src} (seed {old.attrs['seed']}, {old.attrs['n_paths']:,} paths, chunks of "
@@ -412,8 +436,9 @@ def _rerun(args: argparse.Namespace) -> int:
     try:
         new = run_scenario(scenario, out_dir, n_paths=int(old.attrs["n_paths"]), seed=int(old.attrs["seed"]),
                            jobs=args.jobs, backend=args.backend, scheduler=args.scheduler, fresh=True,
-                           progress=progress, command=command, say=_say)
-    except (DataError, ParamsFileError, ConfigError, CheckpointError) as exc:
+                           progress=progress, command=command, say=_say,
+                           out_key="--out" if args.out else "rerun folder")
+    except (DataError, ParamsFileError, ConfigError, CheckpointError, OutputFolderError) as exc:
         return _fail(str(exc))
     except StorageError as exc:
         return _fail(str(exc), 1)

@@ -9,6 +9,7 @@ refused with :class:`ConfigError`, whose message names the file, the key and the
 from __future__ import annotations
 
 import datetime as _dt
+import math
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,12 +20,13 @@ from jsonschema.exceptions import best_match
 
 from models.stress import PRESETS
 from sim.costs import SPX_MULTIPLIER, VIX_FUTURE_MULTIPLIER, VIX_OPTION_MULTIPLIER, Frictions, InstrumentCosts
+from sim.data import BUILTIN_DATA
 from sim.modelspec import MODEL_TYPES
 from sim.pricing import SpxSmile
 from sim.strategy import (INSTRUMENTS, SIZINGS, STRIKE_RULES, TRIGGERS, CondorSpec, HedgeSpec, LayerSpec,
-                          MarketSpec, baseline_hedges, default_alvh_layers)
+                          MarketSpec, baseline_hedges, default_alvh_layers, dte_to_steps)
 
-__all__ = ["ConfigError", "Scenario", "SCHEMA", "load_scenario", "parse_scenario"]
+__all__ = ["ConfigError", "Scenario", "SCHEMA", "NAME_PATTERN", "load_scenario", "parse_scenario", "schema_problem"]
 
 
 class ConfigError(ValueError):
@@ -99,12 +101,16 @@ _HEDGE = _table({
 
 _BASELINES = ("vix_ladder", "vxth", "spx_put_spread")
 
+#: A scenario's ``name`` is a folder name under ``reports/``: no '/', and not '.', '..' or hidden.
+NAME_PATTERN = r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$"
+
 _DATE = {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$", "description": "ISO date YYYY-MM-DD"}
 
 #: JSON Schema (draft 2020-12) of a scenario file.
 SCHEMA: dict[str, Any] = _table(
     {
-        "name": {"type": "string", "pattern": r"^[A-Za-z0-9_.-]+$", "description": "output folder name"},
+        "name": {"type": "string", "pattern": NAME_PATTERN, "maxLength": 100,
+                 "description": "output folder name: letters, digits, '_', '-', '.'; not starting with '.'"},
         "description": {"type": "string"},
         "data": _table({
             "spx": {"type": "string", "default": "arch:sp500",
@@ -155,7 +161,8 @@ SCHEMA: dict[str, Any] = _table(
                                  desc="leading paths whose per-path summaries are written to results.nc"),
             "daily_paths": _int(1, 10_000_000, 20_000,
                                 desc="leading paths whose daily P&L and deltas are kept for the pooled daily statistics"),
-            "spot0": {"oneOf": [{"enum": ["last"]}, _num(exclusive_min=0.0)], "default": "last"},
+            "spot0": {"oneOf": [{"enum": ["last"]}, _num(exclusive_min=0.0, maximum=1e6)], "default": "last",
+                      "description": "initial SPX level: the window's last close, or a number of index points"},
         }),
         "market": _table({
             "rate": _num(-0.05, 0.25, default=0.02, desc="continuously compounded, per year"),
@@ -173,18 +180,19 @@ SCHEMA: dict[str, Any] = _table(
             }),
             "spx_smile": _table({
                 "rho": _num(exclusive_min=-1.0, exclusive_max=1.0, default=-0.7),
-                "eta": _num(exclusive_min=0.0, default=1.1),
+                "eta": _num(exclusive_min=0.0, maximum=2.0, default=1.1),
                 "gamma": _num(exclusive_min=0.0, maximum=0.5, default=0.5),
             }),
         }),
-        "portfolio": _table({"capital": _num(exclusive_min=0.0, default=1_000_000.0, desc="dollars")}),
+        "portfolio": _table({"capital": _num(exclusive_min=0.0, maximum=1e12, default=1_000_000.0,
+                                             desc="dollars")}),
         "strategy": _table({
             "condor": _table({
                 "dte": _num(1.0, 365.0, default=45.0),
                 "short_delta": _num(exclusive_min=0.0, exclusive_max=0.5, default=0.15),
-                "wing_width": _num(exclusive_min=0.0, default=50.0, desc="index points"),
+                "wing_width": _num(exclusive_min=0.0, maximum=2000.0, default=50.0, desc="index points"),
                 "profit_take": _num(exclusive_min=0.0, maximum=1.0, default=0.5),
-                "stop_multiple": _num(exclusive_min=1.0, default=2.0),
+                "stop_multiple": _num(exclusive_min=1.0, maximum=100.0, default=2.0),
                 "entry_interval_days": _int(1, 252, 5),
                 "margin_fraction": _num(exclusive_min=0.0, maximum=1.0, default=0.5),
                 "wing_delta": _num(0.0, exclusive_max=0.5, default=0.0,
@@ -295,7 +303,66 @@ def _dates_to_str(obj):
 
 
 def _key(path) -> str:
-    return ".".join(str(p) for p in path) or "(top level)"
+    """A key path as the user writes it: ``strategy.hedges.alvh.layers[1].trigger_vix``."""
+    return _dotted(path)
+
+
+def _non_finite(obj, path=()) -> tuple[tuple, float] | None:
+    """The first number in a parsed document that is NaN or infinite, with its key path."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return path, obj
+    items = obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, list) else ()
+    for k, v in items:
+        found = _non_finite(v, path + (k,))
+        if found is not None:
+            return found
+    return None
+
+
+def _bad_date(cfg: dict) -> tuple[str, str] | None:
+    """The first date key of a (defaulted) scenario that names no calendar day (2018-02-30)."""
+    for key, value in (("data.start", cfg["data"]["start"]), ("data.end", cfg["data"]["end"]),
+                       ("analysis.replay_detail_day", cfg["analysis"]["replay_detail_day"])):
+        try:
+            _dt.date.fromisoformat(value)
+        except ValueError:
+            return key, value
+    return None
+
+
+def _dotted(path) -> str:
+    """``('strategy', 'hedges', 'alvh', 'layers', 1, 'x')`` as ``strategy.hedges.alvh.layers[1].x``."""
+    out = ""
+    for p in path:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out or "(top level)"
+
+
+def schema_problem(key: str) -> str:
+    """Why ``key`` (``a.b.c`` or ``a.b[1].c``) is not a key of :data:`SCHEMA`, or "" when it is.
+
+    Used to refuse a batch grid over a key no scenario has before any point runs.
+    """
+    import re
+
+    node = SCHEMA
+    for part in key.split("."):
+        m = re.fullmatch(r"([A-Za-z_][A-Za-z0-9_]*)(?:\[(\d+)\])?", part)
+        if m is None:
+            return f"'{part}' is not a key name"
+        name, idx = m.group(1), m.group(2)
+        props = node.get("properties", {})
+        if name in props:
+            node = props[name]
+        elif isinstance(node.get("additionalProperties"), dict):
+            node = node["additionalProperties"]     # a named table (strategy.hedges.NAME)
+        else:
+            return f"unknown key '{name}' (allowed there: {', '.join(sorted(props))})"
+        if idx is not None:
+            if node.get("type") != "array" or "items" not in node:
+                return f"'{name}' is not a list"
+            node = node["items"]
+    return ""
 
 
 def _schema_error(where: str, err: jsonschema.ValidationError) -> ConfigError:
@@ -308,6 +375,8 @@ def _schema_error(where: str, err: jsonschema.ValidationError) -> ConfigError:
     if err.validator == "oneOf":
         desc = err.schema.get("description", "")
         return ConfigError(f"{where}: key '{_key(path)}': {err.instance!r} is not valid ({desc})")
+    if err.validator == "pattern" and err.schema.get("description"):
+        return ConfigError(f"{where}: key '{_key(path)}': {err.instance!r} is not valid ({err.schema['description']})")
     if err.validator == "required":
         return ConfigError(f"{where}: key '{_key(path)}': {err.message}" if path else f"{where}: {err.message}")
     return ConfigError(f"{where}: key '{_key(path)}': {err.message}")
@@ -340,10 +409,17 @@ def parse_scenario(text: str, where: str = "<scenario>", path: Path | None = Non
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{where}: invalid TOML: {exc}") from None
     raw = _dates_to_str(raw)
+    found = _non_finite(raw)
+    if found is not None:    # NaN passes every minimum and maximum of a JSON Schema: refused first
+        raise ConfigError(f"{where}: key '{_key(found[0])}': {found[1]!r} is not a finite number "
+                          "(every number in a scenario must be finite)")
     err = best_match(jsonschema.Draft202012Validator(SCHEMA).iter_errors(raw))
     if err is not None:
         raise _schema_error(where, err)
     cfg = _defaults(SCHEMA, raw)
+    found = _bad_date(cfg)
+    if found is not None:
+        raise ConfigError(f"{where}: key '{found[0]}': {found[1]!r} is not a calendar date (YYYY-MM-DD)")
 
     d, m, s, mk, st = cfg["data"], cfg["model"], cfg["simulation"], cfg["market"], cfg["strategy"]
     if d["start"] >= d["end"]:
@@ -366,8 +442,11 @@ def parse_scenario(text: str, where: str = "<scenario>", path: Path | None = Non
         smile=SpxSmile(rho=sm["rho"], eta=sm["eta"], gamma=sm["gamma"]), surface=mk["spx_surface"],
     )
     c = st["condor"]
-    condor = CondorSpec(**c)
-    hedges, main = _hedges(st, cfg["analysis"], where)
+    try:
+        condor = CondorSpec(**c)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: key 'strategy.condor': {exc}") from None
+    hedges, main = _hedges(st, cfg["analysis"], where, s["steps_per_year"])
     stress = {"shocks": cfg["stress"]["shocks"],
               "events": cfg["stress"]["events"] if "events" in raw.get("stress", {}) else None}
     days = [sh["day"] for sh in stress["shocks"]]
@@ -389,6 +468,29 @@ def parse_scenario(text: str, where: str = "<scenario>", path: Path | None = Non
                           f"(annual drift); {m['type']} takes \"fit\"")
     if m["regime0"] not in ("last", 0) and m["type"] != "regime_heston":
         raise ConfigError(f"{where}: key 'model.regime0': model {m['type']!r} has a single regime (0)")
+    for key in ("spx", "vix"):    # the data files exist (their contents are read by the run's preparation)
+        src = d[key]
+        if src.startswith("arch:"):
+            if src not in BUILTIN_DATA:
+                raise ConfigError(f"{where}: key 'data.{key}': unknown built-in data set {src!r} "
+                                  f"(known: {', '.join(BUILTIN_DATA)})")
+            continue
+        dp = Path(src)
+        dp = dp if dp.is_absolute() else (path.parent if path else Path.cwd()) / dp
+        if not dp.is_file():
+            raise ConfigError(f"{where}: key 'data.{key}': data file not found: {dp}")
+    if m.get("params"):
+        pp = Path(m["params"])
+        pp = pp if pp.is_absolute() else (path.parent if path else Path.cwd()) / pp
+        if not pp.is_file():
+            raise ConfigError(f"{where}: key 'model.params': {pp}: " +
+                              ("is a folder, not a parameter file" if pp.is_dir() else "file not found"))
+        from sim.modelspec import check_params_file
+
+        try:    # read and checked as the run will, before any data is loaded
+            check_params_file(pp, m["pricing"] if m["type"] == "replay" else m["type"])
+        except ValueError as exc:
+            raise ConfigError(f"{where}: key 'model.params': {exc}") from None
     if stress["events"] is not None and m["type"] not in ("bates", "svcj"):
         raise ConfigError(f"{where}: key 'stress.events': scheduled events scale jump intensity; "
                           f"model {m['type']!r} has no jumps (use bates or svcj)")
@@ -398,7 +500,7 @@ def parse_scenario(text: str, where: str = "<scenario>", path: Path | None = Non
     )
 
 
-def _hedges(st: dict, analysis: dict, where: str) -> tuple[tuple, str]:
+def _hedges(st: dict, analysis: dict, where: str, spy: float = 252.0) -> tuple[tuple, str]:
     """Hedge books of a scenario: declared hedges (default: the texts' ALVH), the baselines at the
     main hedge's budget, and the main hedge at each budget of the sweep."""
     declared = st["hedges"] if st["hedges"] else {"alvh": {}}
@@ -421,6 +523,12 @@ def _hedges(st: dict, analysis: dict, where: str) -> tuple[tuple, str]:
             out.append(HedgeSpec(name=name, label=label, layers=layers, **kwargs))
         except ValueError as exc:
             raise ConfigError(f"{where}: key '{key}': {exc}") from None
+        for i, ly in enumerate(layers):   # the engine's rule (sim.strategy._Hedge), checked before any work
+            o, r = max(dte_to_steps(ly.dte_open, spy), 1), dte_to_steps(ly.dte_roll, spy)
+            if not r < o:
+                raise ConfigError(f"{where}: key '{key}.layers[{i}].dte_roll': opening DTE {ly.dte_open:g} and roll "
+                                  f"DTE {ly.dte_roll:g} round to {o} and {r} trading days; the roll must come at least "
+                                  "one trading day after the entry")
     mains = [h for h in out if h.kind == "alvh"]
     main = mains[0] if mains else (out[0] if out else None)
     if main is not None:
@@ -442,6 +550,8 @@ def load_scenario(path: str | Path) -> Scenario:
         Missing or unreadable file, or any error of :func:`parse_scenario`.
     """
     p = Path(path)
+    if p.is_dir():
+        raise ConfigError(f"{p}: is a folder, not a scenario file")
     if not p.is_file():
         raise ConfigError(f"{p}: file not found")
     try:

@@ -8,17 +8,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["DataError", "MarketData", "load_series", "load_market_data"]
+__all__ = ["DataError", "MarketData", "load_series", "load_market_data", "BUILTIN_DATA"]
 
 
 class DataError(ValueError):
     """Market data is missing or unreadable; the message is one line naming the file and key."""
 
 
-_BUILTIN = {
+#: Named data sets bundled with ``arch``: source name -> (``arch.data`` module, column).
+BUILTIN_DATA = {
     "arch:sp500": ("sp500", "Adj Close"),
     "arch:vix": ("vix", "vix"),
 }
+_BUILTIN = BUILTIN_DATA
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,8 @@ from models.calibration import calibrate_heston, heston_fit_report
 from models.heston import FellerConditionWarning, HestonModel
 from sim.data import MarketData, load_series
 
-__all__ = ["MODEL_TYPES", "calibrate", "build_model", "write_params", "read_params", "ParamsFileError"]
+__all__ = ["MODEL_TYPES", "calibrate", "build_model", "write_params", "read_params", "ParamsFileError",
+           "params_path", "check_params_file", "model_warnings", "FELLER_WARN_BELOW", "VIX_RANGE_TOP"]
 
 #: Model types a scenario may name (``replay`` is built from the data, with a pricing model).
 MODEL_TYPES = ("heston", "bates", "svcj", "gjr_garch", "regime_heston", "replay")
@@ -216,10 +217,76 @@ def build_model(scenario, data: MarketData, dt: float) -> tuple[PathModel, FitRe
     return model, fit, var0, regime0
 
 
+#: Highest VIX level (points) the SPX surface and the VIX pricers tabulate (:class:`sim.surface.FourierSurface`).
+VIX_RANGE_TOP = 150.0
+
+#: A Feller ratio ``2 kappa theta / sigma^2`` below this is reported as a warning: the variance then
+#: sits at (or near) zero much of the time, and results lean on the scheme's treatment of zero
+#: (Andersen 2008, sec. 3). Calibrations to SPX/VIX give 0.4-0.9 (the fit reports in the docs).
+FELLER_WARN_BELOW = 0.1
+
+
+def params_path(scenario) -> Path | None:
+    """The parameter file a scenario names in ``[model] params`` (relative to the scenario file, or
+    to the working folder for a scenario without a file), or None."""
+    params = scenario.model.get("params")
+    if not params:
+        return None
+    p = Path(params)
+    return p if p.is_absolute() else (scenario.path.parent if scenario.path else Path.cwd()) / p
+
+
 def _calibrated(mtype: str, scenario, data: MarketData, dt: float, spec: dict) -> tuple[PathModel, FitReport]:
-    params = spec.get("params")
-    if params:
-        base = scenario.path.parent if scenario.path else Path.cwd()
-        p = Path(params)
-        return read_params(p if p.is_absolute() else base / p, mtype)
+    p = params_path(scenario)
+    if p is not None:
+        where = str(scenario.path) if scenario.path else scenario.name
+        try:
+            model, fit = read_params(p, mtype)
+            _check_vix_range(model)
+        except ValueError as exc:
+            raise ParamsFileError(f"{where}: key 'model.params': {exc}") from None
+        return model, fit
     return calibrate(mtype, data, dt, {"k_regimes": spec.get("k_regimes", 3)})
+
+
+def check_params_file(path: Path, model_type: str) -> None:
+    """Read and check a parameter file as a run would, before any work (:func:`sim.config.parse_scenario`).
+
+    Raises
+    ------
+    ParamsFileError
+        As :func:`read_params`, or a model whose VIX at zero variance is above the pricers' range.
+    """
+    model, _ = read_params(path, model_type)
+    try:
+        _check_vix_range(model)
+    except ValueError as exc:
+        raise ParamsFileError(f"{path}: {exc}") from None
+
+
+def _check_vix_range(model: PathModel) -> None:
+    """Refuse a model whose VIX exceeds :data:`VIX_RANGE_TOP` even at zero variance (jump terms alone)."""
+    v_top = np.asarray(model.var_from_vix(np.array([VIX_RANGE_TOP]), np.zeros(1, dtype=np.int64))).ravel()
+    if not (v_top.size and v_top[0] > 0):
+        floor = float(np.asarray(model.vix(np.zeros(1), np.zeros(1, dtype=np.int64))).ravel()[0])
+        raise ValueError(f"the {model.name} model's VIX is {floor:.4g} points even at zero variance, above the "
+                         f"{VIX_RANGE_TOP:g} points the pricers tabulate; rule: its VIX at zero variance (from the "
+                         "jump terms, e.g. lam_j) must be below that")
+
+
+def model_warnings(model: PathModel, fit: FitReport) -> list[str]:
+    """Warnings about a model that a user should see before trusting its results (one line each).
+
+    A Feller ratio ``2 kappa theta / sigma^2`` below :data:`FELLER_WARN_BELOW`, and every note of the
+    fit report that says a parameter sits at a bound of its search.
+    """
+    out = []
+    d = model.to_dict()
+    if all(k in d for k in ("kappa", "theta", "sigma")) and d["sigma"] > 0:
+        ratio = 2.0 * d["kappa"] * d["theta"] / d["sigma"] ** 2
+        if ratio < FELLER_WARN_BELOW:
+            out.append(f"Feller ratio 2 kappa theta / sigma^2 = {ratio:.3g} is below {FELLER_WARN_BELOW:g}: the "
+                       "variance sits at or near zero much of the time, and results lean on the scheme's treatment "
+                       "of zero (Andersen 2008, sec. 3)")
+    out += [n.split(" (")[0] for n in fit.notes if " at its lower bound" in n or " at its upper bound" in n]
+    return out

@@ -3,6 +3,8 @@
 Used by ``alvh run``, ``alvh batch`` and ``alvh rerun``. Output is written into a hidden temporary
 folder next to ``out_dir`` and renamed into place only when the results, the report and the tables
 are complete; the chunk checkpoint (``.NAME.chunks`` beside ``out_dir``) is removed only after that.
+An existing ``out_dir`` is replaced only if it is empty or alvh wrote everything in it
+(:mod:`sim.outdir`); that is checked before any work, and again just before the replacement.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import xarray as xr
 
 from sim.checkpoint import output_lock, storage_guard
 from sim.config import Scenario
+from sim.outdir import check_result_folder, check_writable, publish_mode, write_marker
 
 __all__ = ["run_scenario", "checkpoint_folder", "VOLATILE_ATTRS", "VERSION_ATTRS", "compare_results"]
 
@@ -37,6 +40,8 @@ def checkpoint_folder(out_dir: Path) -> Path:
 
 
 def _replace_dir(tmp: Path, out_dir: Path) -> None:
+    """Put the finished folder ``tmp`` in place of ``out_dir``, which :func:`sim.outdir.check_result_folder`
+    has accepted (absent, empty, or alvh's own result)."""
     old = None
     if out_dir.exists():
         old = out_dir.with_name(f".{out_dir.name}-old-{os.getpid()}")
@@ -61,7 +66,7 @@ def run_scenario(scenario: Scenario, out_dir: Path, n_paths: int | None = None, 
                  jobs: int = 1, backend: str = "joblib", scheduler: str | None = None, client=None,
                  resume: bool = False, fresh: bool = False, progress: bool = False, on_chunk=None,
                  command: str = "", checkpoint: bool = True, prepared=None,
-                 say=lambda msg: None) -> xr.Dataset:
+                 say=lambda msg: None, out_key: str = "--out") -> xr.Dataset:
     """Run ``scenario`` and write ``results.nc``, ``report.html`` and the CSV tables into ``out_dir``.
 
     Parameters
@@ -87,6 +92,8 @@ def run_scenario(scenario: Scenario, out_dir: Path, n_paths: int | None = None, 
         A preparation to reuse (same scenario and seed).
     say : callable
         Receives one-line progress messages (e.g. ``print`` to stderr).
+    out_key : str
+        How the user named ``out_dir`` (``--out``, ``name``), for refusals.
 
     Returns
     -------
@@ -95,6 +102,9 @@ def run_scenario(scenario: Scenario, out_dir: Path, n_paths: int | None = None, 
 
     Raises
     ------
+    sim.outdir.OutputFolderError
+        ``out_dir`` holds files alvh did not write, or its parent cannot be written (checked
+        before any work; nothing is written or deleted).
     sim.data.DataError, sim.modelspec.ParamsFileError, ValueError
         Bad data, parameter file or model rule (from :func:`sim.runner.prepare`).
     sim.checkpoint.CheckpointExists, sim.checkpoint.CheckpointError, sim.checkpoint.StorageError
@@ -105,21 +115,28 @@ def run_scenario(scenario: Scenario, out_dir: Path, n_paths: int | None = None, 
     """
     from sim import runner
 
-    out_dir = Path(out_dir)
+    out_dir = Path(os.path.abspath(out_dir))   # 'a/..' and '.' resolved before any name is taken from it
+    check_result_folder(out_dir, out_key)    # before any work: never replace what alvh did not write
+    check_writable(out_dir.parent, out_key)
     seed = scenario.simulation["seed"] if seed is None else seed
     if prepared is None:  # before anything is written: bad data or a failed fit leaves no folder behind
         say(f"alvh: scenario '{scenario.name}' ({scenario.path}): calibrating to real data...")
         prepared = runner.prepare(scenario, seed)
         say(prepared.fit.summary())
+    from sim.modelspec import model_warnings
+
+    for warning in model_warnings(prepared.model, prepared.fit):
+        say(f"alvh: warning: {scenario.path or scenario.name}: {warning}")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     with output_lock(out_dir):
         _tidy(out_dir)
+        check_result_folder(out_dir, out_key)
         return _run_locked(scenario, out_dir, n_paths, seed, jobs, backend, scheduler, client, resume, fresh,
-                           progress, on_chunk, command, checkpoint, prepared, say)
+                           progress, on_chunk, command, checkpoint, prepared, say, out_key)
 
 
 def _run_locked(scenario, out_dir, n_paths, seed, jobs, backend, scheduler, client, resume, fresh, progress,
-                on_chunk, command, checkpoint, prepared, say) -> xr.Dataset:
+                on_chunk, command, checkpoint, prepared, say, out_key) -> xr.Dataset:
     from sim import report, results, runner
 
     n_paths = n_paths or scenario.simulation["n_paths"]
@@ -158,6 +175,9 @@ def _run_locked(scenario, out_dir, n_paths, seed, jobs, backend, scheduler, clie
         with storage_guard(tmp / "report.html", "the report"):
             report.render_report(ds, tmp / "report.html")
             report.write_tables(ds, tmp)
+            write_marker(tmp, "result")
+        publish_mode(tmp)
+        check_result_folder(out_dir, out_key)   # files may have appeared there during the run
         _replace_dir(tmp, out_dir)
     finally:
         if tmp.exists():

@@ -137,11 +137,12 @@ def background(tmp_path_factory):
     bfile = batch_file(root / "ref")
     jobs["ref_batch"] = (Background(root / "ref", "batch", bfile, "--out", root / "ref" / "out", "--no-progress"),
                          root / "ref" / "out")
-    # 10: a batch of three scenario files, the middle one malformed
+    # 10: a batch of three scenario files, the middle one valid but failing when it runs (a data window
+    # of a few days: the data are read by the point's preparation, not by the validation)
     mal = root / "malformed"
     mal.mkdir()
     (mal / "a.toml").write_text(scenario_text("a"))
-    (mal / "bad.toml").write_text(scenario_text("bad").replace("n_paths = 128", "n_paths = 128\nbogus_key = 3"))
+    (mal / "bad.toml").write_text(scenario_text("bad", extra='[data]\nstart = "2014-01-03"\nend = "2014-01-20"\n'))
     (mal / "b.toml").write_text(scenario_text("b"))
     jobs["malformed"] = (Background(mal, "batch", mal / "a.toml", mal / "bad.toml", mal / "b.toml", "--out",
                                     mal / "out", "--no-progress"), mal / "out")
@@ -608,22 +609,37 @@ def test_batch_dataset_summary_and_log(ref_batch):
             assert int(r.attrs["chunk_size"]) == 64 and int(r.attrs["n_chunks"]) == 6
 
 
-def test_malformed_scenario_in_a_batch_fails_alone(background):
-    """In a batch of three scenario files, the malformed one fails (exit 3, named with its key) and the others complete."""
+def test_a_point_that_fails_while_running_fails_alone(background):
+    """In a batch of three scenario files, the one that fails while running (too short a data window) is
+    reported (exit 3, named with its reason) and the others complete; batch.nc holds NaN for it."""
     job, out = background["malformed"]
     proc = job.result()
     assert proc.returncode == 3, proc.stderr
     assert "2 of 3 point(s) complete" in proc.stdout and "1 failed" in proc.stdout, proc.stdout
     failed = [ln for ln in proc.stdout.splitlines() if "FAILED" in ln]
-    assert len(failed) == 1 and "bad" in failed[0] and "bogus_key" in failed[0], proc.stdout
+    assert len(failed) == 1 and "bad" in failed[0] and "data.start" in failed[0], proc.stdout
     for name in ("a", "b"):
         assert (out / "points" / name / "results.nc").is_file(), name
     assert not (out / "points" / "bad").exists()
     ds = open_nc(out / "batch.nc")
     status = dict(zip(ds["scenario"].values.tolist(), ds["point_status"].values.tolist()))
     assert status == {"a": "complete", "bad": "failed", "b": "complete"}
-    assert "bogus_key" in str(ds["point_error"].sel(scenario="bad").values)
+    assert "only" in str(ds["point_error"].sel(scenario="bad").values)
     assert np.isnan(ds["metric_value"].sel(scenario="bad").values).all()
+
+
+def test_a_malformed_scenario_refuses_the_whole_batch_before_any_point(tmp_path):
+    """A batch is validated whole: one malformed scenario among three is a ConfigError naming its file and
+    key, raised before any point runs (the batch used to run the others and exit 3)."""
+    from sim.batch import batch_from_scenarios
+    from sim.config import ConfigError
+
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.toml").write_text(scenario_text(name))
+    (tmp_path / "bad.toml").write_text(scenario_text("bad").replace("n_paths = 128", "n_paths = 128\nbogus_key = 3"))
+    files = [tmp_path / "a.toml", tmp_path / "bad.toml", tmp_path / "b.toml"]
+    with pytest.raises(ConfigError, match=r"bad\.toml: key 'simulation\.bogus_key': unknown key"):
+        batch_from_scenarios(files)
 
 
 def test_worker_death_is_survived_identically(background, tiny_prepared, tmp_path):
@@ -673,7 +689,8 @@ def _write_batch(tmp_path: Path, body: str) -> Path:
 
 
 def test_batch_file_validation(tmp_path):
-    """Unknown [batch] keys and repeated grid values are ConfigErrors; a grid key indexing a missing layer fails its point."""
+    """Unknown [batch] keys, repeated grid values, a grid key no scenario has, and a grid key indexing a
+    layer the scenario does not declare are ConfigErrors, raised before any point runs."""
     from sim.batch import load_batch
     from sim.config import ConfigError
 
@@ -681,10 +698,10 @@ def test_batch_file_validation(tmp_path):
         load_batch(_write_batch(tmp_path, "colour = 3\n"))
     with pytest.raises(ConfigError, match="repeat"):
         load_batch(_write_batch(tmp_path, '[batch.grid]\n"strategy.hedges.alvh.budget_pct_per_year" = [1.0, 1.0]\n'))
-    spec = load_batch(_write_batch(tmp_path, '[batch.grid]\n"strategy.hedges.alvh.layers[5].trigger_vix" = [20.0]\n'))
-    assert len(spec.points) == 1
-    pt = spec.points[0]
-    assert pt.scenario is None and "layers" in pt.error and "[5]" in pt.error, pt.error
+    with pytest.raises(ConfigError, match=r"b\.toml: grid point .*layers.*\[5\]"):
+        load_batch(_write_batch(tmp_path, '[batch.grid]\n"strategy.hedges.alvh.layers[5].trigger_vix" = [20.0]\n'))
+    with pytest.raises(ConfigError, match=r"key 'batch\.grid\.\"strategy\.hedges\.alvh\.trigger\"': unknown key 'trigger'"):
+        load_batch(_write_batch(tmp_path, '[batch.grid]\n"strategy.hedges.alvh.trigger" = [20.0]\n'))
     spec = load_batch(_write_batch(tmp_path, '[batch.grid]\n"strategy.hedges.alvh.budget_pct_per_year" = [0.5, 1.5]\n'))
     assert [p.error for p in spec.points] == ["", ""]
     assert [p.scenario.hedges[0].budget_pct_per_year for p in spec.points] == [0.5, 1.5]

@@ -37,8 +37,8 @@ def tiny_run(tmp_path_factory):
 
 def test_run_writes_results_and_report(tiny_run):
     out, proc = tiny_run
-    assert sorted(p.name for p in out.iterdir()) == ["budget_sweep.csv", "claims.csv", "metrics.csv", "report.html",
-                                                      "results.nc", "worst_paths.csv"]
+    assert sorted(p.name for p in out.iterdir()) == [".alvh-output.json", "budget_sweep.csv", "claims.csv", "metrics.csv",
+                                                      "report.html", "results.nc", "worst_paths.csv"]
     assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]  # no partial folders left
     with xr.open_dataset(out / "results.nc", engine="h5netcdf") as ds:
         assert ds.sizes["path"] == 300 and ds.attrs["seed"] == 7 and ds.attrs["jobs"] == 2
