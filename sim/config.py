@@ -459,6 +459,14 @@ def parse_scenario(text: str, where: str = "<scenario>", path: Path | None = Non
         if sh["day"] > n_steps and m["type"] != "replay":
             raise ConfigError(f"{where}: key 'stress.shocks[{i}].day': day {sh['day']} is beyond the horizon "
                               f"({n_steps} trading days)")
+    n_regimes = m["k_regimes"] if m["type"] == "regime_heston" else 1
+    for i, sh in enumerate(stress["shocks"]):   # the runner's rule, checked before any work
+        if "regime" in sh and not sh["regime"] < n_regimes:
+            raise ConfigError(f"{where}: key 'stress.shocks[{i}].regime': regime {sh['regime']} is outside "
+                              f"0..{n_regimes - 1} for the {m['type']} model")
+    if m["type"] == "regime_heston" and m["regime0"] != "last" and not m["regime0"] < n_regimes:
+        raise ConfigError(f"{where}: key 'model.regime0': regime {m['regime0']} is outside 0..{n_regimes - 1} "
+                          f"(model.k_regimes = {n_regimes})")
     if len(set(days)) != len(days):
         raise ConfigError(f"{where}: key 'stress.shocks': shock days must be distinct, got {sorted(days)}")
     if m["type"] == "replay" and (stress["shocks"] or stress["events"]):
@@ -477,14 +485,15 @@ def parse_scenario(text: str, where: str = "<scenario>", path: Path | None = Non
             continue
         dp = Path(src)
         dp = dp if dp.is_absolute() else (path.parent if path else Path.cwd()) / dp
-        if not dp.is_file():
-            raise ConfigError(f"{where}: key 'data.{key}': data file not found: {dp}")
+        problem = _file_problem(dp, "data file")
+        if problem:
+            raise ConfigError(f"{where}: key 'data.{key}': {problem}")
     if m.get("params"):
         pp = Path(m["params"])
         pp = pp if pp.is_absolute() else (path.parent if path else Path.cwd()) / pp
-        if not pp.is_file():
-            raise ConfigError(f"{where}: key 'model.params': {pp}: " +
-                              ("is a folder, not a parameter file" if pp.is_dir() else "file not found"))
+        problem = _file_problem(pp, "parameter file")
+        if problem:
+            raise ConfigError(f"{where}: key 'model.params': {problem}")
         from sim.modelspec import check_params_file
 
         try:    # read and checked as the run will, before any data is loaded
@@ -498,6 +507,17 @@ def parse_scenario(text: str, where: str = "<scenario>", path: Path | None = Non
         name=cfg["name"], path=path, text=text, raw=raw, data=d, model=m, simulation=s,
         market=market, condor=condor, hedges=hedges, main_hedge=main, analysis=cfg["analysis"], stress=stress,
     )
+
+
+def _file_problem(p: Path, what: str) -> str:
+    """Why ``p`` cannot be read as a file (not found, a folder, a name the system refuses), or ""."""
+    short = str(p) if len(str(p)) <= 120 else str(p)[:117] + "..."
+    try:
+        if p.is_file():
+            return ""
+        return f"{short}: is a folder, not a {what}" if p.is_dir() else f"{what} not found: {short}"
+    except OSError as exc:     # a name longer than the system allows, say
+        return f"{short}: not a usable {what} name ({exc.strerror or exc})"
 
 
 def _hedges(st: dict, analysis: dict, where: str, spy: float = 252.0) -> tuple[tuple, str]:

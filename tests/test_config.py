@@ -90,6 +90,10 @@ def test_minimal_scenario_takes_defaults():
         ('name = "x"\n[model]\nk_regimes = 4\n', r"key 'model.k_regimes'"),
         ('name = "x"\n[model]\ntype = "gjr_garch"\nmu = 0.05\n', r"key 'model.mu': a number is allowed only for"),
         ('name = "x"\n[model]\nregime0 = 1\n', r"key 'model.regime0': model 'heston' has a single regime"),
+        ('name = "x"\n[model]\ntype = "regime_heston"\nk_regimes = 2\nregime0 = 2\n',
+         r"key 'model.regime0': regime 2 is outside 0..1"),
+        ('name = "x"\n[model]\ntype = "regime_heston"\nk_regimes = 2\n[[stress.shocks]]\nday = 3\nspx_return = -0.1\n'
+         'regime = 2\n', r"key 'stress.shocks\[0\].regime': regime 2 is outside 0..1"),
     ],
 )
 def test_bad_scenarios_are_refused_with_the_key_and_the_rule(text, pattern):
