@@ -247,7 +247,12 @@ def load_batch(path: str | Path) -> BatchSpec:
         raise ConfigError(f"{p}: invalid TOML: {exc}") from None
     err = best_match(jsonschema.Draft202012Validator(BATCH_SCHEMA).iter_errors(raw))
     if err is not None:
-        where = ".".join(str(x) for x in err.absolute_path)
+        path = list(err.absolute_path)
+        where = ".".join(str(x) for x in path[:2])
+        if path[:2] == ["batch", "grid"] and len(path) > 2:     # batch.grid."a.b[1].c"[k]
+            where += f'."{path[2]}"' + "".join(f"[{x}]" for x in path[3:])
+        else:
+            where = ".".join(str(x) for x in path)
         raise ConfigError(f"{p}: key '{where}': {err.message}")
     b = raw["batch"]
     for key, values in b.get("grid", {}).items():

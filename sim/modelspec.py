@@ -135,7 +135,7 @@ def read_params(path: Path, model_type: str) -> tuple[PathModel, FitReport]:
         warnings.simplefilter("ignore", FellerConditionWarning)
         try:
             model = _model_class(model_type).from_dict(doc["params"])
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise ParamsFileError(f"{p}: bad {model_type} parameters: {exc}") from None
     try:
         f = doc.get("fit") or {}
@@ -282,8 +282,12 @@ def model_warnings(model: PathModel, fit: FitReport) -> list[str]:
     """
     out = []
     d = model.to_dict()
-    if all(k in d for k in ("kappa", "theta", "sigma")) and d["sigma"] > 0:
-        ratio = 2.0 * d["kappa"] * d["theta"] / d["sigma"] ** 2
+    if all(k in d for k in ("kappa", "theta", "sigma")):
+        # per regime where the model has several (regime_heston: theta and sigma per regime)
+        kappa, theta, sigma = (np.asarray(d[k], dtype=float) for k in ("kappa", "theta", "sigma"))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratios = 2.0 * kappa * theta / sigma**2
+        ratio = float(np.min(ratios)) if ratios.size and np.isfinite(ratios).all() else math.inf
         if ratio < FELLER_WARN_BELOW:
             out.append(f"Feller ratio 2 kappa theta / sigma^2 = {ratio:.3g} is below {FELLER_WARN_BELOW:g}: the "
                        "variance sits at or near zero much of the time, and results lean on the scheme's treatment "

@@ -18,12 +18,15 @@ Rule of the project: *never destroy what the tool did not write*.
 from __future__ import annotations
 
 import datetime as _dt
+import glob
 import json
 import os
+import re
 from pathlib import Path
 
-__all__ = ["MARKER", "OutputFolderError", "check_result_folder", "check_batch_folder", "write_marker",
-           "check_writable", "publish_mode", "BATCH_ENTRIES", "TOOL_HIDDEN_PREFIXES"]
+__all__ = ["MARKER", "OutputFolderError", "check_result_folder", "check_batch_folder", "check_beside",
+           "write_marker", "read_marker", "check_writable", "publish_mode", "tidy_beside", "work_entry_kind",
+           "BATCH_ENTRIES"]
 
 #: Name of the marker file in every folder alvh writes.
 MARKER = ".alvh-output.json"
@@ -34,9 +37,18 @@ MARKER_FORMAT = "alvh-output/1"
 #: Top-level entries of a batch folder (besides the marker).
 BATCH_ENTRIES = frozenset({"batch.log", "batch_manifest.json", "points", "batch.nc", "summary.html", "summary.csv"})
 
-#: Hidden names alvh itself leaves beside a result while it works: ``.NAME.lock``, ``.NAME.chunks``,
-#: ``.NAME-partial-*``, ``.NAME-old-*`` and ``.FILE.part-PID`` (:func:`sim.checkpoint.atomic_write_bytes`).
-TOOL_HIDDEN_PREFIXES = (".lock", ".chunks", "-partial-", "-old-", ".part-")
+#: Hidden names alvh itself leaves beside (or, for a batch, inside) an output folder while it works:
+#: the lock ``.NAME.lock`` (a pid), the checkpoint ``.NAME.chunks`` (an alvh chunk manifest), the
+#: folders ``.NAME-partial-*`` and ``.NAME-old-*`` (each with alvh's marker), and the temporary files
+#: ``.FILE.part-PID`` (:func:`sim.checkpoint.atomic_write_bytes`) and ``.results-*.nc.part``
+#: (:func:`sim.results.write_dataset`). A name of that shape whose content is not alvh's is the user's.
+_WORK_PATTERNS = {
+    "lock": re.compile(r"^\.(?P<name>.+)\.lock$"),
+    "checkpoint": re.compile(r"^\.(?P<name>.+)\.chunks$"),
+    "partial or set-aside result": re.compile(r"^\.(?P<name>.+?)-(?:partial|old)-[^/]+$"),
+    "temporary file": re.compile(r"^\.(?P<name>.+)\.part-\d+$"),
+    "temporary results file": re.compile(r"^\.results-(?P<name>[A-Za-z0-9_]+)\.nc\.part$"),
+}
 
 
 class OutputFolderError(ValueError):
@@ -71,9 +83,85 @@ def read_marker(folder: Path) -> dict | None:
         doc = json.loads((Path(folder) / MARKER).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError):
         return None
-    if not isinstance(doc, dict) or doc.get("format") != MARKER_FORMAT or not isinstance(doc.get("files"), list):
+    if (not isinstance(doc, dict) or doc.get("format") != MARKER_FORMAT or not isinstance(doc.get("files"), list)
+            or not all(isinstance(f, str) for f in doc["files"])):
         return None
     return doc
+
+
+def work_entry_kind(parent: Path, entry: str, name: str | None = None) -> str | None:
+    """What alvh work file or folder ``parent/entry`` is ("lock", "checkpoint", ...), or None when it
+    is not one: its name has none of alvh's shapes (for the output ``name``, if given), or its
+    content is not alvh's (a lock holding more than a pid, a checkpoint without alvh's manifest, a
+    partial or set-aside folder without alvh's marker)."""
+    p = Path(parent) / entry
+    if p.is_symlink():
+        return None
+    for kind, pattern in _WORK_PATTERNS.items():
+        m = pattern.match(entry)
+        if m is None or (name is not None and m.group("name") != name):
+            continue
+        if kind == "lock":
+            ok = p.is_file() and p.stat().st_size <= 32 and re.fullmatch(rb"\s*\d*\s*", p.read_bytes()) is not None
+        elif kind == "checkpoint":
+            ok = p.is_dir() and (not any(p.iterdir()) or _chunk_manifest(p / "manifest.json"))
+        elif kind == "partial or set-aside result":
+            ok = p.is_dir() and read_marker(p) is not None
+        else:
+            ok = p.is_file()
+        return kind if ok else None
+    return None
+
+
+def _chunk_manifest(path: Path) -> bool:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(doc, dict) and str(doc.get("format", "")).startswith("alvh-chunks/")
+
+
+def check_beside(path: Path, key: str = "--out") -> None:
+    """Refuse, before any work, a file or folder beside the output folder ``path`` that has the name
+    of one of alvh's work files for it (``.NAME.lock``, ``.NAME.chunks``, ``.NAME-partial-*``,
+    ``.NAME-old-*``) but is not alvh's: alvh would overwrite, delete or restore it.
+
+    Raises
+    ------
+    OutputFolderError
+    """
+    path = Path(path)
+    parent = path.parent
+    if not parent.is_dir():
+        return
+    for entry in sorted(os.listdir(parent)):
+        if not entry.startswith(f".{path.name}"):
+            continue
+        shaped = any((m := pat.match(entry)) is not None and m.group("name") == path.name
+                     for pat in list(_WORK_PATTERNS.values())[:3])
+        if shaped and work_entry_kind(parent, entry, path.name) is None:
+            raise OutputFolderError(f"{key} {path}: {str(parent / entry)!r} beside it has the name of an alvh work "
+                                    "file (lock, checkpoint, partial or set-aside result) but alvh did not write it; "
+                                    "rule: alvh never overwrites or deletes what it did not write; rename it or "
+                                    "choose another folder")
+
+
+def tidy_beside(path: Path, log=None) -> None:
+    """Before a run (under its lock): put back a result that a run killed between its two renames left
+    aside (``.NAME-old-*``, alvh's marker of kind "result"), and remove the partial folders of killed
+    runs (``.NAME-partial-*`` with alvh's marker). Nothing without alvh's marker is touched."""
+    import shutil
+
+    path = Path(path)
+    esc = glob.escape(path.name)
+    own = lambda p: p.is_dir() and not p.is_symlink() and read_marker(p) is not None  # noqa: E731
+    old = [p for p in sorted(path.parent.glob(f".{esc}-old-*")) if own(p)]
+    if old and not path.exists() and read_marker(old[-1]).get("kind") == "result":
+        if log is not None:
+            log.warning("%s: restoring the previous result, left aside by a run killed while replacing it", path)
+        os.replace(old.pop(), path)
+    for stale in old + [p for p in sorted(path.parent.glob(f".{esc}-partial-*")) if own(p)]:
+        shutil.rmtree(stale, ignore_errors=True)
 
 
 def _foreign(folder: Path, allowed, hidden: bool = False) -> list[str]:
@@ -83,7 +171,7 @@ def _foreign(folder: Path, allowed, hidden: bool = False) -> list[str]:
     for entry in sorted(os.listdir(folder)):
         if entry == MARKER or entry in allowed:
             continue
-        if hidden and entry.startswith(".") and any(p in entry for p in TOOL_HIDDEN_PREFIXES):
+        if hidden and work_entry_kind(folder, entry) is not None:
             continue
         out.append(entry)
     return out
@@ -108,6 +196,7 @@ def check_result_folder(path: Path, key: str = "--out") -> None:
     """
     path = Path(path)
     _refuse_special(path, key)
+    check_beside(path, key)
     if not path.exists():
         return
     entries = os.listdir(path)
@@ -117,12 +206,12 @@ def check_result_folder(path: Path, key: str = "--out") -> None:
     if marker is None or marker.get("kind") not in ("result", None):
         first = sorted(e for e in entries if e != MARKER)[:1] or [MARKER]
         what = ("a batch folder" if marker is not None else
-                f"'{first[0]}' and no alvh marker" if "results.nc" in entries else
-                f"'{first[0]}', which alvh did not write")
+                f"{first[0]!r} and no alvh marker" if "results.nc" in entries else
+                f"{first[0]!r}, which alvh did not write")
         raise OutputFolderError(f"{key} {path}: holds {what}; {_rule(key)}")
     foreign = _foreign(path, set(marker["files"]))
     if foreign:
-        raise OutputFolderError(f"{key} {path}: holds '{foreign[0]}', which alvh did not write; {_rule(key)}")
+        raise OutputFolderError(f"{key} {path}: holds {foreign[0]!r}, which alvh did not write; {_rule(key)}")
 
 
 def check_batch_folder(path: Path, key: str = "--out") -> None:
@@ -138,16 +227,17 @@ def check_batch_folder(path: Path, key: str = "--out") -> None:
     """
     path = Path(path)
     _refuse_special(path, key)
+    check_beside(path, key)
     if not path.exists() or not os.listdir(path):
         return
     marker = read_marker(path)
     if marker is None or marker.get("kind") != "batch":
         first = sorted(e for e in os.listdir(path) if e != MARKER)[:1] or [MARKER]
-        what = "a single run's result" if marker is not None else f"'{first[0]}', which alvh did not write"
+        what = "a single run's result" if marker is not None else f"{first[0]!r}, which alvh did not write"
         raise OutputFolderError(f"{key} {path}: holds {what}; {_rule(key)}")
     foreign = _foreign(path, BATCH_ENTRIES, hidden=True)
     if foreign:
-        raise OutputFolderError(f"{key} {path}: holds '{foreign[0]}', which alvh did not write; {_rule(key)}")
+        raise OutputFolderError(f"{key} {path}: holds {foreign[0]!r}, which alvh did not write; {_rule(key)}")
     points = path / "points"
     if points.is_symlink() or (points.exists() and not points.is_dir()):
         raise OutputFolderError(f"{key} {path}: 'points' is not a folder alvh wrote; {_rule(key)}")

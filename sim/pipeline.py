@@ -20,7 +20,7 @@ import xarray as xr
 
 from sim.checkpoint import output_lock, storage_guard
 from sim.config import Scenario
-from sim.outdir import check_result_folder, check_writable, publish_mode, write_marker
+from sim.outdir import check_result_folder, check_writable, publish_mode, tidy_beside, write_marker
 
 __all__ = ["run_scenario", "checkpoint_folder", "VOLATILE_ATTRS", "VERSION_ATTRS", "compare_results"]
 
@@ -44,8 +44,11 @@ def _replace_dir(tmp: Path, out_dir: Path) -> None:
     has accepted (absent, empty, or alvh's own result)."""
     old = None
     if out_dir.exists():
-        old = out_dir.with_name(f".{out_dir.name}-old-{os.getpid()}")
-        os.replace(out_dir, old)
+        if not any(out_dir.iterdir()):
+            out_dir.rmdir()        # an empty folder: nothing to set aside
+        else:
+            old = out_dir.with_name(f".{out_dir.name}-old-{os.getpid()}")
+            os.replace(out_dir, old)
     os.replace(tmp, out_dir)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
@@ -53,13 +56,8 @@ def _replace_dir(tmp: Path, out_dir: Path) -> None:
 
 def _tidy(out_dir: Path) -> None:
     """Before a run (under its lock): restore a result left aside by a run killed between its two
-    renames, and remove the partial folders of killed runs."""
-    old = sorted(out_dir.parent.glob(f".{out_dir.name}-old-*"))
-    if old and not out_dir.exists():
-        log.warning("%s: restoring the previous result, left aside by a run killed while replacing it", out_dir)
-        os.replace(old.pop(), out_dir)
-    for stale in old + sorted(out_dir.parent.glob(f".{out_dir.name}-partial-*")):
-        shutil.rmtree(stale, ignore_errors=True)
+    renames, and remove the partial folders of killed runs (only folders with alvh's marker)."""
+    tidy_beside(out_dir, log)
 
 
 def run_scenario(scenario: Scenario, out_dir: Path, n_paths: int | None = None, seed: int | None = None,
@@ -171,6 +169,7 @@ def _run_locked(scenario, out_dir, n_paths, seed, jobs, backend, scheduler, clie
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-partial-", dir=out_dir.parent))
     try:
+        write_marker(tmp, "partial", files=())   # a killed run's partial folder is known as alvh's
         results.write_dataset(ds, tmp / "results.nc")
         with storage_guard(tmp / "report.html", "the report"):
             report.render_report(ds, tmp / "report.html")

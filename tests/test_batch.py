@@ -738,17 +738,23 @@ def test_output_lock_refuses_a_second_process_and_names_the_first(tmp_path):
 
 
 def test_a_result_left_aside_by_a_killed_swap_is_restored(tmp_path):
-    """A run killed between its two renames leaves '.X-old-PID'; the next start puts it back and drops partials."""
+    """A run killed between its two renames leaves '.X-old-PID'; the next start puts it back and drops partials
+    (both carry alvh's marker; folders of those names without it are the user's and are left alone)."""
+    from sim.outdir import write_marker
     from sim.pipeline import _tidy
 
     out = tmp_path / "res"
     old = tmp_path / ".res-old-99999"
     old.mkdir()
     (old / "results.nc").write_text("previous")
-    (tmp_path / ".res-partial-abc").mkdir()
+    write_marker(old, "result")
+    partial = tmp_path / ".res-partial-abc"
+    partial.mkdir()
+    write_marker(partial, "partial", files=())
+    (tmp_path / ".res-partial-mine").mkdir()        # no marker: not alvh's
     _tidy(out)
     assert (out / "results.nc").read_text() == "previous"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["res"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".res-partial-mine", "res"]
 
 
 def test_grid_keys_named_like_dataset_variables_are_prefixed(tmp_path):

@@ -138,6 +138,84 @@ def test_fault1_own_result_is_replaced_with_the_users_modes(tmp_path):
     assert stat.S_IMODE(res.stat().st_mode) == 0o755 and stat.S_IMODE((res / "results.nc").stat().st_mode) == 0o644
 
 
+@pytest.mark.parametrize("entry, kind", [
+    (".r.lock", "file"), (".r.chunks", "dir"), (".r-old-backup", "dir"), (".r-partial-keep", "dir"),
+])
+def test_fault1_user_files_named_like_alvh_work_files_are_refused_and_untouched(tmp_path, capsys, entry, kind):
+    """Beside an output folder alvh keeps its lock, checkpoint, and partial and set-aside folders; a user's
+    file or folder of such a name (a lock holding text, a folder without alvh's manifest or marker) was
+    overwritten, deleted, adopted or renamed into the result. Now the run is refused before any work."""
+    p = tmp_path / entry
+    if kind == "file":
+        p.write_text("my notes, not a pid")
+    else:
+        p.mkdir()
+        (p / "notes.txt").write_text("mine")
+    before = snapshot(tmp_path)
+    line = one_line(*cli(capsys, "run", TINY, "--out", tmp_path / "r", "--no-progress")[::2])
+    assert repr(str(p)) in line and "alvh did not write it" in line, line
+    assert snapshot(tmp_path) == before
+
+
+def test_fault1_a_marker_alvh_did_not_write_and_odd_names(tmp_path, capsys):
+    """A marker whose file list is not a list of names is not alvh's (it raised TypeError); a file name
+    with a newline is quoted, so the refusal stays one line."""
+    from sim.outdir import MARKER
+
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / MARKER).write_text(json.dumps({"format": "alvh-output/1", "kind": "result", "files": [{"a": 1}]}))
+    (out / "bad\nname.txt").write_text("x")
+    before = snapshot(out)
+    line = one_line(*cli(capsys, "run", TINY, "--out", out, "--no-progress")[::2])
+    assert "'bad\\nname.txt'" in line and snapshot(out) == before
+
+
+def test_fault3_batch_fresh_never_removes_hidden_user_files(tmp_path, capsys):
+    """--fresh removes a batch folder only if everything in it is alvh's: a hidden user file whose name
+    merely contains '-old-' or '.lock', or a user folder named like a point's checkpoint, stops it."""
+    from sim.outdir import BATCH_ENTRIES, write_marker
+
+    for name, make in ((".thesis-old-draft.txt", "file"), (".my.lock", "file"), ("points/.mywork.chunks", "dir")):
+        out = tmp_path / name.replace("/", "_").strip(".") / "out"
+        (out / "points").mkdir(parents=True)
+        write_marker(out, "batch", BATCH_ENTRIES)
+        (out / "batch_manifest.json").write_text("{}")
+        target = out / name
+        if make == "file":
+            target.write_text("secret")
+        else:
+            target.mkdir()
+            (target / "important.txt").write_text("d")
+        before = snapshot(out)
+        line = one_line(*cli(capsys, "batch", TINY, "--out", out, "--fresh", "--no-progress")[::2])
+        assert "alvh did not write" in line, line
+        assert snapshot(out) == before
+
+
+def test_model_warnings_per_regime():
+    """The Feller warning of a model with a variance level per regime (regime_heston's theta and sigma are
+    lists): the lowest regime's ratio is the one reported; a scalar model as before."""
+    from sim.modelspec import FELLER_WARN_BELOW, model_warnings
+
+    class Stub:
+        def __init__(self, d):
+            self.d = d
+
+        def to_dict(self):
+            return self.d
+
+    class Fit:
+        notes = ["kappa_q is at its lower bound 0.01 (the likelihood rises)", "Feller ratio 0.5"]
+
+    ok = Stub({"kappa": 5.0, "theta": [0.01, 0.04], "sigma": [0.2, 0.4]})     # 2.5 and 2.5
+    assert model_warnings(ok, type("F", (), {"notes": []})()) == []
+    bad = Stub({"kappa": 1.0, "theta": [0.04, 0.0005], "sigma": [0.2, 1.0]})  # 2.0 and 0.001
+    w = model_warnings(bad, Fit())
+    assert len(w) == 2 and "0.001" in w[0] and str(FELLER_WARN_BELOW) in w[0]
+    assert w[1] == "kappa_q is at its lower bound 0.01"
+
+
 # --- faults 2 and 3: names that are not folder names ------------------------------------------------
 
 @pytest.mark.parametrize("name", [".", "..", ".hidden", "/tmp/x", "a/b", ""])
@@ -254,6 +332,7 @@ def test_fault6_failure_hints_fit_the_run(tmp_path, capsys, monkeypatch, checkpo
 
 @pytest.mark.parametrize("grid, expected", [
     ('"strategy.hedges.alvh.budget_pct_per_yr" = [1.0, 2.0]', "unknown key 'budget_pct_per_yr'"),
+    ('"strategy.hedges.alvh.budget_bands" = [1.0, [2.0]]', "key 'batch.grid.\"strategy.hedges.alvh.budget_bands\"[1]'"),
     ('"simulation.n_paths" = [-1, 100]', "key 'simulation.n_paths': -1 is less than the minimum"),
     ('"market.rate" = [nan]', "not a finite number"),
 ])
