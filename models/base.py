@@ -7,7 +7,7 @@ and answers the few questions pricing needs under the pricing measure Q:
 - the Q-expected total variance of the SPX over a horizon, including jumps, which anchors the
   SPX smile (:meth:`PathModel.atm_total_variance`);
 - a one-step Q transition of the variance state on given nodes (:meth:`PathModel.q_step`), from
-  which :class:`sim.pricing.MarkovVixTable` builds VIX futures and options for any model;
+  which :class:`alvh.pricing.MarkovVixTable` builds VIX futures and options for any model;
 - the regime transition matrix per step (:meth:`PathModel.regime_transition`).
 
 State convention: ``var`` is the annualised instantaneous variance that drives the next step
@@ -203,7 +203,7 @@ class PathModel(ABC):
         """``(kappa_q, theta_q, sigma, b_extra)`` when the Q variance is a pure CIR process.
 
         Then ``VIX^2 / 100^2 = a v + b + b_extra`` and VIX options have the exact CIR-law price
-        (:class:`sim.pricing.VixOptionTable`); ``None`` for other models.
+        (:class:`alvh.pricing.VixOptionTable`); ``None`` for other models.
         """
         return None
 
@@ -212,7 +212,7 @@ class PathModel(ABC):
 
         Simulating the returned model (:meth:`simulate`) gives Monte Carlo paths of the variance
         state and the regime under the pricing measure Q, from which VIX futures and options can be
-        priced by plain averaging (``sim.vixcheck`` compares them with the pricing tables). The
+        priced by plain averaging (``alvh.vixcheck`` compares them with the pricing tables). The
         returned model's :meth:`vix` equals this model's, and its Q dynamics equal its P dynamics
         (it is its own :meth:`q_model`); its one-step law agrees with :meth:`q_step`, the
         quadrature the pricing tables are built from.

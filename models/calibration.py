@@ -35,8 +35,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import differentiate, optimize, stats
 
-from models.base import FitReport, PathModel
-from models.heston import VIX_TAU, FellerConditionWarning, HestonParams, vix_coefficients
+from alvh.models.base import FitReport, PathModel
+from alvh.models.heston import VIX_TAU, FellerConditionWarning, HestonParams, vix_coefficients
 
 __all__ = [
     "HestonCalibration", "calibrate_heston", "heston_fit_report", "market_statistics", "model_statistics",
@@ -344,7 +344,7 @@ def market_statistics(spx_close: np.ndarray, vix_close: np.ndarray) -> dict[str,
 
 
 def heston_fit_report(cal: HestonCalibration) -> FitReport:
-    """The :class:`models.base.FitReport` of a Heston calibration (6 free parameters)."""
+    """The :class:`alvh.models.base.FitReport` of a Heston calibration (6 free parameters)."""
     p = cal.params
     values = {k: float(getattr(p, k)) for k in (*_NAMES, "kappa_q", "theta_q")}
     return FitReport(

@@ -11,7 +11,7 @@ The model, on daily SPX log returns in **percent** (``r_t = 100 ln(S_t / S_{t-1}
 parameter ``eta > 2`` and skew ``lambda in (-1, 1)`` (``lambda < 0``: longer left tail), called
 ``lambda_`` here. Units: ``mu`` in % per day, ``h`` and ``omega`` in %^2 per day.
 
-State convention (:mod:`models.base`): ``var = h_{t+1} * 252 / 1e4``, the annualised conditional
+State convention (:mod:`alvh.models.base`): ``var = h_{t+1} * 252 / 1e4``, the annualised conditional
 variance of the *next* day's return, known at today's close.
 
 Persistence. The one-step mean of the variance is ``E_t[h_{t+2}] = omega + phi h_{t+1}`` with the
@@ -53,7 +53,7 @@ from typing import Any
 import numpy as np
 from scipy import integrate, special
 
-from models.base import AffineVix, FitReport, PathModel, Paths, State
+from alvh.models.base import AffineVix, FitReport, PathModel, Paths, State
 
 __all__ = [
     "TRADING_DAYS",
@@ -392,7 +392,7 @@ def _check_dt(dt: float) -> None:
 
 
 class GjrGarchModel(AffineVix, PathModel):
-    """GJR-GARCH(1,1) with skew-t innovations as a :class:`models.base.PathModel`.
+    """GJR-GARCH(1,1) with skew-t innovations as a :class:`alvh.models.base.PathModel`.
 
     Parameters
     ----------
@@ -676,7 +676,7 @@ class GjrGarchModel(AffineVix, PathModel):
         return x_next, np.full(int(m), 1.0 / m)
 
     def q_model(self, drift: float = 0.0) -> "GjrGarchModel":
-        """The model whose P recursion is this model's Q variance law (see :meth:`models.base.PathModel.q_model`).
+        """The model whose P recursion is this model's Q variance law (see :meth:`alvh.models.base.PathModel.q_model`).
 
         Q is defined in the module docstring ("P versus Q") and :meth:`q_step`: the variance
         follows the P recursion itself (same ``omega, alpha, gamma, beta``, same skew-t), and the

@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import integrate, special, stats
 
-from models.base import Paths, PathModel, State
+from alvh.models.base import Paths, PathModel, State
 
 __all__ = [
     "VIX_TAU",
@@ -214,7 +214,7 @@ def simulate_qe(
         ``rng.standard_normal((n_paths // 2, n_steps, 2))`` is drawn; with ``normals`` of shape
         ``(m, n_steps, 2)``, the paths are driven by ``[normals, -normals]`` (``2 m`` paths).
     engine : {"numba", "numpy"}, default "numba"
-        ``"numba"``: the compiled kernels of :mod:`models.kernels` (draws from a ``Generator``
+        ``"numba"``: the compiled kernels of :mod:`alvh.models.kernels` (draws from a ``Generator``
         made inside compiled code: the same numbers in the same order; another ``rng``, such as
         a ``RandomState``, is drawn from in NumPy);
         ``"numpy"``: the vectorised reference below. Both give the same paths up to rounding:
@@ -252,7 +252,7 @@ def simulate_qe(
         if antithetic and n_paths % 2:
             raise ValueError(f"antithetic sampling needs an even n_paths, got {n_paths}")
         if engine == "numba" and isinstance(rng, np.random.Generator):
-            from models.kernels import simulate_heston_qe
+            from alvh.models.kernels import simulate_heston_qe
 
             return simulate_heston_qe(s0, v0, kappa, theta, sigma, rho, drift, dt, n_steps, n_paths=n_paths,
                                       rng=rng, antithetic=antithetic, psi_c=psi_c)
@@ -271,7 +271,7 @@ def simulate_qe(
         )
     n = normals.shape[0]
     if engine == "numba":
-        from models.kernels import heston_qe_kernel
+        from alvh.models.kernels import heston_qe_kernel
 
         spot = np.empty((n, n_steps + 1))
         var = np.empty((n, n_steps + 1))
@@ -625,7 +625,7 @@ def heston_call_price(
 
 
 class HestonModel(PathModel):
-    """Heston as a :class:`models.base.PathModel`: QE paths under P, CIR-law prices under Q.
+    """Heston as a :class:`alvh.models.base.PathModel`: QE paths under P, CIR-law prices under Q.
 
     Parameters
     ----------
@@ -680,7 +680,7 @@ class HestonModel(PathModel):
         return (self.params.kappa_q, self.params.theta_q, self.params.sigma, 0.0)
 
     def q_model(self, drift: float = 0.0) -> "HestonModel":
-        """Heston with the Q parameters as its P parameters (see :meth:`models.base.PathModel.q_model`).
+        """Heston with the Q parameters as its P parameters (see :meth:`alvh.models.base.PathModel.q_model`).
 
         Under Q (Heston 1993, eq. 6; module docstring) the variance is CIR with ``kappa_q``,
         ``theta_q`` and the same ``sigma`` and ``rho``; the returned model has ``kappa = kappa_q``,
@@ -750,7 +750,7 @@ def cir_quantile_step(x, dt: float, kappa: float, theta: float, sigma: float, m:
         ``F^{-1}((j + 1/2) / m)`` of the scaled noncentral chi-square law (:func:`cir_transition`),
         then scaled to the exact conditional mean (:func:`_moment_matched`; mid-quantiles alone
         understate it by up to 0.2%). The variance is left a little low on purpose: the linear
-        mass splitting of :class:`sim.pricing.MarkovVixTable` adds variance back.
+        mass splitting of :class:`alvh.pricing.MarkovVixTable` adds variance back.
     weights : ndarray of shape (m,)
         ``1 / m`` each.
     """

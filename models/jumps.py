@@ -1,6 +1,6 @@
 """Stochastic volatility with jumps: Bates (SVJ) and SVCJ path models, reference prices, calibration.
 
-Two extensions of :mod:`models.heston` (same ``HestonParams`` for the diffusive part, same QE
+Two extensions of :mod:`alvh.models.heston` (same ``HestonParams`` for the diffusive part, same QE
 scheme for it):
 
 **Bates (1996)** -- lognormal jumps in the log price, independent of the variance::
@@ -20,7 +20,7 @@ simultaneous jumps in price and variance with one intensity ``lam_j``::
 Measures. Paths are simulated under P with ``E_P[S_{t+dt} / S_t] = exp(mu dt)`` (the jump
 compensator ``lam_j kbar`` is in the drift). Prices use Q: the diffusive variance follows Heston's
 market price of variance risk (``kappa_q = kappa + lam``, ``theta_q = kappa theta / kappa_q``,
-:class:`models.heston.HestonParams`), and the jump law under Q has its own parameters
+:class:`alvh.models.heston.HestonParams`), and the jump law under Q has its own parameters
 (``lam_j_q, mu_j_q, sigma_j_q`` for Bates; ``lam_j_q, mu_s_q, sigma_s_q, mu_v_q, rho_j_q`` for SVCJ),
 which default to the P values (no jump risk premium) unless given. Under Q the drift is ``r - q``.
 
@@ -48,9 +48,9 @@ from dataclasses import asdict
 import numpy as np
 from scipy import differentiate, optimize, special
 
-from models.base import AffineVix, FitReport, Paths, PathModel, State
-from models.calibration import returns_and_vix2
-from models.heston import (
+from alvh.models.base import AffineVix, FitReport, Paths, PathModel, State
+from alvh.models.calibration import returns_and_vix2
+from alvh.models.heston import (
     gil_pelaez_call,
     VIX_TAU,
     _cir_moments,
@@ -113,7 +113,7 @@ def _check_state(state0: State, n_steps: int, dt: float) -> None:
 
 def _simulate_jump_diffusion(model, state0: State, n_steps: int, dt: float, rng: np.random.Generator,
                              intensity, jumps) -> Paths:
-    """QE diffusion (:func:`models.heston.qe_step`) plus compound-Poisson jumps, for Bates and SVCJ.
+    """QE diffusion (:func:`alvh.models.heston.qe_step`) plus compound-Poisson jumps, for Bates and SVCJ.
 
     Each step draws the two QE normals, then the Poisson counts at intensity
     ``lam_j * intensity[t]``; ``jumps(c, rng)`` returns the summed log-price jumps and the summed
@@ -310,7 +310,7 @@ def bates_call_price(s0: float, strike: float, tau: float, r: float, q: float, v
     -----
     Bates (1996), RFS 9(1), appendix: Gil-Pelaez probabilities ``P1, P2`` from
     :func:`bates_characteristic_function`, the same integration as
-    :func:`models.heston.heston_call_price`. With ``lam_j = 0`` it is the Heston price; with
+    :func:`alvh.models.heston.heston_call_price`. With ``lam_j = 0`` it is the Heston price; with
     ``sigma -> 0`` and ``v0 = theta`` it tends to Merton's (1976) jump-diffusion price.
     """
     args = (tau, s0, r, q, v0, kappa, theta, sigma, rho, lam_j, mu_j, sigma_j)
@@ -351,7 +351,7 @@ def svcj_call_price(s0: float, strike: float, tau: float, r: float, q: float, v0
 
 
 class BatesModel(PathModel):
-    """Bates (1996) SVJ model as a :class:`models.base.PathModel`.
+    """Bates (1996) SVJ model as a :class:`alvh.models.base.PathModel`.
 
     Parameters
     ----------
@@ -382,7 +382,7 @@ class BatesModel(PathModel):
         dv     = kappa (theta - v) dt + sigma sqrt(v) dW^v
 
     Simulation: Andersen's (2008) QE step with martingale correction for the diffusion
-    (:func:`models.heston.qe_step`, drift ``mu - lam_j m_t kbar``), then ``N ~ Poisson(lam_j m_t dt)``
+    (:func:`alvh.models.heston.qe_step`, drift ``mu - lam_j m_t kbar``), then ``N ~ Poisson(lam_j m_t dt)``
     jumps added to ``ln S`` as ``N mu_j + sqrt(N) sigma_j Z`` (exact for the compound Poisson sum),
     where ``m_t`` is the step's intensity multiplier. Hence ``E_P[S_{t+dt}/S_t] = exp(mu dt)``
     exactly.
@@ -469,7 +469,7 @@ class BatesModel(PathModel):
     def vix(self, var, regime=None) -> np.ndarray:
         """Model VIX (points): ``100 sqrt(a v + b + b_jump)``.
 
-        ``(a, b)`` are Heston's Q coefficients (:func:`models.heston.vix_coefficients`, Zhang & Zhu
+        ``(a, b)`` are Heston's Q coefficients (:func:`alvh.models.heston.vix_coefficients`, Zhang & Zhu
         2006, eq. 6) and ``b_jump = 2 lam_j_q (exp(mu_j_q + sigma_j_q^2/2) - 1 - mu_j_q)`` the
         log-contract jump term (Duan & Yeh 2010; Carr & Wu 2009); see the module docstring.
         """
@@ -485,7 +485,7 @@ class BatesModel(PathModel):
         """``E_Q[int_t^{t+tau} v_s ds + sum of squared jumps]``.
 
         Equals ``tau * avg_Q(v, tau) + tau lam_j_q (mu_j_q^2 + sigma_j_q^2)``: the Heston
-        Q-expected integrated variance (:func:`models.heston.expected_average_variance`) plus the
+        Q-expected integrated variance (:func:`alvh.models.heston.expected_average_variance`) plus the
         expected quadratic variation of the compound-Poisson part, ``lam E[J^2] tau``.
         """
         tau = np.asarray(tau, dtype=float)
@@ -497,7 +497,7 @@ class BatesModel(PathModel):
         """Exact CIR transition of ``v`` under Q at ``m`` mid-quantiles, moment-matched.
 
         Price jumps do not move the variance, so the Q transition is Heston's
-        (:func:`models.heston.cir_quantile_step`). The points of each node are then adjusted so
+        (:func:`alvh.models.heston.cir_quantile_step`). The points of each node are then adjusted so
         their mean is the exact conditional mean ``theta_q + (x - theta_q) e^{-kappa_q dt}`` and
         their variance the exact CIR variance where that keeps them >= 0 (mid-quantiles alone
         understate both slightly, see :func:`_moment_matched`).
@@ -517,7 +517,7 @@ class BatesModel(PathModel):
         return (self.params.kappa_q, self.params.theta_q, self.params.sigma, self.b_jump)
 
     def q_model(self, drift: float = 0.0) -> "BatesModel":
-        """Bates with its Q parameters as P parameters (see :meth:`models.base.PathModel.q_model`).
+        """Bates with its Q parameters as P parameters (see :meth:`alvh.models.base.PathModel.q_model`).
 
         Q is defined in the class docstring and the module docstring: the diffusive variance
         follows Heston's market price of variance risk (``kappa_q``, ``theta_q``, same ``sigma``,
@@ -587,7 +587,7 @@ class SvcjModel(AffineVix, PathModel):
     (2000). ``rho_j mu_v < 1`` is needed for ``E[e^J] = exp(mu_s + sigma_s^2/2) / (1 - rho_j mu_v)``
     to be finite.
 
-    Simulation: QE diffusion step (:func:`models.heston.qe_step`, drift ``mu - lam_j m_t kbar``),
+    Simulation: QE diffusion step (:func:`alvh.models.heston.qe_step`, drift ``mu - lam_j m_t kbar``),
     then ``N ~ Poisson(lam_j m_t dt)`` jumps; their variance jumps (sum of ``N`` exponentials,
     a Gamma(N, mu_v) draw) are added to ``v`` at the end of the step and their price jumps
     (``N mu_s + rho_j Z_sum + sqrt(N) sigma_s Z``) to ``ln S``. ``E_P[S_{t+dt}/S_t] = exp(mu dt)``
@@ -777,7 +777,7 @@ class SvcjModel(AffineVix, PathModel):
         Notes
         -----
         No jump (probability ``1 - p``): the exact CIR law of the diffusion under Q at ``m``
-        mid-quantiles (:func:`models.heston.cir_quantile_step`). One jump (probability ``p``): a
+        mid-quantiles (:func:`alvh.models.heston.cir_quantile_step`). One jump (probability ``p``): a
         coarser CIR quadrature (``mc`` mid-quantiles) plus an exponential jump of mean ``c``
         represented by the 8-point Gauss-Laguerre rule (exact for the moments of an exponential up
         to order 15). The CIR points are moment-matched (:func:`_moment_matched`), and ``(p, c)``
@@ -822,7 +822,7 @@ class SvcjModel(AffineVix, PathModel):
         return None
 
     def q_model(self, drift: float = 0.0) -> "SvcjModel":
-        """SVCJ with its Q parameters as P parameters (see :meth:`models.base.PathModel.q_model`).
+        """SVCJ with its Q parameters as P parameters (see :meth:`alvh.models.base.PathModel.q_model`).
 
         Q is defined in the module docstring and :meth:`vix_coefficients` / :meth:`q_moments`:
         diffusive variance with ``kappa_q = kappa + lam``, ``theta_q = kappa theta / kappa_q``, the
@@ -1112,7 +1112,7 @@ def _hessian_stderr(f, x, free, scales, natural):
 
 
 def _heston_start(r, vix2, dt):
-    """Start of the diffusive block, as :func:`models.calibration.calibrate_heston` picks it."""
+    """Start of the diffusive block, as :func:`alvh.models.calibration.calibrate_heston` picks it."""
     rv = float(r.var() / dt)
     kq0 = 1.0
     a0, _ = vix_coefficients(kq0, 1.0)
@@ -1189,7 +1189,7 @@ def calibrate_bates(spx: np.ndarray, vix: np.ndarray, dt: float = 1.0 / 252.0, s
     -----
     With the model VIX of :meth:`BatesModel.vix`, each VIX close gives the state
     ``v_t = (VIX_t^2 - b - b_jump) / a`` (the option-implied-state approach of Ait-Sahalia &
-    Kimmel 2007, JFE 83, sec. 4, as in :func:`models.calibration.calibrate_heston`). Given ``v_t``
+    Kimmel 2007, JFE 83, sec. 4, as in :func:`alvh.models.calibration.calibrate_heston`). Given ``v_t``
     the daily pair ``(r_{t+1}, v_{t+1})`` has the Euler law of the Heston diffusion (bivariate
     normal, covariance ``v_t dt [[1, rho sigma], [rho sigma, sigma^2]]``, return mean
     ``(mu - lam_j kbar - v_t/2) dt``), mixed with probability ``lam_j dt`` with the same law whose

@@ -3,7 +3,7 @@
 Heston QE (Andersen 2008) with martingale correction, compiled:
 
 * :func:`heston_qe_kernel` steps paths on given normals into caller-owned arrays, with the
-  arithmetic of :func:`models.heston.qe_step`; on the same normals it agrees with
+  arithmetic of :func:`alvh.models.heston.qe_step`; on the same normals it agrees with
   ``simulate_qe(..., engine="numpy")`` to rounding (~1e-15 relative; see its Notes).
 * :func:`simulate_heston_qe` draws the normals inside compiled code from a
   :class:`numpy.random.Generator`, in the order of ``rng.standard_normal((n_paths, n_steps,
@@ -192,7 +192,7 @@ def ndtr(a: float) -> float:
 
 
 def qe_constants(kappa: float, theta: float, sigma: float, rho: float, dt: float) -> tuple[float, ...]:
-    """Step constants of the QE scheme, computed with NumPy exactly as :func:`models.heston.qe_step`.
+    """Step constants of the QE scheme, computed with NumPy exactly as :func:`alvh.models.heston.qe_step`.
 
     Parameters
     ----------
@@ -231,7 +231,7 @@ def qe_constants(kappa: float, theta: float, sigma: float, rho: float, dt: float
 @numba.njit(cache=True, error_model="numpy", inline="always")
 def _qe_step(x, v, zv, zs, theta, drift_dt, psi_c, e, c1, c2, k0, k1, k2, k3, k4, big_a):
     """One QE step for one path, ``(log_s, v) -> (log_s_next, v_next)``: the arithmetic of
-    :func:`models.heston.qe_step` in the same order, evaluating only the branch taken."""
+    :func:`alvh.models.heston.qe_step` in the same order, evaluating only the branch taken."""
     m = theta + (v - theta) * e
     s2 = v * c1 + c2
     psi = s2 / (m * m)
@@ -602,7 +602,7 @@ def heston_qe_kernel(s0, v0, kappa, theta, sigma, rho, drift, dt, normals, psi_c
 
     Notes
     -----
-    The arithmetic of :func:`models.heston.qe_step` (Andersen 2008, eqs. (17)-(18), (23),
+    The arithmetic of :func:`alvh.models.heston.qe_step` (Andersen 2008, eqs. (17)-(18), (23),
     (25)-(27), (33), Proposition 9) per path and step, on the same normals, in numba nopython
     code: the variance by the same operations in the same order (it agrees bit for bit except
     after an exponential-branch step, where NumPy's and libm's ``log`` may differ in the last
@@ -692,7 +692,7 @@ def simulate_heston_qe(
     model", J. Computational Finance 11(3): variance step eqs. (23), (25)-(27) with the moments
     of eqs. (17)-(18); log-price step eq. (33) with gamma_1 = gamma_2 = 1/2; martingale
     correction Proposition 9. Same draws, same order and same arithmetic as
-    :func:`models.heston.simulate_qe` with ``engine="numpy"``, which is the reference, and bit
+    :func:`alvh.models.heston.simulate_qe` with ``engine="numpy"``, which is the reference, and bit
     for bit the paths of :func:`heston_qe_kernel` on ``rng.standard_normal((n_paths, n_steps,
     2))``. The draws are NumPy's ziggurat, run in compiled code on the ``rng``'s bit generator
     (on PCG64 inlined, its state read from and written back to ``rng.bit_generator.state``),

@@ -12,7 +12,7 @@ SPX and its variance move for one day under that regime's Heston dynamics (Hesto
     d<W^S, W^v> = rho_r dt,
 
 simulated with Andersen's (2008) QE step and martingale correction
-(:func:`models.heston.qe_step`, called with per-path parameter arrays gathered by regime). The
+(:func:`alvh.models.heston.qe_step`, called with per-path parameter arrays gathered by regime). The
 variance is continuous across a switch: only its drift and diffusion change. This is the same
 labelling as Hamilton's filter, where the return ending on day ``t`` is drawn under ``S_t``.
 
@@ -41,7 +41,7 @@ and within each step the CIR mean ``theta_j + (m - theta_j) exp(-kappa_j u)`` (C
 Ross 1985) is integrated **exactly** over ``u`` in ``[0, h]``; the last, fractional step of the
 window (``tau / h = 20.71`` trading days) is integrated over its fraction. So ``A, B`` are the
 exact Q-expectation for this discrete-switching model, and with identical regimes they equal the
-Heston coefficients of :func:`models.heston.vix_coefficients` to rounding.
+Heston coefficients of :func:`alvh.models.heston.vix_coefficients` to rounding.
 :meth:`RegimeSwitchingModel.atm_total_variance` is the same integral for any horizon.
 
 Time step
@@ -64,7 +64,7 @@ Estimation (:func:`calibrate_regimes`)
 2. The per-regime Heston parameters (see :func:`calibrate_regimes`, Notes): ``theta_r`` and
    ``mu_r`` from the regime's return variance and mean; common ``kappa`` and ``rho`` and a vol of
    variance ``sigma_r`` proportional to ``sqrt(theta_r)`` (the same Feller ratio in every regime)
-   from the one-regime joint SPX+VIX QMLE of :func:`models.calibration.calibrate_heston` on the
+   from the one-regime joint SPX+VIX QMLE of :func:`alvh.models.calibration.calibrate_heston` on the
    2014-2018 window (the option-implied-state approach of Aït-Sahalia & Kimmel 2007); one common
    variance risk premium ``lam`` that matches the window's mean ``VIX^2`` given its smoothed
    regime path.
@@ -83,8 +83,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from models.base import FitReport, PathModel, Paths, State
-from models.heston import VIX_TAU, FellerConditionWarning, HestonParams, cir_quantile_step, qe_step
+from alvh.models.base import FitReport, PathModel, Paths, State
+from alvh.models.heston import VIX_TAU, FellerConditionWarning, HestonParams, cir_quantile_step, qe_step
 
 __all__ = [
     "STEP_DT",
@@ -289,7 +289,7 @@ class RegimeSwitchingModel(PathModel):
     ----------
     params : sequence of HestonParams, length R
         Heston parameters of each regime under P plus its market price of variance risk ``lam``
-        (each validated by :class:`models.heston.HestonParams`: ``|rho| < 1``, ``theta > 0``,
+        (each validated by :class:`alvh.models.heston.HestonParams`: ``|rho| < 1``, ``theta > 0``,
         ``kappa + lam > 0``, ...; a Feller violation only warns). Their ``v0`` fields are ignored
         except ``params[regime0].v0``, the default initial variance when ``v0`` is not given.
     transition : array_like of shape (R, R)
@@ -447,7 +447,7 @@ class RegimeSwitchingModel(PathModel):
             Must be ``1/252`` (within 1e-12).
         rng : numpy.random.Generator
             Draws, in this order: normals of shape ``(n_paths, n_steps, 2)`` (variance, price), as
-            :meth:`models.heston.HestonModel.simulate`; then uniforms ``(n_paths, n_steps)`` for
+            :meth:`alvh.models.heston.HestonModel.simulate`; then uniforms ``(n_paths, n_steps)`` for
             the chain. With identical regimes the paths equal Heston's for the same seed.
         intensity : ignored
             The model has no jumps.
@@ -615,7 +615,7 @@ class RegimeSwitchingModel(PathModel):
         return (float(self.kappa_q[0]), float(self.theta_q[0]), float(self.sigma[0]), 0.0)
 
     def q_model(self, drift: float = 0.0) -> "RegimeSwitchingModel":
-        """The model whose P dynamics are this model's Q dynamics (see :meth:`models.base.PathModel.q_model`).
+        """The model whose P dynamics are this model's Q dynamics (see :meth:`alvh.models.base.PathModel.q_model`).
 
         Q is defined in the module docstring ("Measures"): each regime's variance is CIR with
         ``kappa_Q,r``, ``theta_Q,r`` and the same ``sigma_r``, ``rho_r``, and the regime chain has
@@ -624,7 +624,7 @@ class RegimeSwitchingModel(PathModel):
         and SPX drift ``mu = drift`` (``r - q``), the same :attr:`transition`, names, ``v0`` and
         ``regime0``; so its :meth:`vix`, :meth:`q_step` and :meth:`regime_transition` equal this
         model's, and its one-day law from ``(v, i)`` is the mixture that
-        :class:`sim.pricing.MarkovVixTable` builds (switch by :attr:`transition`, then one QE step
+        :class:`alvh.pricing.MarkovVixTable` builds (switch by :attr:`transition`, then one QE step
         of the new regime's CIR).
         """
         with warnings.catch_warnings():
@@ -970,8 +970,8 @@ def calibrate_regimes(
     regime_dates : array_like of datetime64, optional
         Dates of ``regime_spx`` when it is a plain array.
     regime_names : sequence of str, optional
-    heston : models.calibration.HestonCalibration, optional
-        A finished :func:`models.calibration.calibrate_heston` fit of the same window (saves its
+    heston : alvh.models.calibration.HestonCalibration, optional
+        A finished :func:`alvh.models.calibration.calibrate_heston` fit of the same window (saves its
         ~2 s); computed when not given.
     search_reps : int, default 0
         Random restarts of the statsmodels fit.
@@ -1006,7 +1006,7 @@ def calibrate_regimes(
       is then exactly ``sum_r pi_r theta_r``, the Markov-switching model's unconditional return
       variance (sum the recursion of :func:`regime_integral_coefficients` over ``j``), although
       ``v`` lags each switch by a half-life ``ln 2 / kappa``.
-    - ``kappa`` and ``rho`` common, from :func:`models.calibration.calibrate_heston` on the
+    - ``kappa`` and ``rho`` common, from :func:`alvh.models.calibration.calibrate_heston` on the
       SPX+VIX window (joint QMLE, Aït-Sahalia & Kimmel 2007): the speed at which the VIX-implied
       variance reverts and the leverage correlation are the two things one regime's VIX path
       identifies well.
@@ -1027,7 +1027,7 @@ def calibrate_regimes(
     """
     from scipy import optimize
 
-    from models.calibration import calibrate_heston
+    from alvh.models.calibration import calibrate_heston
 
     if abs(float(dt) - STEP_DT) > 1e-12:
         raise ValueError(f"dt must be 1/252: the regime chain is estimated and simulated daily, got {dt}")

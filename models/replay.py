@@ -1,7 +1,7 @@
 """Historical replay: the real SPX/VIX path as a one-path "model", priced by a calibrated model.
 
 The strategy then runs on what really happened. Paths are the real closes; the variance state is
-the one the pricing model implies from the real VIX (:meth:`~models.base.PathModel.var_from_vix`),
+the one the pricing model implies from the real VIX (:meth:`~alvh.models.base.PathModel.var_from_vix`),
 so SPX options and VIX futures/options are marked by the pricing model's Q side on the real state.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.base import Paths, PathModel, State
+from alvh.models.base import Paths, PathModel, State
 
 __all__ = ["HistoricalReplay"]
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from models.base import Paths, PathModel, State
+from alvh.models.base import Paths, PathModel, State
 
 __all__ = ["Shock", "PRESETS", "preset_shock", "apply_shock", "event_intensity", "simulate_with_overlays"]
 
@@ -132,7 +132,7 @@ def apply_shock(model: PathModel, state: State, shock: Shock) -> State:
     """The state after ``shock``, from the previous day's ``state``.
 
     SPX: ``spot * (1 + spx_return)``; VIX: ``model.vix(var) * vix_multiplier``, turned back into a
-    variance by :meth:`~models.base.PathModel.var_from_vix` (exact wherever the shocked VIX is
+    variance by :meth:`~alvh.models.base.PathModel.var_from_vix` (exact wherever the shocked VIX is
     above the model's floor), plus ``var_jump``.
     """
     regime = state.regime if shock.regime is None else np.full_like(state.regime, shock.regime)

@@ -53,8 +53,8 @@ import numpy as np
 import xarray as xr
 from jsonschema.exceptions import best_match
 
-from sim.checkpoint import CheckpointError, CheckpointExists, StorageError, atomic_write_bytes, file_sha256
-from sim.config import ConfigError, Scenario, parse_scenario, schema_problem
+from alvh.checkpoint import CheckpointError, CheckpointExists, StorageError, atomic_write_bytes, file_sha256
+from alvh.config import ConfigError, Scenario, parse_scenario, schema_problem
 
 __all__ = ["BATCH_SCHEMA", "BatchSpec", "Point", "load_batch", "is_batch_file", "batch_from_scenarios",
            "run_batch", "gather", "BatchOutcome", "summary_html"]
@@ -328,7 +328,7 @@ def _settings(spec: BatchSpec, pt: Point) -> dict:
     """What a complete point was run with: a resumed batch reruns the point if any of it changed."""
     import hashlib
 
-    from sim.parallel import pinned_versions
+    from alvh.parallel import pinned_versions
 
     return {"scenario_sha256": hashlib.sha256(pt.scenario.text.encode()).hexdigest(), "paths": spec.paths,
             "seed": spec.seed, "versions": pinned_versions()}
@@ -342,7 +342,7 @@ def _batch_settings(spec: BatchSpec) -> dict:
     """What a batch was started with; ``--resume`` with other settings is refused."""
     import hashlib
 
-    from sim.parallel import pinned_versions
+    from alvh.parallel import pinned_versions
 
     return {"batch_sha256": hashlib.sha256(spec.text.encode()).hexdigest(), "paths": spec.paths, "seed": spec.seed,
             "versions": pinned_versions()}
@@ -364,7 +364,7 @@ def run_batch(spec: BatchSpec, out: Path, jobs: int = 1, backend: str = "joblib"
     out : Path
         Output folder (see the module docstring).
     jobs, backend, scheduler
-        Where chunks run (:func:`sim.runner.run`); one Dask client serves the whole batch.
+        Where chunks run (:func:`alvh.runner.run`); one Dask client serves the whole batch.
     resume, fresh : bool
         Continue an interrupted batch in ``out`` (complete points skipped, the point in progress
         resumed from its chunk checkpoint), or discard it.
@@ -381,14 +381,14 @@ def run_batch(spec: BatchSpec, out: Path, jobs: int = 1, backend: str = "joblib"
 
     Raises
     ------
-    sim.outdir.OutputFolderError
+    alvh.outdir.OutputFolderError
         ``out`` holds anything alvh did not write (checked before any work; nothing is written).
-    sim.checkpoint.CheckpointExists
+    alvh.checkpoint.CheckpointExists
         ``out`` holds a batch and neither ``resume`` nor ``fresh`` is set.
-    sim.checkpoint.CheckpointError
+    alvh.checkpoint.CheckpointError
         The batch in ``out`` was started with another batch text, paths, seed or package versions,
         or another process is writing ``out``.
-    sim.checkpoint.StorageError
+    alvh.checkpoint.StorageError
         The disk filled up (points already complete stay complete).
     RuntimeError, OSError, distributed.KilledWorker
         Dask: an unreachable scheduler, workers with other package versions, workers that keep dying.
@@ -396,8 +396,8 @@ def run_batch(spec: BatchSpec, out: Path, jobs: int = 1, backend: str = "joblib"
     import os
     import shutil
 
-    from sim.checkpoint import QuietFileHandler, output_lock
-    from sim.outdir import BATCH_ENTRIES, check_batch_folder, check_writable, read_marker, write_marker
+    from alvh.checkpoint import QuietFileHandler, output_lock
+    from alvh.outdir import BATCH_ENTRIES, check_batch_folder, check_writable, read_marker, write_marker
 
     out = Path(os.path.abspath(out))
     check_batch_folder(out)     # before any work: never write into, or delete, what alvh did not write
@@ -430,9 +430,9 @@ def run_batch(spec: BatchSpec, out: Path, jobs: int = 1, backend: str = "joblib"
 def _run_batch_locked(spec, out, jobs, backend, scheduler, progress, command, say, handler_cls) -> BatchOutcome:
     import os
 
-    from tqdm.auto import tqdm
+    from alvh.parallel import progress_bar
 
-    from sim.pipeline import checkpoint_folder, run_scenario
+    from alvh.pipeline import checkpoint_folder, run_scenario
 
     handler = handler_cls(out / "batch.log", encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
@@ -467,13 +467,13 @@ def _run_batch_locked(spec, out, jobs, backend, scheduler, progress, command, sa
                 todo.append(pt)
         _write_manifest(out, spec, state)
         if backend == "dask" and todo:
-            from sim.parallel import dask_client
+            from alvh.parallel import dask_client
 
             client = dask_client(scheduler, jobs if jobs > 0 else (os.cpu_count() or 1))
         totals = {pt.name: 1 if pt.scenario.model["type"] == "replay" else
                   -(-(spec.paths or pt.scenario.simulation["n_paths"]) // pt.scenario.simulation["chunk_size"])
                   for pt in todo}
-        overall = tqdm(total=sum(totals.values()), desc=f"batch {spec.name}: chunks of {len(todo)} point(s)",
+        overall = progress_bar(total=sum(totals.values()), desc=f"batch {spec.name}: chunks of {len(todo)} point(s)",
                        unit="chunk", disable=not progress, position=0)
         with overall:
             for k, pt in enumerate(todo, 1):
@@ -490,7 +490,7 @@ def _run_batch_locked(spec, out, jobs, backend, scheduler, progress, command, sa
                 kwargs = dict(n_paths=spec.paths, seed=spec.seed, jobs=jobs, backend=backend, scheduler=scheduler,
                               client=client, progress=progress, on_chunk=advance, command=command)
                 try:
-                    from sim.runner import prepare
+                    from alvh.runner import prepare
 
                     seed = pt.scenario.simulation["seed"] if spec.seed is None else spec.seed
                     kwargs["prepared"] = prepare(pt.scenario, seed)  # once, even if the point must start again
@@ -528,7 +528,7 @@ def _run_batch_locked(spec, out, jobs, backend, scheduler, progress, command, sa
                 (out / stale).unlink(missing_ok=True)
             log.error("batch %s: no point is complete; no batch.nc or summary written", spec.name)
         else:
-            from sim.results import write_dataset
+            from alvh.results import write_dataset
 
             write_dataset(ds, out / "batch.nc")
             atomic_write_bytes(out / "summary.html", summary_html(ds).encode(), "batch summary")
@@ -537,7 +537,7 @@ def _run_batch_locked(spec, out, jobs, backend, scheduler, progress, command, sa
         return BatchOutcome(complete=complete, failed=failed, skipped=skipped, dataset=ds)
     finally:
         if client is not None:
-            from sim.parallel import close_client
+            from alvh.parallel import close_client
 
             close_client(client)
         log.removeHandler(handler)
@@ -558,7 +558,7 @@ def gather(spec: BatchSpec, out: Path, state: dict, command: str = "") -> xr.Dat
     ``(scenario, *grid dims)`` for ``point_status``, ``point_error``, ``point_name``, ``n_paths``.
     Points that failed are NaN / empty. Returns None when the batch has no point.
     """
-    from sim.results import package_versions
+    from alvh.results import package_versions
 
     if not spec.points:
         return None

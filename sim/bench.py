@@ -163,25 +163,25 @@ def best_of(fn: Callable[[], object], repeats: int, warmup: Callable[[], object]
 def heston_kernel() -> tuple[Callable, str]:
     """Our Heston QE path generator and its name.
 
-    ``models.kernels.simulate_heston_qe`` (compiled) when it exists, else the numpy reference
-    ``models.heston.simulate_qe`` behind the same signature
+    ``alvh.models.kernels.simulate_heston_qe`` (compiled) when it exists, else the numpy reference
+    ``alvh.models.heston.simulate_qe`` behind the same signature
     ``(s0, v0, kappa, theta, sigma, rho, drift, dt, n_steps, *, n_paths, rng, antithetic=False,
     psi_c=1.5) -> (spot, var)``, arrays of shape ``(n_paths, n_steps + 1)``.
     """
     try:
-        from models.kernels import simulate_heston_qe
-        return simulate_heston_qe, "models.kernels.simulate_heston_qe"
+        from alvh.models.kernels import simulate_heston_qe
+        return simulate_heston_qe, "alvh.models.kernels.simulate_heston_qe"
     except ImportError:
-        from models.heston import simulate_qe
+        from alvh.models.heston import simulate_qe
 
         def simulate(s0, v0, kappa, theta, sigma, rho, drift, dt, n_steps, *, n_paths, rng, antithetic=False,
                      psi_c=1.5):
             if antithetic:
-                raise ValueError("models.heston.simulate_qe has no antithetic option")
+                raise ValueError("alvh.models.heston.simulate_qe has no antithetic option")
             return simulate_qe(s0, v0, kappa, theta, sigma, rho, drift, dt, n_steps, rng=rng, n_paths=n_paths,
                                psi_c=psi_c)
 
-        return simulate, "models.heston.simulate_qe (numpy; models.kernels.simulate_heston_qe not found)"
+        return simulate, "alvh.models.heston.simulate_qe (numpy; alvh.models.kernels.simulate_heston_qe not found)"
 
 
 def _ours_once(n_paths: int, seed: int):
@@ -307,9 +307,9 @@ def time_pipelines(prepared, n_paths: int, chunk_size: int, jobs: Sequence[int],
                    seed: int | None = None, analyse: bool | Sequence[bool] = True) -> list[dict]:
     """Time the whole Monte Carlo pipeline on several worker counts, interleaved.
 
-    ``sim.runner.prepare`` (data, calibration, VIX tables, surface) is done once before and not
-    counted. What is timed: ``sim.runner.run`` (Heston paths, the condor and every hedge layer priced
-    and marked daily, per-path summaries) and, where ``analyse``, ``sim.results.analyse`` (the metric
+    ``alvh.runner.prepare`` (data, calibration, VIX tables, surface) is done once before and not
+    counted. What is timed: ``alvh.runner.run`` (Heston paths, the condor and every hedge layer priced
+    and marked daily, per-path summaries) and, where ``analyse``, ``alvh.results.analyse`` (the metric
     table and the claim check).
 
     Each repeat runs every configuration once, in the order given (for ``jobs=[1, 2]``: 1, 2, 1, 2,
@@ -323,7 +323,7 @@ def time_pipelines(prepared, n_paths: int, chunk_size: int, jobs: Sequence[int],
 
     Parameters
     ----------
-    prepared : sim.runner.Prepared
+    prepared : alvh.runner.Prepared
     n_paths : int
     chunk_size : int
         Paths per chunk (joblib task).
@@ -349,8 +349,8 @@ def time_pipelines(prepared, n_paths: int, chunk_size: int, jobs: Sequence[int],
     ValueError
         If ``analyse`` is a sequence of another length than ``jobs``.
     """
-    from sim.results import analyse as analyse_result
-    from sim.runner import run
+    from alvh.results import analyse as analyse_result
+    from alvh.runner import run
 
     jobs = [int(j) for j in jobs]
     flags = [bool(analyse)] * len(jobs) if np.ndim(analyse) == 0 else [bool(a) for a in analyse]
@@ -443,7 +443,7 @@ def peak_tree_rss(cmd: list[str], timeout: float, interval: float = 0.2, **popen
 
 def alvh_run_command(scenario: Path | str, n_paths: int, jobs: int, out: Path | str) -> list[str]:
     """The ``alvh run`` command line measured by (e), with this interpreter."""
-    return [sys.executable, "-m", "sim.cli", "run", str(scenario), "--paths", str(n_paths), "--jobs", str(jobs),
+    return [sys.executable, "-m", "alvh.cli", "run", str(scenario), "--paths", str(n_paths), "--jobs", str(jobs),
             "--no-checkpoint", "--no-progress", "--out", str(out)]
 
 
@@ -518,7 +518,7 @@ def run_suite(only: str | set = "abcde", quick: bool = False, repeats: int = 3, 
         (e): seconds allowed per ``alvh run``.
     scenario : path
         (b), (d), (e): scenario file (default ``scenarios/bench.toml``).
-    prepared : sim.runner.Prepared, optional
+    prepared : alvh.runner.Prepared, optional
         For (b), (d): an already prepared scenario (then ``scenario`` is not read for them).
     say : callable, optional
         Progress lines (default: print to stderr).
@@ -575,8 +575,8 @@ def run_suite(only: str | set = "abcde", quick: bool = False, repeats: int = 3, 
     pipe = None
     if only & {"b", "d"}:
         if prepared is None:
-            from sim.config import load_scenario
-            from sim.runner import prepare
+            from alvh.config import load_scenario
+            from alvh.runner import prepare
 
             sc = load_scenario(scenario)
             say(f"bench (b/d): preparing {scenario} (data, calibration, VIX tables, surface; not timed)")

@@ -350,7 +350,7 @@ class ChunkStore:
     def save(self, i: int, out: dict[str, np.ndarray]) -> None:
         """Persist chunk ``i`` atomically, then list it in the manifest.
 
-        ``out`` is the dict of arrays :func:`sim.runner.simulate_chunk` returns (any shapes and
+        ``out`` is the dict of arrays :func:`alvh.runner.simulate_chunk` returns (any shapes and
         numeric dtypes, each stored exactly; names are ``.npy`` members of the archive).
 
         Raises

@@ -1,8 +1,8 @@
 """Per-strategy metrics and the verdicts on the four ALVH claims, from a run's arrays.
 
 Pure numpy/scipy on the arrays a run produces (:class:`RunArrays`); no engine imports. Every number
-comes with a standard error and/or a 95% confidence interval from :mod:`sim.metrics`; daily
-statistics pool path-days with errors clustered by path (see the notes of :mod:`sim.metrics`).
+comes with a standard error and/or a 95% confidence interval from :mod:`alvh.metrics`; daily
+statistics pool path-days with errors clustered by path (see the notes of :mod:`alvh.metrics`).
 
 Units: money in USD in the inputs; outputs in % of capital (``capital``), "per year" figures
 divide a horizon total by ``years``; deltas in "per condor" SPX delta units (dollar delta /
@@ -32,8 +32,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from scipy import stats
 
-from sim import metrics as mx
-from sim import varred
+from alvh import metrics as mx
+from alvh import varred
 
 __all__ = ["StrategyInfo", "RunArrays", "MetricRow", "ClaimThresholds", "ClaimRow", "CLAIM_TEXTS",
            "LEG_NAMES", "HEDGED_KINDS", "PER_STRATEGY_FIELDS", "strategy_metrics", "claim_check"]
@@ -134,7 +134,7 @@ class RunArrays:
         Trading days per year (252).
     controls : dict of str to (array_like of shape (n,), float), optional
         Control variates: per-path values (an array, or anything ``np.asarray`` reads into one, such
-        as a stored field) and their exactly known mean (:mod:`sim.varred`); with
+        as a stored field) and their exactly known mean (:mod:`alvh.varred`); with
         them, the metric table adds control-variate means of P&L and cost and the measured
         standard-error reduction factor.
 
@@ -233,7 +233,7 @@ class MetricRow:
     label : str
         The metric in words (strategy-independent).
     units : str
-    est : sim.metrics.Estimate
+    est : alvh.metrics.Estimate
     """
 
     strategy: str
@@ -395,7 +395,7 @@ def _regime_masks(a: RunArrays) -> list[tuple[str, np.ndarray]]:
 
 
 def _per_path(n_paths: int):
-    """The per-path sample as the :mod:`sim.metrics` path functions take it.
+    """The per-path sample as the :mod:`alvh.metrics` path functions take it.
 
     Those need 2 values; a single path (a historical replay) is given twice, which leaves its mean,
     quantiles, VaR and CVaR equal to the value itself (the errors are then discarded).
@@ -422,7 +422,7 @@ def _cost_rate(hedge_daily: np.ndarray, mask: np.ndarray | None, a: RunArrays) -
     """Annualised net hedge cost on the selected path-days, % of capital per year.
 
     ``-(sum of hedge daily P&L) / (number of path-days) * steps_per_year / capital * 100``, a ratio
-    of sums with a path-clustered delta-method SE (:func:`sim.metrics.ratio_of_sums`).
+    of sums with a path-clustered delta-method SE (:func:`alvh.metrics.ratio_of_sums`).
     """
     est, _ = mx.ratio_of_sums(-hedge_daily, None, mask)
     return _scale(est, a.steps_per_year / a.capital * 100.0)
@@ -447,9 +447,9 @@ def strategy_metrics(a: RunArrays) -> list[MetricRow]:
 
         * ``pnl_mean`` mean annual P&L (% of capital per year);
         * ``var95_annual``, ``cvar95_annual``, ``var99_annual``, ``cvar99_annual``: VaR / CVaR of the
-          annual loss ``-pnl / capital * 100 / years`` (% of capital; :func:`sim.metrics.var_cvar`);
+          annual loss ``-pnl / capital * 100 / years`` (% of capital; :func:`alvh.metrics.var_cvar`);
         * ``var95_daily``, ``cvar95_daily``, ``var99_daily``, ``cvar99_daily``: of the daily loss, all
-          path-days pooled (% of capital; :func:`sim.metrics.pooled_var_cvar`, SE clustered by path);
+          path-days pooled (% of capital; :func:`alvh.metrics.pooled_var_cvar`, SE clustered by path);
         * ``max_drawdown_mean`` (% of capital), ``worst_day_mean`` (% of capital, a negative number
           for a loss), ``peak_capital_used_median`` (% of capital);
         * ``leg_<leg>_pnl_mean`` per condor leg (% of capital per year; the condor is the same in
@@ -469,7 +469,7 @@ def strategy_metrics(a: RunArrays) -> list[MetricRow]:
           (% of capital per year) and ``cost_share_1_2``, the share of paths with a cost in [1, 2]
           (1, Wilson interval);
         * ``hedge_efficiency``: ``cvar99_annual_reduction`` per 1% of mean annual cost
-          (% of capital per (% of capital per year); :func:`sim.metrics.ratio`, NaN when the mean
+          (% of capital per (% of capital per year); :func:`alvh.metrics.ratio`, NaN when the mean
           cost is not above 2 SE);
         * ``convexity``: mean hedge P&L per year summed on the path-days in the worst 1% of the
           unhedged daily P&L (pooled), divided by the mean annual hedge cost (1; ratio of means,
@@ -480,14 +480,14 @@ def strategy_metrics(a: RunArrays) -> list[MetricRow]:
           ``hedge_commission_mean`` (% of capital per year), ``hedge_active_share_mean`` (1);
         * with control variates (``a.controls``): ``pnl_mean_cv`` for every strategy and
           ``cost_mean_cv`` for hedged ones (same units as ``pnl_mean`` / ``cost_mean``), each with
-          ``*_cv_se_factor``, the measured SE plain / SE with controls (1; :mod:`sim.varred`);
+          ``*_cv_se_factor``, the measured SE plain / SE with controls (1; :mod:`alvh.varred`);
         * with more than one regime: ``cost_rate_regime_<r>``, the annualised net hedge cost on the
           regime's path-days (% of capital per year; ratio of sums, SE clustered by path).
 
     Raises
     ------
     ValueError
-        For non-finite per-path values or daily P&L (:mod:`sim.metrics`).
+        For non-finite per-path values or daily P&L (:mod:`alvh.metrics`).
 
     Notes
     -----
@@ -833,7 +833,7 @@ def claim_check(a: RunArrays, thresholds: ClaimThresholds = ClaimThresholds()) -
         has more than one), then claim 4 (regime "all" only). Statistics:
 
         1. "all": median of ``hedge_cost_annual_pct`` over paths, order-statistic CI
-           (:func:`sim.metrics.quantile`); per regime r: ``-(sum of hedge daily P&L on r-days) /
+           (:func:`alvh.metrics.quantile`); per regime r: ``-(sum of hedge daily P&L on r-days) /
            (r path-days) * steps_per_year / capital * 100`` (hedge daily P&L = strategy minus
            unhedged daily P&L), path-clustered ratio SE. Supported iff the CI lies in ``cost_band``.
         2. retained loss share ``sum(hedged loss) / sum(unhedged loss)`` on crash path-days (unhedged
@@ -846,7 +846,7 @@ def claim_check(a: RunArrays, thresholds: ClaimThresholds = ClaimThresholds()) -
            and the unhedged delta are finite; supported iff CI high <= ``near_neutral_delta`` and
            the paired reduction of mean |delta| vs unhedged has CI low > 0; refuted iff CI low >
            ``near_neutral_delta`` or the reduction's CI high <= 0.
-        4. paired CVaR 99% reduction of the annual loss (% of capital; :func:`sim.metrics.cvar_difference`);
+        4. paired CVaR 99% reduction of the annual loss (% of capital; :func:`alvh.metrics.cvar_difference`);
            supported iff CI low > ``material_share`` of the unhedged CVaR 99%, refuted iff CI high is
            below it; not decidable with fewer than ``min_n`` paths in the 1% tail.
 

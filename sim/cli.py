@@ -4,10 +4,10 @@
   [--backend joblib|dask] [--scheduler ADDRESS]``: one scenario end to end, every finished chunk
   checkpointed so that ``--resume`` continues an interrupted run;
 - ``alvh batch BATCH.toml | SCENARIO.toml ... [--out DIR] [--resume | --fresh] [...]``: a grid or a
-  set of scenarios, one dataset and one summary (:mod:`sim.batch`);
+  set of scenarios, one dataset and one summary (:mod:`alvh.batch`);
 - ``alvh rerun RESULTS.nc [--out DIR]``: reproduce a result from its own metadata and compare;
 - ``alvh agree A.nc B.nc [--alpha A] [--top K]``: whether two runs of one scenario agree within their
-  standard errors (:mod:`sim.agree`);
+  standard errors (:mod:`alvh.agree`);
 - ``alvh calibrate MODEL [--data SCENARIO.toml] [--start D] [--end D] [--out FILE]``: fit a model
   to the real data and write a parameter file a scenario can name in ``[model] params``;
 - ``alvh validate [MODEL ...] [--paths N] [--seed S] [--params-dir DIR] [--out FILE]``: simulated vs
@@ -17,7 +17,7 @@
 - ``alvh bench [--quick] [--only a,b,c,d,e] [--json PATH] [--repeats K] [...]``: path generation, the
   whole pipeline, parallel scaling and peak memory, each as a ratio against a reference measured in
   the same run (QuantLib's Heston Monte Carlo, numpy's normal draws, one worker, a smaller run), with
-  its target (:mod:`sim.bench`);
+  its target (:mod:`alvh.bench`);
 - ``alvh bench pricing [--n N] [--repeats R]``: micro-benchmark of SPX option evaluation (surface
   lookup + Black–Scholes price and delta) in options per second, against Black–Scholes alone.
 
@@ -229,7 +229,7 @@ def _execution_errors() -> tuple:
     """Failures of the workers or the cluster, reported in one line (exit 1)."""
     from distributed import KilledWorker
 
-    from sim.parallel import WorkerLostError
+    from alvh.parallel import WorkerLostError
 
     return (WorkerLostError, KilledWorker, RuntimeError, TimeoutError, OSError)
 
@@ -257,7 +257,7 @@ def _say(msg: str) -> None:
 
 
 def _model_types() -> tuple[str, ...]:
-    from sim.modelspec import MODEL_TYPES
+    from alvh.modelspec import MODEL_TYPES
 
     return MODEL_TYPES
 
@@ -268,12 +268,12 @@ def _fail(message: str, code: int = 2) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from sim.checkpoint import CheckpointError, StorageError
-    from sim.config import ConfigError, load_scenario
-    from sim.data import DataError
-    from sim.modelspec import ParamsFileError
-    from sim.outdir import OutputFolderError
-    from sim.pipeline import run_scenario
+    from alvh.checkpoint import CheckpointError, StorageError
+    from alvh.config import ConfigError, load_scenario
+    from alvh.data import DataError
+    from alvh.modelspec import ParamsFileError
+    from alvh.outdir import OutputFolderError
+    from alvh.pipeline import run_scenario
 
     try:
         scenario = load_scenario(args.scenario)
@@ -308,17 +308,17 @@ def _run(args: argparse.Namespace) -> int:
     except _execution_errors() as exc:  # workers or the cluster
         return _fail(f"{type(exc).__name__}: {exc}" + _resume_hint(exc, not args.no_checkpoint,
                                                                      "finished chunks are kept"), 1)
-    from sim import report
+    from alvh import report
 
     print(report.summary_text(ds, out_dir))
     return 0
 
 
 def _batch(args: argparse.Namespace) -> int:
-    from sim.batch import batch_from_scenarios, is_batch_file, load_batch, run_batch
-    from sim.checkpoint import CheckpointError, StorageError
-    from sim.config import ConfigError
-    from sim.outdir import OutputFolderError, check_batch_folder
+    from alvh.batch import batch_from_scenarios, is_batch_file, load_batch, run_batch
+    from alvh.checkpoint import CheckpointError, StorageError
+    from alvh.config import ConfigError
+    from alvh.outdir import OutputFolderError, check_batch_folder
 
     problem = _check_backend(args)
     if problem:
@@ -367,7 +367,7 @@ def _batch(args: argparse.Namespace) -> int:
 
 
 def _agree(args: argparse.Namespace) -> int:
-    from sim.agree import agreement, format_agreement, load_metrics
+    from alvh.agree import agreement, format_agreement, load_metrics
 
     try:
         a, b = load_metrics(args.a), load_metrics(args.b)
@@ -384,13 +384,13 @@ def _rerun(args: argparse.Namespace) -> int:
 
     import xarray as xr
 
-    from sim.checkpoint import CheckpointError, StorageError
-    from sim.config import ConfigError, parse_scenario
-    from sim.data import DataError
-    from sim.modelspec import ParamsFileError
-    from sim.outdir import OutputFolderError, check_result_folder
-    from sim.pipeline import compare_results, run_scenario
-    from sim.results import package_versions
+    from alvh.checkpoint import CheckpointError, StorageError
+    from alvh.config import ConfigError, parse_scenario
+    from alvh.data import DataError
+    from alvh.modelspec import ParamsFileError
+    from alvh.outdir import OutputFolderError, check_result_folder
+    from alvh.pipeline import compare_results, run_scenario
+    from alvh.results import package_versions
 
     problem = _check_backend(args)
     if problem:
@@ -459,8 +459,8 @@ def _rerun(args: argparse.Namespace) -> int:
 
 def _data_for(args: argparse.Namespace):
     """The calibration data: a scenario's [data] table (or the defaults) with --start/--end applied."""
-    from sim.config import ConfigError, load_scenario, parse_scenario
-    from sim.data import load_market_data
+    from alvh.config import ConfigError, load_scenario, parse_scenario
+    from alvh.data import load_market_data
 
     scenario = load_scenario(args.data) if getattr(args, "data", None) else parse_scenario('name = "calibrate"')
     spec = dict(scenario.data)
@@ -475,9 +475,9 @@ def _data_for(args: argparse.Namespace):
 
 
 def _calibrate(args: argparse.Namespace) -> int:
-    from sim.config import ConfigError
-    from sim.data import DataError
-    from sim.modelspec import calibrate, write_params
+    from alvh.config import ConfigError
+    from alvh.data import DataError
+    from alvh.modelspec import calibrate, write_params
 
     try:
         data = _data_for(args)
@@ -534,7 +534,7 @@ def pricing_validation(models: dict, n_paths: int, mc_paths: int, seed: int) -> 
     n_paths : int
         Stationary P paths for the futures curve (one year each after a year of burn-in).
     mc_paths : int
-        Q Monte Carlo paths per start state (:func:`sim.vixcheck.vix_table_vs_mc`).
+        Q Monte Carlo paths per start state (:func:`alvh.vixcheck.vix_table_vs_mc`).
     seed : int
 
     Returns
@@ -543,7 +543,7 @@ def pricing_validation(models: dict, n_paths: int, mc_paths: int, seed: int) -> 
     """
     import numpy as np
 
-    from sim.vixcheck import futures_term_structure, vix_table_vs_mc
+    from alvh.vixcheck import futures_term_structure, vix_table_vs_mc
 
     err_lines = [
         f"VIX pricer minus Monte Carlo under each model's Q dynamics ({mc_paths:,} paths per start state; start VIX "
@@ -587,10 +587,10 @@ def pricing_validation(models: dict, n_paths: int, mc_paths: int, seed: int) -> 
 def _validate(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from models.calibration import market_statistics, model_statistics
-    from sim.config import ConfigError
-    from sim.data import DataError
-    from sim.modelspec import MODEL_TYPES, ParamsFileError, calibrate, read_params
+    from alvh.models.calibration import market_statistics, model_statistics
+    from alvh.config import ConfigError
+    from alvh.data import DataError
+    from alvh.modelspec import MODEL_TYPES, ParamsFileError, calibrate, read_params
 
     known = [t for t in MODEL_TYPES if t != "replay"]
     models = args.models or known
@@ -642,9 +642,9 @@ def _bench(args: argparse.Namespace) -> int:
         return _bench_suite(args)
     import platform
 
-    from models.heston import HestonModel, HestonParams
-    from sim.pricing import SpxSmile
-    from sim.surface import SsviSurface, benchmark_surface
+    from alvh.models.heston import HestonModel, HestonParams
+    from alvh.pricing import SpxSmile
+    from alvh.surface import SsviSurface, benchmark_surface
 
     repeats = args.repeats or 7
     fourier = benchmark_surface(n=args.n, repeats=repeats)
@@ -669,10 +669,10 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _bench_suite(args: argparse.Namespace) -> int:
-    """``alvh bench``: the five measurements of :mod:`sim.bench`, a table on stdout, progress on stderr."""
-    from sim import bench
-    from sim.config import ConfigError, load_scenario
-    from sim.data import DataError
+    """``alvh bench``: the five measurements of :mod:`alvh.bench`, a table on stdout, progress on stderr."""
+    from alvh import bench
+    from alvh.config import ConfigError, load_scenario
+    from alvh.data import DataError
 
     scenario = Path(args.scenario) if args.scenario else bench.DEFAULT_SCENARIO
     if set(args.only) & set("bde"):

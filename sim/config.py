@@ -2,13 +2,14 @@
 
 A scenario names its data, model, simulation size, market frictions and strategy rules. Every key is
 optional except ``name``; a missing key takes the default documented in the schema below (and in
-the spec dataclasses of :mod:`sim.strategy`). An unknown key, a wrong type or an out-of-range value is
+the spec dataclasses of :mod:`alvh.strategy`). An unknown key, a wrong type or an out-of-range value is
 refused with :class:`ConfigError`, whose message names the file, the key and the rule.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import math
 import tomllib
 from dataclasses import dataclass
@@ -18,12 +19,12 @@ from typing import Any
 import jsonschema
 from jsonschema.exceptions import best_match
 
-from models.stress import PRESETS
-from sim.costs import SPX_MULTIPLIER, VIX_FUTURE_MULTIPLIER, VIX_OPTION_MULTIPLIER, Frictions, InstrumentCosts
-from sim.data import BUILTIN_DATA
-from sim.modelspec import MODEL_TYPES
-from sim.pricing import SpxSmile
-from sim.strategy import (INSTRUMENTS, SIZINGS, STRIKE_RULES, TRIGGERS, CondorSpec, HedgeSpec, LayerSpec,
+from alvh.models.stress import PRESETS
+from alvh.costs import SPX_MULTIPLIER, VIX_FUTURE_MULTIPLIER, VIX_OPTION_MULTIPLIER, Frictions, InstrumentCosts
+from alvh.data import BUILTIN_DATA
+from alvh.modelspec import MODEL_TYPES
+from alvh.pricing import SpxSmile
+from alvh.strategy import (INSTRUMENTS, SIZINGS, STRIKE_RULES, TRIGGERS, CondorSpec, HedgeSpec, LayerSpec,
                           MarketSpec, baseline_hedges, default_alvh_layers, dte_to_steps)
 
 __all__ = ["ConfigError", "Scenario", "SCHEMA", "NAME_PATTERN", "load_scenario", "parse_scenario", "schema_problem"]
@@ -208,7 +209,7 @@ SCHEMA: dict[str, Any] = _table(
             "baselines": _table({
                 "include": {"type": "array", "items": {"enum": list(_BASELINES)}, "uniqueItems": True,
                             "default": list(_BASELINES),
-                            "description": "built-in competing hedges run on the same paths (sim.strategy.baseline_hedges), "
+                            "description": "built-in competing hedges run on the same paths (alvh.strategy.baseline_hedges), "
                                            "at the main hedge's budget"},
             }),
         }),
@@ -494,7 +495,7 @@ def parse_scenario(text: str, where: str = "<scenario>", path: Path | None = Non
         problem = _file_problem(pp, "parameter file")
         if problem:
             raise ConfigError(f"{where}: key 'model.params': {problem}")
-        from sim.modelspec import check_params_file
+        from alvh.modelspec import check_params_file
 
         try:    # read and checked as the run will, before any data is loaded
             check_params_file(pp, m["pricing"] if m["type"] == "replay" else m["type"])
@@ -543,7 +544,7 @@ def _hedges(st: dict, analysis: dict, where: str, spy: float = 252.0) -> tuple[t
             out.append(HedgeSpec(name=name, label=label, layers=layers, **kwargs))
         except ValueError as exc:
             raise ConfigError(f"{where}: key '{key}': {exc}") from None
-        for i, ly in enumerate(layers):   # the engine's rule (sim.strategy._Hedge), checked before any work
+        for i, ly in enumerate(layers):   # the engine's rule (alvh.strategy._Hedge), checked before any work
             o, r = max(dte_to_steps(ly.dte_open, spy), 1), dte_to_steps(ly.dte_roll, spy)
             if not r < o:
                 raise ConfigError(f"{where}: key '{key}.layers[{i}].dte_roll': opening DTE {ly.dte_open:g} and roll "
@@ -559,6 +560,60 @@ def _hedges(st: dict, analysis: dict, where: str, spy: float = 252.0) -> tuple[t
     elif analysis["budget_sweep"]:
         raise ConfigError(f"{where}: key 'analysis.budget_sweep': there is no hedge to sweep")
     return tuple(out), (main.name if main is not None else "")
+
+
+def scenario_reference() -> str:
+    """The scenario reference page (Markdown), generated from :data:`SCHEMA`: one row per key with its
+    type, bounds or choices, default and description. ``docs/pages/scenario-reference.md`` is this
+    text (a test keeps it so)."""
+    def kind(s: dict) -> str:
+        if "enum" in s:
+            return "one of " + ", ".join(f"`{json.dumps(v)}`" for v in s["enum"])
+        if "const" in s:
+            return f"`{s['const']}` only"
+        if "oneOf" in s:
+            return " or ".join(kind(b) for b in s["oneOf"])
+        t = s.get("type", "")
+        if t in ("number", "integer"):
+            lo = (f">= {s['minimum']:g}" if "minimum" in s else f"> {s['exclusiveMinimum']:g}"
+                  if "exclusiveMinimum" in s else "")
+            hi = (f"<= {s['maximum']:g}" if "maximum" in s else f"< {s['exclusiveMaximum']:g}"
+                  if "exclusiveMaximum" in s else "")
+            return f"{t}" + (f" ({', '.join(x for x in (lo, hi) if x)})" if lo or hi else "")
+        if t == "array":
+            items = s.get("items", {})
+            return "list of " + (kind(items) if items.get("type") != "object" else "tables")
+        if t == "string" and "pattern" in s:
+            return f"string matching `{s['pattern']}`"
+        return t or "table"
+
+    rows = []
+
+    def walk(s: dict, path: str) -> None:
+        if s.get("type") == "object" and "properties" in s:
+            for k, sub in s["properties"].items():
+                walk(sub, f"{path}.{k}" if path else k)
+            return
+        if s.get("type") == "object" and isinstance(s.get("additionalProperties"), dict):
+            rows.append((path, "table of named tables (NAME below)", "", s.get("description", "")))
+            walk(s["additionalProperties"], f"{path}.NAME")
+            return
+        default = json.dumps(s["default"]) if "default" in s else ""
+        rows.append((path, kind(s), default, s.get("description", "")))
+        if s.get("type") == "array" and s.get("items", {}).get("type") == "object":
+            walk(s["items"], f"{path}[k]")
+
+    walk(SCHEMA, "")
+    esc = lambda t: str(t).replace("|", "\\|")  # noqa: E731
+    out = ["# Scenario reference", "",
+           "Every key of a scenario file (TOML), generated from the schema in `sim/config.py`",
+           "(`alvh.config.SCHEMA`). Only `name` is required; a missing key takes its default. Every number",
+           "must be finite. Rules across keys (layer allocations summing to 1, roll before entry, the SSVI",
+           "bound, stress regimes within the model's) are checked when the file is read; see",
+           "[reliability](reliability.md).", "",
+           "| key | type and bounds | default | description |", "|---|---|---|---|"]
+    out += [f"| `{k}` | {esc(t)} | {'`' + esc(d) + '`' if d else ''} | {esc(desc)} |" for k, t, d, desc in rows]
+    return "\n".join(out) + "\n"
 
 
 def load_scenario(path: str | Path) -> Scenario:

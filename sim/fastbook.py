@@ -1,15 +1,15 @@
-"""Compiled (numba) engine of :func:`sim.strategy.run_books`: the condor and hedge books path by path.
+"""Compiled (numba) engine of :func:`alvh.strategy.run_books`: the condor and hedge books path by path.
 
-:func:`sim.strategy.run_books` is the reference implementation, vectorised over paths with numpy.
+:func:`alvh.strategy.run_books` is the reference implementation, vectorised over paths with numpy.
 Its rules are all per path (the surface and VIX tables are shared read-only), so the same day-by-day
 logic runs here as one scalar loop per path (``for p: for t: condor; for each hedge: for each
 layer``) in one compiled kernel that writes straight into the preallocated arrays of the
-:class:`~sim.strategy.BookResult`. The arithmetic follows the numpy engine operation by operation
+:class:`~alvh.strategy.BookResult`. The arithmetic follows the numpy engine operation by operation
 (the same order of additions, the same formulas), so the two agree to round-off
 (tests/test_fastbook.py checks 1e-10 relative on every output array).
 
 What the kernel covers (:func:`supported` says which inputs qualify; anything else runs on the
-numpy engine, which :func:`sim.strategy.run_books` dispatches to):
+numpy engine, which :func:`alvh.strategy.run_books` dispatches to):
 
 - the condor: delta strikes (and delta wings), wings in points, profit take, stop, ``close_dte``,
   entry schedule, time shift, margin sizing, costs, settlement at expiry, the last day's marking,
@@ -18,19 +18,19 @@ numpy engine, which :func:`sim.strategy.run_books` dispatches to):
   spreads; strike rules ``otm``, ``breakeven`` and ``delta`` (SPX smile delta, or the Black-76
   delta of a VIX call from the table price); triggers
   ``always``, ``vix_above``, ``vix_sustained``, ``condor_decay``; sizing ``budget``, ``bands`` and
-  ``vega``; exit multiple, RSI exit (:func:`sim.strategy.wilder_rsi`, computed by numpy before the
+  ``vega``; exit multiple, RSI exit (:func:`alvh.strategy.wilder_rsi`, computed by numpy before the
   kernel), rolls, settlement, both caps, ``stagger_days``, capital, active share, deltas;
-- a single regime (``regime=None``), the model's Fourier surface (:class:`sim.surface.FourierSurface`
+- a single regime (``regime=None``), the model's Fourier surface (:class:`alvh.surface.FourierSurface`
   whose Q-expected variance is the Heston/Bates/SVCJ closed form) and a
-  :class:`sim.pricing.VixOptionTable`.
+  :class:`alvh.pricing.VixOptionTable`.
 
-Not covered (numpy engine): ``trace=True``, regimes (:class:`~sim.pricing.MarkovVixTable`) and the SSVI
+Not covered (numpy engine): ``trace=True``, regimes (:class:`~alvh.pricing.MarkovVixTable`) and the SSVI
 surface.
 
 The scalar Black-Scholes, normal CDF, ATM-variance and Fourier-surface helpers are those of
-:mod:`sim.fastprice` (one implementation for both compiled layers).
+:mod:`alvh.fastprice` (one implementation for both compiled layers).
 
-``ALVH_NUMPY_REFERENCE=1`` in the environment sends :func:`sim.strategy.run_books` to the numpy
+``ALVH_NUMPY_REFERENCE=1`` in the environment sends :func:`alvh.strategy.run_books` to the numpy
 engine.
 """
 
@@ -49,9 +49,9 @@ except ImportError:  # pragma: no cover
     numba = None
     _HAVE_NUMBA = False
 
-from sim.fastprice import (_atm_tv, _bs_delta, _bs_pre, _fourier_smile, _implied_stdev, _nmax, _nmin,  # noqa: E402
+from alvh.fastprice import (_atm_tv, _bs_delta, _bs_pre, _fourier_smile, _implied_stdev, _nmax, _nmin,  # noqa: E402
                            _npow, borrow, ndtr)
-from sim.fastprice import _fourier_state as _fp_fourier_state  # noqa: E402
+from alvh.fastprice import _fourier_state as _fp_fourier_state  # noqa: E402
 
 __all__ = ["supported", "run_books_compiled", "numpy_engine", "drawdown_and_worst_day"]
 
@@ -60,7 +60,7 @@ _LOCAL = threading.local()
 
 @contextlib.contextmanager
 def numpy_engine(on: bool = True):
-    """Within this block (this thread), :func:`supported` says no: :func:`sim.strategy.run_books` runs
+    """Within this block (this thread), :func:`supported` says no: :func:`alvh.strategy.run_books` runs
     its numpy engine (the reference)."""
     prev = getattr(_LOCAL, "off", False)
     _LOCAL.off = bool(on)
@@ -88,19 +88,19 @@ _GUESS_STEP = 0.25
 
 
 # ================================================================================================
-# scalar pricing (the shared helpers come from sim.fastprice)
+# scalar pricing (the shared helpers come from alvh.fastprice)
 # ================================================================================================
 
 
 @_jit
 def _fourier_state(tau, var, var_nodes, atm, fp):
-    """:func:`sim.fastprice._fourier_state` with the model's own ATM total variance (no reference given)."""
+    """:func:`alvh.fastprice._fourier_state` with the model's own ATM total variance (no reference given)."""
     return _fp_fourier_state(tau, var, 0.0, False, var_nodes, atm, fp)
 
 
 @_jit
 def _spx_legs(s, v, tau, strikes, is_call, n_legs, rate, div, var_nodes, atm, coef, fp, price, delta):
-    """:func:`sim.pricing.spx_option` of ``n_legs`` options on one path (same spot, state, maturity)
+    """:func:`alvh.pricing.spx_option` of ``n_legs`` options on one path (same spot, state, maturity)
     into ``price`` and ``delta``."""
     ok = math.isfinite(tau) and math.isfinite(v) and tau > 0.0
     r0, gv, gt, ht, w_atm, den = 0, 0.0, 0.0, 0.0, 0.0, 0.0
@@ -119,8 +119,8 @@ def _spx_legs(s, v, tau, strikes, is_call, n_legs, rate, div, var_nodes, atm, co
 
 @_jit
 def _spx_vega_sum(s, v, tau, strikes, sgn, rate, div, var_nodes, atm, coef, fp):
-    """``sum_j sgn_j vega_j`` of the condor's legs as :func:`sim.surface.surface_option` (then
-    :func:`sim.surface.bs_greeks`) computes it: vega per 1.00 of volatility."""
+    """``sum_j sgn_j vega_j`` of the condor's legs as :func:`alvh.surface.surface_option` (then
+    :func:`alvh.surface.bs_greeks`) computes it: vega per 1.00 of volatility."""
     ok = math.isfinite(tau) and math.isfinite(v) and tau > 0.0
     r0, gv, gt, ht, w_atm, den = 0, 0.0, 0.0, 0.0, 0.0, 0.0
     if ok:
@@ -147,9 +147,9 @@ def _spx_vega_sum(s, v, tau, strikes, sgn, rate, div, var_nodes, atm, coef, fp):
 
 @_jit
 def _strike_for_delta(s, v, tau, target, is_call, consts, var_nodes, atm, coef, fp):
-    """The bisection of :func:`sim.pricing.strike_for_delta` on one path: the unrounded strike and
+    """The bisection of :func:`alvh.pricing.strike_for_delta` on one path: the unrounded strike and
     its delta. ``consts`` = ``(math.exp((r - q) tau), np.exp((r - q) tau), sqrt(tau), exp(-r tau),
-    exp(-q tau))`` (:func:`sim.surface._bisection_constants`)."""
+    exp(-q tau))`` (:func:`alvh.surface._bisection_constants`)."""
     e_math, e_np, sqt, dq = consts[0], consts[1], consts[2], consts[4]
     fwd = s * e_math
     fwd_p = s * e_np
@@ -246,7 +246,7 @@ def _grid_walk(tk, target, tau, is_call, fwd_p, sqt, dq, r0, gv, gt, ht, w_atm, 
 
 @_jit
 def _tick_strike_for_delta(s, v, tau, target, is_call, consts, var_nodes, atm, coef, fp):
-    """:func:`sim.pricing.strike_for_delta` on one path: ``(strike on the 5-point grid, ok)``; ``ok``
+    """:func:`alvh.pricing.strike_for_delta` on one path: ``(strike on the 5-point grid, ok)``; ``ok``
     is False where the delta cannot be reached (the numpy code raises).
 
     The 64-step bisection (:func:`_strike_for_delta`) costs 65 surface evaluations. Its result is
@@ -319,7 +319,7 @@ def _tick_strike_for_delta(s, v, tau, target, is_call, consts, var_nodes, atm, c
 
 @_jit
 def _locate(nodes, guide, x):
-    """``_locate`` of :class:`sim.pricing.VixOptionTable`: clip, ``searchsorted(right) - 1`` clipped to
+    """``_locate`` of :class:`alvh.pricing.VixOptionTable`: clip, ``searchsorted(right) - 1`` clipped to
     ``0 .. n - 2``, and the weight of the upper node (NaN: index ``n - 2``, weight NaN)."""
     n = nodes.shape[0]
     if x != x:
@@ -341,7 +341,7 @@ def _locate(nodes, guide, x):
 
 @_jit
 def _vix_call(x, s, k, nodes, guide, calls, strikes):
-    """:meth:`sim.pricing.VixOptionTable.call` for spot VIX ``x``, ``s`` steps, strike index ``k``.
+    """:meth:`alvh.pricing.VixOptionTable.call` for spot VIX ``x``, ``s`` steps, strike index ``k``.
 
     ``calls`` is the table transposed to (steps, strikes, nodes), so that the two nodes of one
     lookup share a cache line (:func:`_table_args`)."""
@@ -353,7 +353,7 @@ def _vix_call(x, s, k, nodes, guide, calls, strikes):
 
 @_jit
 def _vix_call_delta(x, s, j, fut, tau, rate, nodes, guide, calls, strikes):
-    """``_black76_call_delta`` of :mod:`sim.strategy` for the table's call of strike index ``j``: the
+    """``_black76_call_delta`` of :mod:`alvh.strategy` for the table's call of strike index ``j``: the
     Black-76 call delta ``N(d1)`` on the future (Black 1976, J. Financial Economics 3) from the
     implied total deviation of the table price; where none exists, 1 below the future and 0 above
     (as the numpy engine maps NaN)."""
@@ -406,7 +406,7 @@ def _strike_index(k, n_strikes):
 
 @_jit
 def _half_spread_sum(legs, n_legs, x, vix_ref, cost):
-    """``(half_spread(legs) * multiplier).sum(axis=0)`` of :class:`sim.costs.InstrumentCosts`;
+    """``(half_spread(legs) * multiplier).sum(axis=0)`` of :class:`alvh.costs.InstrumentCosts`;
     ``cost`` = (multiplier, min_half_spread, rel_half_spread, vix_elasticity, commission, max_half_spread)."""
     scale = _npow(_nmax(x, 1e-6) / vix_ref, cost[3])
     acc = 0.0
@@ -459,7 +459,7 @@ def _kernel(spot, var, vix, measure, rsi, dt, rate, div, cap, beta, vix_ref, cos
     n_steps = t_len - 1
     n_h = hi_.shape[0]
     l_max = max(lf.shape[1], 1)
-    # every array handed to a helper as a borrowed view (sim.fastprice.borrow): no atomic reference
+    # every array handed to a helper as a borrowed view (alvh.fastprice.borrow): no atomic reference
     # counting per call; the arguments outlive the kernel, the scratch rows are views of `scratch`
     costs, c_consts, l_consts = borrow(costs), borrow(c_consts), borrow(l_consts)
     var_nodes, atm, coef, fp = borrow(var_nodes), borrow(atm), borrow(coef), borrow(fp)
@@ -900,7 +900,7 @@ _SURF_CACHE: dict = {}
 
 def _fourier_args(surface):
     """``(var_nodes, atm_flat, coef, params)`` of a FourierSurface for the kernel, or a reason string."""
-    from sim.surface import FourierSurface, _q_variance_coefficients
+    from alvh.surface import FourierSurface, _q_variance_coefficients
 
     if type(surface) is not FourierSurface:
         return f"SPX surface {type(surface).__name__} (only FourierSurface is compiled)"
@@ -934,7 +934,7 @@ def _fourier_args(surface):
 
 def supported(spot, variance, vix, surface, market, condor, hedges, table, dt, regime=None, measure_days=None,
               trace=False) -> tuple[bool, str]:
-    """Whether :func:`run_books_compiled` covers these arguments of :func:`sim.strategy.run_books`.
+    """Whether :func:`run_books_compiled` covers these arguments of :func:`alvh.strategy.run_books`.
 
     Returns
     -------
@@ -942,19 +942,19 @@ def supported(spot, variance, vix, surface, market, condor, hedges, table, dt, r
         ``(True, "")``, or ``(False, reason)``: the numpy engine must run (it also raises every input
         error, so anything malformed is answered "no" here).
     """
-    from sim.costs import Frictions, InstrumentCosts
-    from sim.pricing import VixOptionTable
-    from sim.strategy import CondorSpec, HedgeSpec, MarketSpec, dte_to_steps
+    from alvh.costs import Frictions, InstrumentCosts
+    from alvh.pricing import VixOptionTable
+    from alvh.strategy import CondorSpec, HedgeSpec, MarketSpec, dte_to_steps
 
     if getattr(_LOCAL, "off", False):
-        return False, "the numpy engine was requested (sim.fastbook.numpy_engine)"
+        return False, "the numpy engine was requested (alvh.fastbook.numpy_engine)"
     if not _HAVE_NUMBA:
         return False, "numba is not installed"
     import sys
 
-    fp_mod = sys.modules.get("sim.fastprice")
+    fp_mod = sys.modules.get("alvh.fastprice")
     if fp_mod is not None and not getattr(fp_mod, "ENABLED", True):
-        return False, "the numpy reference is selected (sim.fastprice kernels off)"
+        return False, "the numpy reference is selected (alvh.fastprice kernels off)"
     if trace:
         return False, "trace=True (the trade log) runs on the numpy engine"
     if regime is not None:
@@ -1048,13 +1048,13 @@ def _table_args(table):
 
 def run_books_compiled(spot, variance, vix, surface, market, condor, hedges, table, dt, regime=None,
                        measure_days=None, trace=False):
-    """:func:`sim.strategy.run_books` by the compiled kernel; the same :class:`~sim.strategy.BookResult`.
+    """:func:`alvh.strategy.run_books` by the compiled kernel; the same :class:`~alvh.strategy.BookResult`.
 
-    Arguments as :func:`sim.strategy.run_books`; the caller checks :func:`supported` first (where a
+    Arguments as :func:`alvh.strategy.run_books`; the caller checks :func:`supported` first (where a
     strike for a delta cannot be reached, the numpy engine is run, and raises as it does).
     """
-    from sim.strategy import BookResult, HedgeResult, dte_to_steps, run_books, wilder_rsi
-    from sim.costs import VIX_FUTURE_MULTIPLIER, SPX_MULTIPLIER
+    from alvh.strategy import BookResult, HedgeResult, dte_to_steps, run_books, wilder_rsi
+    from alvh.costs import VIX_FUTURE_MULTIPLIER, SPX_MULTIPLIER
 
     hedges = tuple(hedges)
     spot = np.ascontiguousarray(spot, dtype=float)
@@ -1177,7 +1177,7 @@ def _drawdown_worst(daily, max_dd, worst):
 def drawdown_and_worst_day(daily: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """Largest drawdown and worst day of each path's daily P&L, in one pass without temporaries.
 
-    The same numbers as ``sim.runner._max_drawdown(daily)`` and ``daily.min(axis=-1)`` bit for bit
+    The same numbers as ``alvh.runner._max_drawdown(daily)`` and ``daily.min(axis=-1)`` bit for bit
     (the running sum is sequential, as ``np.cumsum``; NaN anywhere in a path gives NaN), without
     their four (S, n, T) temporaries.
 
@@ -1195,7 +1195,7 @@ def drawdown_and_worst_day(daily: np.ndarray) -> tuple[np.ndarray, np.ndarray] |
         return None
     import sys
 
-    fp_mod = sys.modules.get("sim.fastprice")
+    fp_mod = sys.modules.get("alvh.fastprice")
     if fp_mod is not None and not getattr(fp_mod, "ENABLED", True):
         return None
     if not isinstance(daily, np.ndarray) or daily.dtype != np.float64 or daily.ndim != 3 or daily.shape[2] == 0:

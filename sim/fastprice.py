@@ -1,18 +1,18 @@
 """Compiled (numba) kernels for the pricing hot paths of the strategy engine.
 
-Each kernel is a fused, elementwise loop doing what a numpy function of :mod:`sim.surface` or
-:mod:`sim.pricing` does with many temporary arrays: the same formulas, in the same order of
+Each kernel is a fused, elementwise loop doing what a numpy function of :mod:`alvh.surface` or
+:mod:`alvh.pricing` does with many temporary arrays: the same formulas, in the same order of
 operations, one element at a time. The numpy code stays the reference implementation; the
 public functions dispatch here when :data:`ENABLED` is true (the default) and fall back to numpy
 for anything a kernel does not cover (other surfaces, models or argument shapes), so callers such
-as :func:`sim.strategy.run_books` need no change. tests/test_fastprice.py compares every kernel
+as :func:`alvh.strategy.run_books` need no change. tests/test_fastprice.py compares every kernel
 with its reference to 1e-10 relative.
 
 Switching the kernels off
 -------------------------
 - environment variable ``ALVH_NUMPY_REFERENCE=1`` (read when this module is first imported; the
   callers then never import numba);
-- ``sim.fastprice.ENABLED = False`` at run time, or the context manager :func:`numpy_reference`.
+- ``alvh.fastprice.ENABLED = False`` at run time, or the context manager :func:`numpy_reference`.
 
 Differences from the numpy reference are round-off only: ``math.exp``/``log``/``asinh`` of the
 C library instead of numpy's (possibly SIMD) loops, the normal CDF as ``erf``/``erfc`` of the C
@@ -295,7 +295,7 @@ def _npow(x, e):
 
 @_jit()
 def _bs_pre(strike, vol, is_call, sqt, fwd, disc, dq):
-    """:func:`sim.pricing.black_scholes` for one option given the maturity factors ``sqrt(tau)``,
+    """:func:`alvh.pricing.black_scholes` for one option given the maturity factors ``sqrt(tau)``,
     ``fwd = S e^{(r - q) tau}``, ``disc = e^{-r tau}`` and ``dq = e^{-q tau}``: price and delta."""
     sd = vol * sqt
     d1 = (math.log(fwd / strike) + 0.5 * sd * sd) / sd
@@ -320,7 +320,7 @@ def _bs_delta(strike, sd, fwd, is_call, dq):
 # ------------------------------------------------------------------------------------------------
 # fp: v_shift, x0, sv_step, lt0, lt_step, xi0, xi_step, z_scale, kappa, theta, c_jump, n_v, n_t, n_i
 
-#: Length of the Fourier surface's parameter vector ``fp`` (:meth:`sim.surface.FourierSurface._fast_tables`).
+#: Length of the Fourier surface's parameter vector ``fp`` (:meth:`alvh.surface.FourierSurface._fast_tables`).
 FOURIER_PARAMS = 14
 
 
@@ -329,7 +329,7 @@ FOURIER_PARAMS = 14
 def _atm_tv(v, tau, fp):
     """``tau (theta + (v - theta) (1 - e^{-kappa tau}) / (kappa tau) + c)``: the Q-expected total variance
     of Heston (``c = 0``), Bates and SVCJ (``c`` the jumps' quadratic variation rate), as
-    :func:`models.heston.expected_average_variance` evaluates it."""
+    :func:`alvh.models.heston.expected_average_variance` evaluates it."""
     kappa, theta, c = fp[8], fp[9], fp[10]
     x = kappa * tau
     if x > 1e-8:
@@ -407,7 +407,7 @@ def _fourier_smile(k, r0, gv, gt, ht, w_atm, den, coef, fp):
 
 @_jit()
 def _fourier_w(k, tau, var, wref, use_wref, var_nodes, atm, coef, fp):
-    """One element of :meth:`sim.surface.FourierSurface.total_variance` (``wref`` used where ``use_wref``)."""
+    """One element of :meth:`alvh.surface.FourierSurface.total_variance` (``wref`` used where ``use_wref``)."""
     if not (math.isfinite(k) and math.isfinite(tau) and math.isfinite(var) and tau > 0.0):
         return np.nan
     r0, gv, gt, ht, w_atm, den = _fourier_state(tau, var, wref, use_wref, var_nodes, atm, fp)
@@ -416,7 +416,7 @@ def _fourier_w(k, tau, var, wref, use_wref, var_nodes, atm, coef, fp):
 
 @_jit(_OUT(_F2, _F2, _F2, _F2, _b1, _F1, _F1, _F2, _F1, _i8, _i8))
 def fourier_total_variance(k, tau, var, wref, use_wref, var_nodes, atm, coef, fp, rows, cols):
-    """:meth:`sim.surface.FourierSurface.total_variance` on broadcast 2-D inputs; shape (rows, cols)."""
+    """:meth:`alvh.surface.FourierSurface.total_variance` on broadcast 2-D inputs; shape (rows, cols)."""
     out = np.empty((rows, cols))
     for i in range(rows):
         for j in range(cols):
@@ -438,7 +438,7 @@ def atm_total_variance(var, tau, fp, rows, cols):
 @_jit(types.UniTuple(_OUT, 2)(_F2, _F2, _F2, _F2, _B2, _F2, _b1, _f8, _f8, _F1, _F1, _F2, _F1, _i8, _i8))
 def spx_option_fourier(spot, strike, tau, var, is_call, wref, use_wref, rate, div, var_nodes, atm, coef, fp,
                        rows, cols):
-    """:func:`sim.pricing.spx_option` on a :class:`~sim.surface.FourierSurface`: price and delta, (rows, cols).
+    """:func:`alvh.pricing.spx_option` on a :class:`~alvh.surface.FourierSurface`: price and delta, (rows, cols).
 
     Column by column; the state part of the surface lookup (:func:`_fourier_state`) and the
     maturity factors are reused while ``(tau, var)`` and ``(spot, tau)`` repeat (the legs of one
@@ -472,13 +472,13 @@ def spx_option_fourier(spot, strike, tau, var, is_call, wref, use_wref, rate, di
 
 
 # ------------------------------------------------------------------------------------------------
-# SSVI smile (sim.pricing.SpxSmile) at a given ATM total variance
+# SSVI smile (alvh.pricing.SpxSmile) at a given ATM total variance
 # ------------------------------------------------------------------------------------------------
 
 
 @_jit()
 def _ssvi_w(k, th, rho, eta, gamma):
-    """:meth:`sim.pricing.SpxSmile.total_variance` for one element."""
+    """:meth:`alvh.pricing.SpxSmile.total_variance` for one element."""
     phi = eta / (_npow(th, gamma) * _npow(1.0 + th, 1.0 - gamma))
     pk = phi * k
     return 0.5 * th * (1.0 + rho * pk + math.sqrt((pk + rho) * (pk + rho) + 1.0 - rho * rho))
@@ -486,7 +486,7 @@ def _ssvi_w(k, th, rho, eta, gamma):
 
 @_jit(types.UniTuple(_OUT, 2)(_F2, _F2, _F2, _F2, _B2, _f8, _f8, _f8, _f8, _f8, _i8, _i8))
 def spx_option_ssvi(spot, strike, tau, th, is_call, rate, div, rho, eta, gamma, rows, cols):
-    """:func:`sim.pricing.spx_option` on an :class:`~sim.surface.SsviSurface` given its ATM total
+    """:func:`alvh.pricing.spx_option` on an :class:`~alvh.surface.SsviSurface` given its ATM total
     variance ``th`` (the strip-matched ``theta_t`` of each element); price and delta. Maturity
     factors reused as in :func:`black_scholes`."""
     price = np.empty((rows, cols))
@@ -520,7 +520,7 @@ BISECTION_EXACT_STEPS = 16
 def _delta_at(m, fwd, fwd_p, sd, tau, is_call, sqt, dq, ssvi, ok, r0, gv, gt, ht, w_atm, den, coef, fp, th, rho, eta,
               gamma):
     """Strike ``fwd e^{m sd}`` and its delta, as one step of the bisection of
-    :func:`sim.pricing.strike_for_delta` computes them (``spx_option`` at that strike): on the SSVI
+    :func:`alvh.pricing.strike_for_delta` computes them (``spx_option`` at that strike): on the SSVI
     smile at ATM total variance ``th`` if ``ssvi``, else on the Fourier surface's state."""
     kk = fwd * math.exp(m * sd)
     k = math.log(kk / fwd_p)
@@ -536,7 +536,7 @@ def _delta_at(m, fwd, fwd_p, sd, tau, is_call, sqt, dq, ssvi, ok, r0, gv, gt, ht
 @_jit()
 def _delta_strike(target, fwd, fwd_p, sd, tau, is_call, sqt, dq, ssvi, ok, r0, gv, gt, ht, w_atm, den, coef, fp, th,
                   rho, eta, gamma):
-    """The root search of :func:`sim.pricing.strike_for_delta` for one path: unrounded strike and delta.
+    """The root search of :func:`alvh.pricing.strike_for_delta` for one path: unrounded strike and delta.
 
     The reference halves ``[-40, 40]`` (in ATM standard deviations of log-moneyness) 64 times,
     going up where ``d > target``, and returns ``fwd e^{sd (lo + hi) / 2}``. Here the first
@@ -608,7 +608,7 @@ def _delta_strike(target, fwd, fwd_p, sd, tau, is_call, sqt, dq, ssvi, ok, r0, g
                               _i8, _i8))
 def strike_for_delta_fourier(spot, var, wref, use_wref, tau, target, is_call, e_math, e_np, sqt, disc, dq,
                              var_nodes, atm, coef, fp, rows, cols):
-    """:func:`sim.pricing.strike_for_delta` on a Fourier surface before rounding: strike and delta.
+    """:func:`alvh.pricing.strike_for_delta` on a Fourier surface before rounding: strike and delta.
 
     ``e_math`` is ``math.exp((r - q) tau)`` (the forward of the bisection), ``e_np``, ``sqt``,
     ``disc`` and ``dq`` are numpy's ``exp((r - q) tau)``, ``sqrt(tau)``, ``exp(-r tau)`` and
@@ -658,7 +658,7 @@ def strike_for_delta_ssvi(spot, th, tau, target, is_call, e_math, e_np, sqt, dis
 
 @_jit(types.UniTuple(_OUT, 2)(_F2, _F2, _F2, _F2, _B2, _f8, _f8, _i8, _i8))
 def black_scholes(spot, strike, tau, vol, is_call, rate, div, rows, cols):
-    """:func:`sim.pricing.black_scholes` on broadcast 2-D inputs: price and delta.
+    """:func:`alvh.pricing.black_scholes` on broadcast 2-D inputs: price and delta.
 
     Column by column; the maturity factors are reused while spot and maturity repeat (the legs
     of one path), which gives the same numbers as recomputing them.
@@ -683,7 +683,7 @@ def black_scholes(spot, strike, tau, vol, is_call, rate, div, rows, cols):
 
 @_jit()
 def _ln_otm_call(x, s):
-    """:func:`sim.surface._ln_otm_call` for one element: ``ln c`` and ``d ln c / ds``."""
+    """:func:`alvh.surface._ln_otm_call` for one element: ``ln c`` and ``d ln c / ds``."""
     d1 = -x / s + 0.5 * s
     diff = erfcx(-d1 / _SQRT2) - erfcx(-(d1 - s) / _SQRT2)
     return -0.5 * d1 * d1 + math.log(0.5 * diff), 2.0 / (_SQRT2PI * diff)
@@ -691,7 +691,7 @@ def _ln_otm_call(x, s):
 
 @_jit(types.UniTuple(_OUT, 2)(_F2, _F2, _i8, _i8))
 def ln_otm_call(x, s, rows, cols):
-    """:func:`sim.surface._ln_otm_call` on broadcast 2-D inputs."""
+    """:func:`alvh.surface._ln_otm_call` on broadcast 2-D inputs."""
     f = np.empty((rows, cols))
     df = np.empty((rows, cols))
     for i in range(rows):
@@ -702,7 +702,7 @@ def ln_otm_call(x, s, rows, cols):
 
 @_jit()
 def _implied_stdev(price, k, guess, has_guess, tol, max_iter):
-    """:func:`sim.surface.implied_stdev` for one element: its safeguarded Newton iteration, same steps."""
+    """:func:`alvh.surface.implied_stdev` for one element: its safeguarded Newton iteration, same steps."""
     x = abs(k)
     target = math.log(price) - _nmin(k, 0.0)
     if not (math.isfinite(target) and target < 0.0 and price > 0.0):
@@ -740,7 +740,7 @@ def _implied_stdev(price, k, guess, has_guess, tol, max_iter):
 
 @_jit(_OUT(_F2, _F2, _F2, _b1, _f8, _i8, _i8, _i8))
 def implied_stdev(price, k, guess, has_guess, tol, max_iter, rows, cols):
-    """:func:`sim.surface.implied_stdev` on broadcast 2-D inputs (``guess`` read where ``has_guess``)."""
+    """:func:`alvh.surface.implied_stdev` on broadcast 2-D inputs (``guess`` read where ``has_guess``)."""
     out = np.empty((rows, cols))
     for i in range(rows):
         for j in range(cols):
@@ -749,7 +749,7 @@ def implied_stdev(price, k, guess, has_guess, tol, max_iter, rows, cols):
 
 
 # ------------------------------------------------------------------------------------------------
-# VIX tables (sim.pricing.VixOptionTable, MarkovVixTable)
+# VIX tables (alvh.pricing.VixOptionTable, MarkovVixTable)
 # ------------------------------------------------------------------------------------------------
 
 
@@ -800,7 +800,7 @@ def vix_call(x, vix, regime, steps, k, nodes, guide, table, strikes, max_steps, 
     """VIX call prices from a table of shape (n_regimes, n_nodes, max_steps + 1, n_strikes).
 
     ``x`` is what the table is interpolated in on ``nodes`` (spot VIX for
-    :class:`~sim.pricing.VixOptionTable`, the variance state for :class:`~sim.pricing.MarkovVixTable`),
+    :class:`~alvh.pricing.VixOptionTable`, the variance state for :class:`~alvh.pricing.MarkovVixTable`),
     ``guide`` the nodes' :func:`locate_guide`, ``vix`` the spot VIX (for the intrinsic value at 0
     steps). Returns ``(price, status)``; ``status`` is 0, or 1 where a step is
     outside ``0 .. max_steps``, 2 where a regime or strike index is outside the table (the caller

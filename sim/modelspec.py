@@ -1,7 +1,7 @@
-"""From a scenario's ``[model]`` table to a calibrated :class:`models.base.PathModel`.
+"""From a scenario's ``[model]`` table to a calibrated :class:`alvh.models.base.PathModel`.
 
 Every model type has a calibrator (a function of the real data returning the model and a
-:class:`models.base.FitReport`). A scenario either calibrates on the fly or names a parameter file
+:class:`alvh.models.base.FitReport`). A scenario either calibrates on the fly or names a parameter file
 written by ``alvh calibrate`` (JSON: ``{"type", "params", "fit"}``), which is how slow fits are
 done once and reused.
 """
@@ -16,13 +16,14 @@ from typing import Callable
 
 import numpy as np
 
-from models.base import FitReport, PathModel
-from models.calibration import calibrate_heston, heston_fit_report
-from models.heston import FellerConditionWarning, HestonModel
-from sim.data import MarketData, load_series
+from alvh.models.base import FitReport, PathModel
+from alvh.models.calibration import calibrate_heston, heston_fit_report
+from alvh.models.heston import FellerConditionWarning, HestonModel
+from alvh.data import MarketData, load_series
 
 __all__ = ["MODEL_TYPES", "calibrate", "build_model", "write_params", "read_params", "ParamsFileError",
-           "params_path", "check_params_file", "model_warnings", "FELLER_WARN_BELOW", "VIX_RANGE_TOP"]
+           "params_path", "check_params_file", "calibrate_cached", "calibration_cache_dir",
+           "calibration_cache_key", "CACHED_TYPES", "model_warnings", "FELLER_WARN_BELOW", "VIX_RANGE_TOP"]
 
 #: Model types a scenario may name (``replay`` is built from the data, with a pricing model).
 MODEL_TYPES = ("heston", "bates", "svcj", "gjr_garch", "regime_heston", "replay")
@@ -74,18 +75,18 @@ def calibrate(model_type: str, data: MarketData, dt: float = 1.0 / 252.0, option
             cal = calibrate_heston(spx, vix, dt=dt, start=start, end=end)
             return HestonModel(cal.params), heston_fit_report(cal)
         if model_type == "bates":
-            from models.jumps import calibrate_bates
+            from alvh.models.jumps import calibrate_bates
             return calibrate_bates(spx, vix, dt, start, end)
         if model_type == "svcj":
-            from models.jumps import calibrate_svcj
+            from alvh.models.jumps import calibrate_svcj
             return calibrate_svcj(spx, vix, dt, start, end)
         if model_type == "gjr_garch":
-            from models.garch import calibrate_gjr_garch
+            from alvh.models.garch import calibrate_gjr_garch
             # fitted on the calibration window itself, so P and the VIX premium (Q) share one sample;
             # the 1999-2018 fit is more persistent still (see models/garch.py and the README)
             return calibrate_gjr_garch(spx, vix, dt, start, end)
         if model_type == "regime_heston":
-            from models.regimes import calibrate_regimes
+            from alvh.models.regimes import calibrate_regimes
             # the chain is estimated on the long 1999-2018 SPX sample, which holds 2008
             return calibrate_regimes(spx, vix, dates=np.asarray(data.dates), k_regimes=options.get("k_regimes", 3),
                                      dt=dt, regime_spx=_long_spx(start))
@@ -96,13 +97,13 @@ def _model_class(model_type: str) -> type[PathModel]:
     if model_type == "heston":
         return HestonModel
     if model_type in ("bates", "svcj"):
-        from models import jumps
+        from alvh.models import jumps
         return jumps.BatesModel if model_type == "bates" else jumps.SvcjModel
     if model_type == "gjr_garch":
-        from models.garch import GjrGarchModel
+        from alvh.models.garch import GjrGarchModel
         return GjrGarchModel
     if model_type == "regime_heston":
-        from models.regimes import RegimeSwitchingModel
+        from alvh.models.regimes import RegimeSwitchingModel
         return RegimeSwitchingModel
     raise ValueError(f"model type {model_type!r} has no parameter file form")
 
@@ -127,16 +128,22 @@ def read_params(path: Path, model_type: str) -> tuple[PathModel, FitReport]:
         doc = json.loads(p.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ParamsFileError(f"{p}: cannot read parameter file: {exc}") from None
+    return _from_doc(doc, model_type, str(p), note=f"parameters read from {p.name}")
+
+
+def _from_doc(doc, model_type: str, where: str, note: str | None = None) -> tuple[PathModel, FitReport]:
+    """The model and fit report of a parameter document (:func:`write_params`'s JSON), ``note``
+    appended to the fit's notes."""
     if not isinstance(doc, dict) or "params" not in doc or "type" not in doc:
-        raise ParamsFileError(f"{p}: not a parameter file (needs 'type' and 'params'; write one with alvh calibrate)")
+        raise ParamsFileError(f"{where}: not a parameter file (needs 'type' and 'params'; write one with alvh calibrate)")
     if doc["type"] != model_type:
-        raise ParamsFileError(f"{p}: holds a {doc['type']!r} model, the scenario asks for {model_type!r}")
+        raise ParamsFileError(f"{where}: holds a {doc['type']!r} model, the scenario asks for {model_type!r}")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FellerConditionWarning)
         try:
             model = _model_class(model_type).from_dict(doc["params"])
         except (KeyError, TypeError, ValueError, OverflowError) as exc:
-            raise ParamsFileError(f"{p}: bad {model_type} parameters: {exc}") from None
+            raise ParamsFileError(f"{where}: bad {model_type} parameters: {exc}") from None
     try:
         f = doc.get("fit") or {}
         stderr = {str(k): float(v) for k, v in dict(f.get("stderr", {})).items()}
@@ -144,10 +151,73 @@ def read_params(path: Path, model_type: str) -> tuple[PathModel, FitReport]:
         fit = FitReport(
             model=model_type, params=dict(f.get("params", doc["params"])), stderr=stderr, loglik=loglik,
             n_obs=int(f.get("n_obs", 0)), n_params=int(f.get("n_params", 0)), method=str(f.get("method", "from file")),
-            sample=str(f.get("sample", "")), notes=[str(n) for n in f.get("notes", [])] + [f"parameters read from {p.name}"],
+            sample=str(f.get("sample", "")), notes=[str(n) for n in f.get("notes", [])] + ([note] if note else []),
         )
     except (AttributeError, TypeError, ValueError) as exc:
-        raise ParamsFileError(f"{p}: malformed 'fit' block: {exc}") from None
+        raise ParamsFileError(f"{where}: malformed 'fit' block: {exc}") from None
+    return model, fit
+
+
+#: Model types whose calibration :func:`calibrate_cached` keeps: models defined by their parameters
+#: alone (a parameter file reproduces them exactly). The others carry a filtered state of the window
+#: (GARCH's last conditional variance, the regime chain's last regime) and are calibrated every time.
+CACHED_TYPES = ("heston", "bates", "svcj")
+
+
+def calibration_cache_dir() -> Path:
+    """Where calibrations are cached: ``$ALVH_CACHE_DIR``, else ``$XDG_CACHE_HOME/alvh/calibrations``,
+    else ``~/.cache/alvh/calibrations``."""
+    import os
+
+    if os.environ.get("ALVH_CACHE_DIR"):
+        return Path(os.environ["ALVH_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "alvh" / "calibrations"
+
+
+def calibration_cache_key(model_type: str, data: MarketData, dt: float, options: dict | None = None) -> str:
+    """SHA-256 of everything a calibration depends on: the model type and options, the step, the
+    data (dates and closes, bit for bit), and the versions of alvh and the numerical packages."""
+    import hashlib
+
+    from alvh.parallel import pinned_versions
+
+    h = hashlib.sha256()
+    h.update(json.dumps({"format": "alvh-calibration/1", "type": model_type, "dt": repr(float(dt)),
+                         "options": {k: (options or {})[k] for k in sorted(options or {})},
+                         "versions": pinned_versions()}, sort_keys=True).encode())
+    for arr in (np.asarray(data.dates.values, dtype="datetime64[ns]").view(np.int64),
+                np.ascontiguousarray(data.spx, dtype=np.float64), np.ascontiguousarray(data.vix, dtype=np.float64)):
+        h.update(arr.tobytes())
+    return h.hexdigest()
+
+
+def calibrate_cached(model_type: str, data: MarketData, dt: float = 1.0 / 252.0, options: dict | None = None,
+                     cache_dir: Path | None = None) -> tuple[PathModel, FitReport]:
+    """:func:`calibrate`, kept on disk by :func:`calibration_cache_key` for the :data:`CACHED_TYPES`.
+
+    A cached calibration gives the same model and fit report as a fresh one (the parameter file's
+    JSON holds every float exactly). A cache that cannot be read or written is ignored.
+    """
+    import logging
+    import os
+
+    if model_type not in CACHED_TYPES:
+        return calibrate(model_type, data, dt, options)
+    folder = Path(cache_dir) if cache_dir is not None else calibration_cache_dir()
+    path = folder / f"{model_type}-{calibration_cache_key(model_type, data, dt, options)[:32]}.json"
+    try:
+        return _from_doc(json.loads(path.read_text(encoding="utf-8")), model_type, str(path))
+    except (OSError, ValueError):     # absent (or unreadable): calibrate and keep it
+        pass
+    model, fit = calibrate(model_type, data, dt, options)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.part-{os.getpid()}")
+        write_params(tmp, model_type, model, fit)
+        os.replace(tmp, path)
+    except OSError as exc:
+        logging.getLogger("alvh").warning("calibration cache %s not written: %s", folder, exc)
     return model, fit
 
 
@@ -163,12 +233,13 @@ def _with_overrides(model_type: str, model: PathModel, spec: dict) -> PathModel:
         return _model_class(model_type).from_dict(d)
 
 
-def build_model(scenario, data: MarketData, dt: float) -> tuple[PathModel, FitReport, float, int]:
+def build_model(scenario, data: MarketData, dt: float, cache: bool = False
+                ) -> tuple[PathModel, FitReport, float, int]:
     """The scenario's model, its fit report, and the initial variance and regime.
 
     Parameters
     ----------
-    scenario : sim.config.Scenario
+    scenario : alvh.config.Scenario
     data : MarketData
     dt : float
 
@@ -178,7 +249,7 @@ def build_model(scenario, data: MarketData, dt: float) -> tuple[PathModel, FitRe
     fit : FitReport
     var0 : float
         Initial variance: from the window's last VIX (``"last"``), the model's long-run P variance
-        (``"theta"`` or ``"default"``: :attr:`~models.base.PathModel.long_run_var`), or the number
+        (``"theta"`` or ``"default"``: :attr:`~alvh.models.base.PathModel.long_run_var`), or the number
         given.
     regime0 : int
         Initial regime: the most likely regime on the window's last day (``"last"``, regime
@@ -191,12 +262,12 @@ def build_model(scenario, data: MarketData, dt: float) -> tuple[PathModel, FitRe
     spec = scenario.model
     mtype = spec["type"]
     if mtype == "replay":
-        pricing, fit = _calibrated(spec.get("pricing", "heston"), scenario, data, dt, spec)
-        from models.replay import HistoricalReplay
+        pricing, fit = _calibrated(spec.get("pricing", "heston"), scenario, data, dt, spec, cache)
+        from alvh.models.replay import HistoricalReplay
         model = HistoricalReplay(data.spx, data.vix, np.asarray(data.dates), pricing)
         fit.notes.append(f"replay of the real path, priced by the calibrated {pricing.name} model")
         return model, fit, model.default_var0, 0
-    model, fit = _calibrated(mtype, scenario, data, dt, spec)
+    model, fit = _calibrated(mtype, scenario, data, dt, spec, cache)
     model = _with_overrides(mtype, model, spec)
     r0 = spec.get("regime0", "last")
     if r0 == "last":
@@ -217,7 +288,7 @@ def build_model(scenario, data: MarketData, dt: float) -> tuple[PathModel, FitRe
     return model, fit, var0, regime0
 
 
-#: Highest VIX level (points) the SPX surface and the VIX pricers tabulate (:class:`sim.surface.FourierSurface`).
+#: Highest VIX level (points) the SPX surface and the VIX pricers tabulate (:class:`alvh.surface.FourierSurface`).
 VIX_RANGE_TOP = 150.0
 
 #: A Feller ratio ``2 kappa theta / sigma^2`` below this is reported as a warning: the variance then
@@ -236,7 +307,8 @@ def params_path(scenario) -> Path | None:
     return p if p.is_absolute() else (scenario.path.parent if scenario.path else Path.cwd()) / p
 
 
-def _calibrated(mtype: str, scenario, data: MarketData, dt: float, spec: dict) -> tuple[PathModel, FitReport]:
+def _calibrated(mtype: str, scenario, data: MarketData, dt: float, spec: dict, cache: bool = False
+                ) -> tuple[PathModel, FitReport]:
     p = params_path(scenario)
     if p is not None:
         where = str(scenario.path) if scenario.path else scenario.name
@@ -246,11 +318,14 @@ def _calibrated(mtype: str, scenario, data: MarketData, dt: float, spec: dict) -
         except ValueError as exc:
             raise ParamsFileError(f"{where}: key 'model.params': {exc}") from None
         return model, fit
-    return calibrate(mtype, data, dt, {"k_regimes": spec.get("k_regimes", 3)})
+    options = {"k_regimes": spec.get("k_regimes", 3)} if mtype == "regime_heston" else {}
+    if cache:
+        return calibrate_cached(mtype, data, dt, options)
+    return calibrate(mtype, data, dt, options)
 
 
 def check_params_file(path: Path, model_type: str) -> None:
-    """Read and check a parameter file as a run would, before any work (:func:`sim.config.parse_scenario`).
+    """Read and check a parameter file as a run would, before any work (:func:`alvh.config.parse_scenario`).
 
     Raises
     ------

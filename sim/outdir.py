@@ -40,8 +40,8 @@ BATCH_ENTRIES = frozenset({"batch.log", "batch_manifest.json", "points", "batch.
 #: Hidden names alvh itself leaves beside (or, for a batch, inside) an output folder while it works:
 #: the lock ``.NAME.lock`` (a pid), the checkpoint ``.NAME.chunks`` (an alvh chunk manifest), the
 #: folders ``.NAME-partial-*`` and ``.NAME-old-*`` (each with alvh's marker), and the temporary files
-#: ``.FILE.part-PID`` (:func:`sim.checkpoint.atomic_write_bytes`) and ``.results-*.nc.part``
-#: (:func:`sim.results.write_dataset`). A name of that shape whose content is not alvh's is the user's.
+#: ``.FILE.part-PID`` (:func:`alvh.checkpoint.atomic_write_bytes`) and ``.results-*.nc.part``
+#: (:func:`alvh.results.write_dataset`). A name of that shape whose content is not alvh's is the user's.
 _WORK_PATTERNS = {
     "lock": re.compile(r"^\.(?P<name>.+)\.lock$"),
     "checkpoint": re.compile(r"^\.(?P<name>.+)\.chunks$"),
@@ -281,7 +281,7 @@ def write_marker(folder: Path, kind: str, files=None) -> None:
     files : iterable of str, optional
         Entries alvh wrote; default: every entry now in ``folder``.
     """
-    from sim.results import package_versions
+    from alvh.results import package_versions
 
     folder = Path(folder)
     names = sorted(set(os.listdir(folder) if files is None else files) - {MARKER})

@@ -4,7 +4,7 @@ Used by ``alvh run``, ``alvh batch`` and ``alvh rerun``. Output is written into 
 folder next to ``out_dir`` and renamed into place only when the results, the report and the tables
 are complete; the chunk checkpoint (``.NAME.chunks`` beside ``out_dir``) is removed only after that.
 An existing ``out_dir`` is replaced only if it is empty or alvh wrote everything in it
-(:mod:`sim.outdir`); that is checked before any work, and again just before the replacement.
+(:mod:`alvh.outdir`); that is checked before any work, and again just before the replacement.
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ from pathlib import Path
 
 import xarray as xr
 
-from sim.checkpoint import output_lock, storage_guard
-from sim.config import Scenario
-from sim.outdir import check_result_folder, check_writable, publish_mode, tidy_beside, write_marker
+from alvh.checkpoint import output_lock, storage_guard
+from alvh.config import Scenario
+from alvh.outdir import check_result_folder, check_writable, publish_mode, tidy_beside, write_marker
 
-__all__ = ["run_scenario", "checkpoint_folder", "VOLATILE_ATTRS", "VERSION_ATTRS", "compare_results"]
+__all__ = ["run_scenario", "analyse_run", "checkpoint_folder", "VOLATILE_ATTRS", "VERSION_ATTRS", "compare_results"]
 
 log = logging.getLogger("alvh")
 
@@ -40,7 +40,7 @@ def checkpoint_folder(out_dir: Path) -> Path:
 
 
 def _replace_dir(tmp: Path, out_dir: Path) -> None:
-    """Put the finished folder ``tmp`` in place of ``out_dir``, which :func:`sim.outdir.check_result_folder`
+    """Put the finished folder ``tmp`` in place of ``out_dir``, which :func:`alvh.outdir.check_result_folder`
     has accepted (absent, empty, or alvh's own result)."""
     old = None
     if out_dir.exists():
@@ -64,7 +64,7 @@ def run_scenario(scenario: Scenario, out_dir: Path, n_paths: int | None = None, 
                  jobs: int = 1, backend: str = "joblib", scheduler: str | None = None, client=None,
                  resume: bool = False, fresh: bool = False, progress: bool = False, on_chunk=None,
                  command: str = "", checkpoint: bool = True, prepared=None,
-                 say=lambda msg: None, out_key: str = "--out") -> xr.Dataset:
+                 say=lambda msg: None, out_key: str = "--out", cache: bool = False) -> xr.Dataset:
     """Run ``scenario`` and write ``results.nc``, ``report.html`` and the CSV tables into ``out_dir``.
 
     Parameters
@@ -75,9 +75,9 @@ def run_scenario(scenario: Scenario, out_dir: Path, n_paths: int | None = None, 
     n_paths, seed : int, optional
         Defaults: the scenario's.
     jobs, backend, scheduler, client
-        Where chunks run (:func:`sim.runner.run`).
+        Where chunks run (:func:`alvh.runner.run`).
     resume, fresh : bool
-        Continue or discard the checkpoint of an interrupted run (:class:`sim.checkpoint.ChunkStore`).
+        Continue or discard the checkpoint of an interrupted run (:class:`alvh.checkpoint.ChunkStore`).
     progress : bool
         Progress bar over chunks.
     on_chunk : callable, optional
@@ -86,12 +86,14 @@ def run_scenario(scenario: Scenario, out_dir: Path, n_paths: int | None = None, 
         Command line stored in the result's attrs.
     checkpoint : bool, default True
         Persist finished chunks (``.NAME.chunks`` beside ``out_dir``) so an interrupted run can resume.
-    prepared : sim.runner.Prepared, optional
+    prepared : alvh.runner.Prepared, optional
         A preparation to reuse (same scenario and seed).
     say : callable
         Receives one-line progress messages (e.g. ``print`` to stderr).
     out_key : str
         How the user named ``out_dir`` (``--out``, ``name``), for refusals.
+    cache : bool, default False
+        Reuse a cached calibration of the same model, data and window (:func:`alvh.runner.prepare`).
 
     Returns
     -------
@@ -100,18 +102,18 @@ def run_scenario(scenario: Scenario, out_dir: Path, n_paths: int | None = None, 
 
     Raises
     ------
-    sim.outdir.OutputFolderError
+    alvh.outdir.OutputFolderError
         ``out_dir`` holds files alvh did not write, or its parent cannot be written (checked
         before any work; nothing is written or deleted).
-    sim.data.DataError, sim.modelspec.ParamsFileError, ValueError
-        Bad data, parameter file or model rule (from :func:`sim.runner.prepare`).
-    sim.checkpoint.CheckpointExists, sim.checkpoint.CheckpointError, sim.checkpoint.StorageError
+    alvh.data.DataError, alvh.modelspec.ParamsFileError, ValueError
+        Bad data, parameter file or model rule (from :func:`alvh.runner.prepare`).
+    alvh.checkpoint.CheckpointExists, alvh.checkpoint.CheckpointError, alvh.checkpoint.StorageError
         Checkpoint conflicts, another process writing ``out_dir``, or a full disk (nothing partial
         is left as a result).
-    sim.parallel.WorkerLostError, RuntimeError, OSError, distributed.KilledWorker
+    alvh.parallel.WorkerLostError, RuntimeError, OSError, distributed.KilledWorker
         Workers that keep dying, a worker with other package versions, an unreachable scheduler.
     """
-    from sim import runner
+    from alvh import runner
 
     out_dir = Path(os.path.abspath(out_dir))   # 'a/..' and '.' resolved before any name is taken from it
     check_result_folder(out_dir, out_key)    # before any work: never replace what alvh did not write
@@ -119,9 +121,9 @@ def run_scenario(scenario: Scenario, out_dir: Path, n_paths: int | None = None, 
     seed = scenario.simulation["seed"] if seed is None else seed
     if prepared is None:  # before anything is written: bad data or a failed fit leaves no folder behind
         say(f"alvh: scenario '{scenario.name}' ({scenario.path}): calibrating to real data...")
-        prepared = runner.prepare(scenario, seed)
+        prepared = runner.prepare(scenario, seed, cache=True) if cache else runner.prepare(scenario, seed)
         say(prepared.fit.summary())
-    from sim.modelspec import model_warnings
+    from alvh.modelspec import model_warnings
 
     for warning in model_warnings(prepared.model, prepared.fit):
         say(f"alvh: warning: {scenario.path or scenario.name}: {warning}")
@@ -133,9 +135,33 @@ def run_scenario(scenario: Scenario, out_dir: Path, n_paths: int | None = None, 
                            progress, on_chunk, command, checkpoint, prepared, say, out_key)
 
 
-def _run_locked(scenario, out_dir, n_paths, seed, jobs, backend, scheduler, client, resume, fresh, progress,
-                on_chunk, command, checkpoint, prepared, say, out_key) -> xr.Dataset:
-    from sim import report, results, runner
+def analyse_run(scenario: Scenario, prepared, n_paths: int | None, seed: int, jobs: int = 1,
+                backend: str = "joblib", scheduler: str | None = None, client=None, progress: bool = False,
+                on_chunk=None, command: str = "", checkpoint: Path | None = None, resume: bool = False,
+                fresh: bool = False, say=lambda msg: None) -> xr.Dataset:
+    """Simulate a prepared scenario and analyse it: the results Dataset, in memory (nothing written
+    but the chunk checkpoint, when one is given).
+
+    Parameters
+    ----------
+    scenario : Scenario
+    prepared : alvh.runner.Prepared
+        The scenario's preparation (:func:`alvh.runner.prepare`, same scenario and seed).
+    n_paths : int or None
+        Default: the scenario's; a replay is one path.
+    seed : int
+        Root seed.
+    jobs, backend, scheduler, client, progress, on_chunk, command, say
+        As :func:`run_scenario`.
+    checkpoint : Path, optional
+        Chunk checkpoint folder (:class:`alvh.checkpoint.ChunkStore`); ``resume``/``fresh`` act on it.
+
+    Returns
+    -------
+    xarray.Dataset
+        The results Dataset (layout: :mod:`alvh.results`).
+    """
+    from alvh import results, runner
 
     n_paths = n_paths or scenario.simulation["n_paths"]
     if scenario.model["type"] == "replay" and n_paths != 1:
@@ -143,13 +169,13 @@ def _run_locked(scenario, out_dir, n_paths, seed, jobs, backend, scheduler, clie
         n_paths = 1
     say(f"alvh: simulating {n_paths:,} paths x {prepared.n_steps} days in chunks of "
         f"{scenario.simulation['chunk_size']:,} on {jobs} job(s) ({backend})...")
-    ck = checkpoint_folder(out_dir) if checkpoint else None
+    ck = checkpoint
     # the per-path store inside the checkpoint: removed with it, and not left in $TMPDIR by a killed run
     result = runner.run(prepared, n_paths, seed, jobs=jobs, progress=progress, backend=backend, scheduler=scheduler,
                         client=client, checkpoint=ck, resume=resume, fresh=fresh, on_chunk=on_chunk,
                         path_store=None if ck is None else ck / "paths")
     if backend == "joblib" and jobs != 1:
-        from sim.parallel import release_workers
+        from alvh.parallel import release_workers
 
         release_workers()   # idle workers (~0.5 GB each) would otherwise sit beside the analysis
     replayed = None
@@ -166,6 +192,17 @@ def _run_locked(scenario, out_dir, n_paths, seed, jobs, backend, scheduler, clie
         "run_identity_json": json.dumps(runner.run_identity(prepared, n_paths, seed, result.chunk_size)),
         "resumed_chunks": int(result.resumed_chunks),
     })
+    return ds
+
+
+def _run_locked(scenario, out_dir, n_paths, seed, jobs, backend, scheduler, client, resume, fresh, progress,
+                on_chunk, command, checkpoint, prepared, say, out_key) -> xr.Dataset:
+    from alvh import report, results
+
+    ck = checkpoint_folder(out_dir) if checkpoint else None
+    ds = analyse_run(scenario, prepared, n_paths, seed, jobs=jobs, backend=backend, scheduler=scheduler,
+                     client=client, progress=progress, on_chunk=on_chunk, command=command, checkpoint=ck,
+                     resume=resume, fresh=fresh, say=say)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-partial-", dir=out_dir.parent))
     try:

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
-from models.base import PathModel
-from models.heston import HestonModel, HestonParams, cir_transition, vix_coefficients
+from alvh.models.base import PathModel
+from alvh.models.heston import HestonModel, HestonParams, cir_transition, vix_coefficients
 
 __all__ = [
     "black_scholes",
@@ -31,29 +31,29 @@ __all__ = [
 
 
 #: ``ALVH_NUMPY_REFERENCE=1`` keeps every pricing function on its numpy reference (numba is then never
-#: imported); otherwise the compiled kernels of :mod:`sim.fastprice` are used where they apply.
+#: imported); otherwise the compiled kernels of :mod:`alvh.fastprice` are used where they apply.
 _NUMPY_REFERENCE = os.environ.get("ALVH_NUMPY_REFERENCE", "").strip().lower() in ("1", "true", "yes", "on")
 _NO_REGIME = np.zeros((), np.int64)
 
 
 def _fast():
-    """:mod:`sim.fastprice` when its compiled kernels are on (``sim.fastprice.ENABLED``), else ``None``.
+    """:mod:`alvh.fastprice` when its compiled kernels are on (``alvh.fastprice.ENABLED``), else ``None``.
 
     Imported on first use, so that importing this module does not load numba.
     """
-    fp = sys.modules.get("sim.fastprice")
+    fp = sys.modules.get("alvh.fastprice")
     if fp is None:
         if _NUMPY_REFERENCE:
             return None
         try:
-            from sim import fastprice as fp
+            from alvh import fastprice as fp
         except ImportError:        # numba unavailable: the numpy reference
             return None
     return fp if fp.ENABLED else None
 
 
 def as_model(model: PathModel | HestonParams) -> PathModel:
-    """The :class:`models.base.PathModel` behind ``model`` (plain Heston parameters are wrapped)."""
+    """The :class:`alvh.models.base.PathModel` behind ``model`` (plain Heston parameters are wrapped)."""
     return HestonModel(model) if isinstance(model, HestonParams) else model
 
 
@@ -86,7 +86,7 @@ def black_scholes(
     -----
     Black & Scholes (1973), Merton (1973) with continuous dividend yield; written on the forward
     ``F = S exp((r - q) tau)``: ``C = exp(-r tau) (F N(d1) - K N(d2))``, put by parity.
-    Compiled (:func:`sim.fastprice.black_scholes`) unless the numpy reference is selected.
+    Compiled (:func:`alvh.fastprice.black_scholes`) unless the numpy reference is selected.
     """
     fp = _fast()
     if fp is not None and np.ndim(rate) == 0 and np.ndim(div) == 0:
@@ -188,9 +188,9 @@ def spx_option(
     v : ndarray of shape (n_paths,)
         Variance state on each path (annualised).
     is_call : bool or ndarray of bool
-    surface : sim.surface.SpxSurface
+    surface : alvh.surface.SpxSurface
         Implied volatility as a function of forward log-moneyness, maturity and the state
-        (:func:`sim.surface.make_surface`: the model's own Fourier surface or an SSVI smile).
+        (:func:`alvh.surface.make_surface`: the model's own Fourier surface or an SSVI smile).
     rate, div : float
         Continuously compounded rate and dividend yield.
     regime : ndarray of int, shape (n_paths,), optional
@@ -203,8 +203,8 @@ def spx_option(
 
     Notes
     -----
-    On a :class:`~sim.surface.FourierSurface` or an :class:`~sim.surface.SsviSurface` the surface
-    lookup and Black–Scholes run fused in one compiled kernel (:mod:`sim.fastprice`) unless the
+    On a :class:`~alvh.surface.FourierSurface` or an :class:`~alvh.surface.SsviSurface` the surface
+    lookup and Black–Scholes run fused in one compiled kernel (:mod:`alvh.fastprice`) unless the
     numpy reference is selected.
     """
     fp = _fast()
@@ -254,10 +254,10 @@ def strike_for_delta(
     -----
     Vectorised bisection on log-moneyness over ``[-40, 40]`` ATM total standard deviations from
     the forward (64 halvings); delta is monotone in the strike on an arbitrage-free surface. On a
-    :class:`~sim.surface.FourierSurface` or an :class:`~sim.surface.SsviSurface` the search runs
+    :class:`~alvh.surface.FourierSurface` or an :class:`~alvh.surface.SsviSurface` the search runs
     path by path in a compiled kernel unless the numpy reference is selected: the first 16 of
     these halvings, then regula falsi inside the bracket, which ends on the same crossing to
-    ~1e-15 relative (:func:`sim.fastprice._delta_strike`).
+    ~1e-15 relative (:func:`alvh.fastprice._delta_strike`).
     """
     if is_call and not 0.0 < target_delta < 1.0:
         raise ValueError(f"call delta must be in (0, 1), got {target_delta}")
@@ -304,7 +304,7 @@ _GUIDES: dict = {}
 
 
 def _guided(fp, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(nodes, guide)`` for the VIX kernels: :func:`sim.fastprice.locate_guide` of ``nodes``, kept per
+    """``(nodes, guide)`` for the VIX kernels: :func:`alvh.fastprice.locate_guide` of ``nodes``, kept per
     nodes array (by identity, with the array itself held so that the identity stays unique)."""
     hit = _GUIDES.get(id(nodes))
     if hit is None or hit[0] is not nodes:
@@ -334,7 +334,7 @@ class _VixTable:
         return price
 
     def _fast_call(self, fp, x, vix, regime, steps, strike_index, table):
-        """:meth:`call` by :func:`sim.fastprice.vix_call`; ``None`` where the numpy reference must run
+        """:meth:`call` by :func:`alvh.fastprice.vix_call`; ``None`` where the numpy reference must run
         (non-integer steps, a step, strike or regime out of range: the reference raises as before)."""
         s = np.asarray(steps)
         if s.dtype.kind not in "iu":
@@ -348,7 +348,7 @@ class _VixTable:
         return fp.finish(out, shape) if status == 0 else None
 
     def _fast_futures(self, fp, x, regime, steps, table):
-        """:meth:`futures` by :func:`sim.fastprice.vix_futures`; ``None`` as :meth:`_fast_call`."""
+        """:meth:`futures` by :func:`alvh.fastprice.vix_futures`; ``None`` as :meth:`_fast_call`."""
         s = np.asarray(steps)
         if s.dtype.kind not in "iu":
             return None
@@ -391,7 +391,7 @@ class VixOptionTable(_VixTable):
     Parameters
     ----------
     model : PathModel or HestonParams
-        A model whose :meth:`~models.base.PathModel.cir_q` is not ``None`` (its Q variance is
+        A model whose :meth:`~alvh.models.base.PathModel.cir_q` is not ``None`` (its Q variance is
         CIR; ``b_extra``, e.g. Bates' jump term, shifts the VIX^2 intercept).
     dt : float
         Simulation step in years.
@@ -537,11 +537,11 @@ class MarkovVixTable(_VixTable):
 
     The Q law of the variance state (and of the regime, for regime-switching models) is
     approximated by a finite Markov chain: for each regime the one-step transition comes from the
-    model's own quadrature :meth:`~models.base.PathModel.q_step`, mapped onto the grid by
+    model's own quadrature :meth:`~alvh.models.base.PathModel.q_step`, mapped onto the grid by
     mean-preserving linear splitting (Kushner & Dupuis 2001, "Numerical Methods for Stochastic
     Control Problems in Continuous Time", ch. 4). With regimes the chain lives on
     (regime, variance): the regime switches at the start of a step by
-    :meth:`~models.base.PathModel.regime_transition`, then the variance moves under the new
+    :meth:`~alvh.models.base.PathModel.regime_transition`, then the variance moves under the new
     regime's Q-dynamics. Then::
 
         F(x, r, k)    = (P^k  VIX(., .))(x, r)               (VIX future, k steps to expiry)

@@ -37,8 +37,8 @@ import seaborn as sns  # noqa: E402
 import xarray as xr  # noqa: E402
 from jinja2 import Environment, PackageLoader, select_autoescape  # noqa: E402
 
-from sim import metrics as mx  # noqa: E402
-from sim.results import WORST_PATHS  # noqa: E402
+from alvh import metrics as mx  # noqa: E402
+from alvh.results import WORST_PATHS  # noqa: E402
 
 __all__ = ["render_report", "write_tables", "summary_text", "format_metric", "HEADLINE_KEYS", "COST_BAND"]
 
@@ -300,7 +300,7 @@ def _head(ds: xr.Dataset) -> xr.Dataset:
     """The dataset without the worst paths kept beyond its leading ``result_paths`` paths.
 
     Distributions, medians and tail shares must come from the head, a sample of the run by path index;
-    the worst paths appended after it (:func:`sim.results.kept_paths`) are for the worst-paths table.
+    the worst paths appended after it (:func:`alvh.results.kept_paths`) are for the worst-paths table.
     """
     n_head = ds.attrs.get("result_paths")
     if n_head is None or "path" not in ds.dims or ds.sizes["path"] <= int(n_head):
@@ -999,7 +999,7 @@ def render_report(ds: xr.Dataset, path: Path) -> None:
     full = ds.load()  # one read of a file-backed Dataset, not one per lookup
     ds = _head(full)    # distributions from the leading paths; the worst paths (of all) from `full`
     sns.set_theme(style="whitegrid", context="notebook")
-    env = Environment(loader=PackageLoader("sim", "templates"), autoescape=select_autoescape(["html", "j2"]))
+    env = Environment(loader=PackageLoader("alvh", "templates"), autoescape=select_autoescape(["html", "j2"]))
     tpl = env.get_template("report.html.j2")
     strats = _strategies(ds)
     main, u = _main(ds, strats), _unhedged(strats)

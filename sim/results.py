@@ -6,8 +6,8 @@ Layout (every variable has ``attrs["units"]`` and ``attrs["long_name"]``):
 * dim ``strategy``: "unhedged" (the condor alone) then every hedge book, with coordinates
   ``strategy_label``, ``strategy_kind`` ("unhedged", "alvh", "baseline", "sweep") and
   ``strategy_budget`` (% of capital per year);
-* dims ``(strategy, path)``: :data:`sim.runner.STRATEGY_FIELDS`; ``(strategy, layer, path)``:
-  ``layer_pnl``; ``(leg, path)``: ``condor_leg_pnl``; ``path``: :data:`sim.runner.PATH_FIELDS`; for
+* dims ``(strategy, path)``: :data:`alvh.runner.STRATEGY_FIELDS`; ``(strategy, layer, path)``:
+  ``layer_pnl``; ``(leg, path)``: ``condor_leg_pnl``; ``path``: :data:`alvh.runner.PATH_FIELDS`; for
   the first ``result_paths`` paths (attr; the scenario's ``simulation.result_paths``, default
   100,000) and the :data:`WORST_PATHS` paths of lowest unhedged P&L among all paths (the coordinate
   ``path`` holds each path's index in the run); the per-path metrics and claims use all paths, the
@@ -19,7 +19,7 @@ Layout (every variable has ``attrs["units"]`` and ``attrs["long_name"]``):
 * dims ``(sample, day)`` and ``(strategy, sample, day)``: whole sample paths;
 * dims ``(strategy, metric)``: ``metric_value``, ``metric_se``, ``metric_ci_low``, ``metric_ci_high``
   (NaN where a metric does not apply), coordinates ``metric_units``, ``metric_label``;
-* dim ``claim_row``: the claim check (:func:`sim.claims.claim_check`), ``claim_*`` variables;
+* dim ``claim_row``: the claim check (:func:`alvh.claims.claim_check`), ``claim_*`` variables;
 * dims ``replay_year``, ``replay_day`` (when the scenario asks for the replay): the same strategies
   on the real path;
 * dim ``calibration_param``: fitted model parameters and standard errors; dim ``statistic``: fit
@@ -40,10 +40,10 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from sim import metrics as mx
-from sim import varred
-from sim.claims import ClaimRow, MetricRow, RunArrays, StrategyInfo, claim_check, strategy_metrics
-from sim.runner import LEG_NAMES, PATH_FIELDS, STRATEGY_FIELDS, ReplayResult, RunResult
+from alvh import metrics as mx
+from alvh import varred
+from alvh.claims import ClaimRow, MetricRow, RunArrays, StrategyInfo, claim_check, strategy_metrics
+from alvh.runner import LEG_NAMES, PATH_FIELDS, STRATEGY_FIELDS, ReplayResult, RunResult
 
 __all__ = ["run_arrays", "analyse", "capital_definitions", "build_dataset", "write_dataset", "package_versions",
            "strategy_infos", "kept_paths", "WORST_PATHS", "RESULTS_FORMAT"]
@@ -65,7 +65,7 @@ def strategy_infos(result: RunResult) -> list[StrategyInfo]:
 
 
 def run_arrays(result: RunResult) -> RunArrays:
-    """The arrays of a run in the form :mod:`sim.claims` reads."""
+    """The arrays of a run in the form :mod:`alvh.claims` reads."""
     prep = result.prepared
     return RunArrays(
         strategies=strategy_infos(result), per_strategy=result.per_strategy, layer_pnl=result.layer_pnl,
@@ -78,11 +78,11 @@ def run_arrays(result: RunResult) -> RunArrays:
 
 
 def _controls(result: RunResult) -> dict:
-    """Control variates of a run, ``{name: (per-path values, exact mean)}`` (:mod:`sim.varred`); {} if none."""
+    """Control variates of a run, ``{name: (per-path values, exact mean)}`` (:mod:`alvh.varred`); {} if none."""
     means = varred.control_means(result.prepared)
     if means is None or result.n_paths < 2:
         return {}
-    # read when the analysis builds its controls (sim.varred.ControlVariates copies them once): held
+    # read when the analysis builds its controls (alvh.varred.ControlVariates copies them once): held
     # here in memory for the whole analysis, they were 16 bytes per path at its peak
     spx_return = result.per_path["spx_return"]
     values = {"spx_growth": _ReadLater(lambda: spx_return[:] / 100.0 + 1.0),
@@ -101,7 +101,7 @@ class _ReadLater:
 
 
 def analyse(result: RunResult) -> tuple[list[MetricRow], list[ClaimRow]]:
-    """Metric table and claim check of a run (:func:`sim.claims.strategy_metrics`, :func:`sim.claims.claim_check`)."""
+    """Metric table and claim check of a run (:func:`alvh.claims.strategy_metrics`, :func:`alvh.claims.claim_check`)."""
     arrays = run_arrays(result)
     metrics = strategy_metrics(arrays)
     # how often each layer traded, and how often the caps cut it (a layer that never trades is a finding)
@@ -122,7 +122,7 @@ def analyse(result: RunResult) -> tuple[list[MetricRow], list[ClaimRow]]:
 
 def package_versions() -> dict[str, str]:
     """Versions of Python and the packages a result depends on."""
-    from sim.parallel import versions_of
+    from alvh.parallel import versions_of
 
     return {"python": platform.python_version(),
             **versions_of(("alvh", "numpy", "scipy", "arch", "statsmodels", "pandas", "joblib", "xarray", "h5netcdf",
@@ -134,7 +134,7 @@ def capital_definitions(scenario) -> list[str]:
 
     Parameters
     ----------
-    scenario : sim.config.Scenario
+    scenario : alvh.config.Scenario
 
     Returns
     -------
@@ -282,14 +282,14 @@ def build_dataset(result: RunResult, metrics: list[MetricRow], claims: list[Clai
     Parameters
     ----------
     result : RunResult
-    metrics : list of sim.claims.MetricRow
-        From :func:`sim.claims.strategy_metrics`.
-    claims : list of sim.claims.ClaimRow
-        From :func:`sim.claims.claim_check`.
+    metrics : list of alvh.claims.MetricRow
+        From :func:`alvh.claims.strategy_metrics`.
+    claims : list of alvh.claims.ClaimRow
+        From :func:`alvh.claims.claim_check`.
     command : str
         The command line, stored in the attrs.
-    replay : sim.runner.ReplayResult, optional
-        The same strategies on the real path (:func:`sim.runner.replay`).
+    replay : alvh.runner.ReplayResult, optional
+        The same strategies on the real path (:func:`alvh.runner.replay`).
     """
     prep = result.prepared
     sc = prep.scenario
@@ -466,10 +466,10 @@ def write_dataset(ds: xr.Dataset, path: Path) -> None:
 
     Raises
     ------
-    sim.checkpoint.StorageError
+    alvh.checkpoint.StorageError
         The disk is full or the folder is not writable; ``path`` is left as it was.
     """
-    from sim.checkpoint import storage_guard
+    from alvh.checkpoint import storage_guard
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

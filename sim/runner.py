@@ -14,7 +14,7 @@ path index (so identical for any number of workers):
 * the daily sample: the daily P&L and deltas of the first ``daily_paths`` paths, on which the pooled
   daily statistics (daily VaR/CVaR, convexity, claims 2 and 3, regime cost rates) are computed.
 
-The per-path summaries themselves go to disk as each chunk finishes (:mod:`sim.pathstore`), so
+The per-path summaries themselves go to disk as each chunk finishes (:mod:`alvh.pathstore`), so
 beyond those caps memory does not grow with the number of paths.
 """
 
@@ -29,20 +29,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
 
-from models.base import FitReport, PathModel
-from models.calibration import market_statistics, model_statistics
-from models.heston import FellerConditionWarning
-from models.replay import HistoricalReplay
-from models.stress import Shock, event_intensity, preset_shock, simulate_with_overlays
-from sim.config import Scenario
-from sim.data import MarketData, load_market_data, load_series
-from sim.modelspec import build_model
-from sim.pathstore import PathStore
-from sim.pricing import make_vix_table
-from sim.surface import FourierSurface, SpxSurface, make_surface
-from sim.strategy import CondorSpec, MarketSpec, dte_to_steps, run_books
+from alvh.models.base import FitReport, PathModel
+from alvh.models.calibration import market_statistics, model_statistics
+from alvh.models.heston import FellerConditionWarning
+from alvh.models.replay import HistoricalReplay
+from alvh.models.stress import Shock, event_intensity, preset_shock, simulate_with_overlays
+from alvh.config import Scenario
+from alvh.data import MarketData, load_market_data, load_series
+from alvh.modelspec import build_model
+from alvh.pathstore import PathStore
+from alvh.pricing import make_vix_table
+from alvh.surface import FourierSurface, SpxSurface, make_surface
+from alvh.strategy import CondorSpec, MarketSpec, dte_to_steps, run_books
+from alvh.parallel import progress_bar
 
 __all__ = ["Prepared", "RunResult", "prepare", "simulate_chunk", "run", "ChunkTask", "run_identity", "PATH_FIELDS", "STRATEGY_FIELDS",
            "LEG_NAMES", "spot_vol_beta", "measure_days", "replay", "ReplayResult"]
@@ -73,7 +73,7 @@ PATH_FIELDS: dict[str, tuple[str, str]] = {
     "spx_return": ("%", "SPX price return over the horizon"),
     "vix_max": ("VIX points", "highest model VIX on the path"),
     "integrated_variance": ("variance x years", "dt * sum of the variance state over the horizon's steps "
-                            "(a control variate: sim.varred)"),
+                            "(a control variate: alvh.varred)"),
     "top_regime_share": ("1", "share of days in the most volatile regime (0 for single-regime models)"),
     "regime_worst_day": ("1", "regime label on the condor's worst day"),
 }
@@ -118,15 +118,15 @@ class Prepared:
     regime0 : int
         Initial regime.
     table : VixOptionTable or MarkovVixTable
-        VIX futures and call prices for the model (:func:`sim.pricing.make_vix_table`).
+        VIX futures and call prices for the model (:func:`alvh.pricing.make_vix_table`).
     surface : SpxSurface
-        SPX implied-volatility surface for the model (:func:`sim.surface.make_surface`).
+        SPX implied-volatility surface for the model (:func:`alvh.surface.make_surface`).
     shocks : tuple of Shock
         Scripted stress shocks.
     intensity : ndarray of shape (n_steps,) or None
         Jump-intensity multipliers of the event calendar.
     history_stats, model_stats : dict
-        :func:`models.calibration.market_statistics` of the real sample and of stationary model
+        :func:`alvh.models.calibration.market_statistics` of the real sample and of stationary model
         paths of the same length.
     market : MarketSpec
         The scenario's market with ``spot_vol_beta`` set from the model (:func:`spot_vol_beta`).
@@ -178,7 +178,7 @@ class RunResult:
         ``None`` first (the condor alone, "unhedged"), then the scenario's hedges in order.
     per_strategy : dict of str to array of shape (n_strategies, n_paths)
         Fields of :data:`STRATEGY_FIELDS`. These and the other per-path arrays (``layer_*``,
-        ``condor_leg_pnl``, ``per_path``) are :class:`sim.pathstore.StoredArray` objects on disk:
+        ``condor_leg_pnl``, ``per_path``) are :class:`alvh.pathstore.StoredArray` objects on disk:
         ``x[s]`` reads one row, ``np.asarray(x)`` all of it.
     layer_pnl : ndarray of shape (n_strategies, n_layers, n_paths)
         P&L of each hedge layer incl. its costs, USD (0 where a strategy has fewer layers).
@@ -205,7 +205,7 @@ class RunResult:
         Wall time of the simulation (after preparation), seconds.
     resumed_chunks : int
         Chunks read back from a checkpoint instead of computed.
-    path_store : sim.pathstore.PathStore
+    path_store : alvh.pathstore.PathStore
         The files behind the per-path arrays (a temporary folder unless :func:`run` was given one).
     """
 
@@ -265,7 +265,7 @@ def measure_days(n_steps: int, events: dict | None) -> tuple[np.ndarray, np.ndar
     Returns
     -------
     event_day, measure : ndarray of bool, shape (n_steps + 1,)
-        Scheduled event days (:func:`models.stress.event_intensity`: event day ``d`` is the step
+        Scheduled event days (:func:`alvh.models.stress.event_intensity`: event day ``d`` is the step
         ending on ``d``); deltas are measured on each event day and the day before it (the
         position carried into the event), or on every day when the scenario has no events.
     """
@@ -316,7 +316,7 @@ def _one_blas_thread(func):
 
 
 @_one_blas_thread
-def prepare(scenario: Scenario, seed: int) -> Prepared:
+def prepare(scenario: Scenario, seed: int, cache: bool = False) -> Prepared:
     """Load data, calibrate the model (or read its parameter file), build the VIX pricer and diagnostics.
 
     Parameters
@@ -324,10 +324,13 @@ def prepare(scenario: Scenario, seed: int) -> Prepared:
     scenario : Scenario
     seed : int
         Root seed; its child 1 seeds the diagnostic simulation.
+    cache : bool, default False
+        Reuse a calibration of the same model, data and window from the on-disk cache
+        (:func:`alvh.modelspec.calibrate_cached`); the result is the same either way.
 
     Raises
     ------
-    sim.data.DataError
+    alvh.data.DataError
         Missing or unreadable data.
     ValueError
         Calibration failure, a bad parameter file, or parameters that break a model rule.
@@ -339,7 +342,7 @@ def prepare(scenario: Scenario, seed: int) -> Prepared:
     dt = 1.0 / sim["steps_per_year"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FellerConditionWarning)
-        model, fit, var0, regime0 = build_model(scenario, data, dt)
+        model, fit, var0, regime0 = build_model(scenario, data, dt, cache=cache)
     if isinstance(model, HistoricalReplay):
         s0 = float(data.spx[0])
     else:
@@ -388,7 +391,7 @@ def _max_drawdown(pnl: np.ndarray) -> np.ndarray:
 
 
 def book_summaries(book, market: MarketSpec, years: float, n_layers: int) -> dict[str, np.ndarray]:
-    """Reduce a :class:`sim.strategy.BookResult` to the per-strategy arrays of :class:`RunResult`.
+    """Reduce a :class:`alvh.strategy.BookResult` to the per-strategy arrays of :class:`RunResult`.
 
     Returns
     -------
@@ -411,7 +414,7 @@ def book_summaries(book, market: MarketSpec, years: float, n_layers: int) -> dic
         layer[j, :k] = h.layer_pnl
         entries[j, :k] = h.n_entries
         capped[j, :k] = h.n_cap_bound
-    from sim.fastbook import drawdown_and_worst_day
+    from alvh.fastbook import drawdown_and_worst_day
 
     fast = drawdown_and_worst_day(daily)        # one compiled pass; None: the numpy code below
     max_dd, worst = fast if fast is not None else (_max_drawdown(daily), daily.min(axis=-1))
@@ -471,11 +474,11 @@ def simulate_chunk(
     dt : float
         Years per step.
     market, condor, hedges, table, surface
-        Pricing and strategy inputs (:func:`sim.strategy.run_books`).
+        Pricing and strategy inputs (:func:`alvh.strategy.run_books`).
     n_sample : int
         Number of leading paths returned whole.
     shocks : tuple of Shock
-        Scripted stress shocks (:func:`models.stress.simulate_with_overlays`).
+        Scripted stress shocks (:func:`alvh.models.stress.simulate_with_overlays`).
     intensity : ndarray of shape (n_steps,), optional
         Jump-intensity multipliers (event calendar).
     measure : ndarray of bool, shape (n_steps + 1,), optional
@@ -572,7 +575,7 @@ class ChunkTask:
     """
 
     def __init__(self, children: list, sizes: list[int], common: dict, per_chunk: list[dict]):
-        from sim.parallel import pinned_versions
+        from alvh.parallel import pinned_versions
 
         self.children, self.sizes, self.common = children, sizes, common
         self.per_chunk = per_chunk      # sample_plan(): n_sample and n_daily of each chunk
@@ -583,7 +586,7 @@ class ChunkTask:
 
         from threadpoolctl import threadpool_limits
 
-        from sim.parallel import pinned_versions
+        from alvh.parallel import pinned_versions
 
         theirs = pinned_versions()
         if theirs != self.versions:
@@ -611,7 +614,7 @@ def run_identity(prepared: Prepared, n_paths: int, seed: int, chunk_size: int) -
     import hashlib
     import json
 
-    from sim.parallel import pinned_versions
+    from alvh.parallel import pinned_versions
 
     sha = lambda b: hashlib.sha256(b).hexdigest()  # noqa: E731
     sim = prepared.scenario.simulation
@@ -645,7 +648,7 @@ def run(
 ) -> RunResult:
     """Run all chunks (locally with joblib, or on Dask) and gather per-path summaries.
 
-    Each finished chunk's per-path summaries go to disk at once (:class:`sim.pathstore.PathStore`)
+    Each finished chunk's per-path summaries go to disk at once (:class:`alvh.pathstore.PathStore`)
     and only its bounded samples stay in memory, so memory does not grow with the chunks done.
 
     Parameters
@@ -662,13 +665,13 @@ def run(
     progress : bool, default True
         Show a progress bar (tqdm, with ETA) over chunks.
     backend : {"joblib", "dask"}, default "joblib"
-        Where chunks run (:func:`sim.parallel.run_tasks`). Results do not depend on it.
+        Where chunks run (:func:`alvh.parallel.run_tasks`). Results do not depend on it.
     scheduler : str, optional
         Dask scheduler address (``tcp://host:8786``); without it ``backend="dask"`` starts a local cluster.
     client : distributed.Client, optional
         A Dask client to use (not closed here).
     checkpoint : path, optional
-        Checkpoint folder (:class:`sim.checkpoint.ChunkStore`): every finished chunk is persisted
+        Checkpoint folder (:class:`alvh.checkpoint.ChunkStore`): every finished chunk is persisted
         atomically; with ``resume``, chunks finished by an earlier, interrupted run are read back
         instead of recomputed.
     resume, fresh : bool
@@ -676,8 +679,8 @@ def run(
     on_chunk : callable, optional
         Called with the chunk index after each chunk is finished (computed or read back).
     path_store : path, optional
-        Folder for the per-path summaries (:class:`sim.pathstore.PathStore`), created after the
-        checkpoint is opened (so it may live inside it: :func:`sim.pipeline.run_scenario` puts it in
+        Folder for the per-path summaries (:class:`alvh.pathstore.PathStore`), created after the
+        checkpoint is opened (so it may live inside it: :func:`alvh.pipeline.run_scenario` puts it in
         the checkpoint folder, which a killed run then leaves in one place); default a temporary
         directory removed with the result.
 
@@ -689,15 +692,15 @@ def run(
     ------
     ValueError
         For ``n_paths < 1`` or ``seed < 0``.
-    sim.checkpoint.CheckpointExists, sim.checkpoint.CheckpointError
+    alvh.checkpoint.CheckpointExists, alvh.checkpoint.CheckpointError
         A checkpoint is present without ``resume``/``fresh``, or belongs to another run.
-    sim.checkpoint.StorageError
+    alvh.checkpoint.StorageError
         The disk filled up while writing a checkpoint.
-    sim.parallel.WorkerLostError
+    alvh.parallel.WorkerLostError
         Workers kept dying.
     """
-    from sim.checkpoint import ChunkStore
-    from sim.parallel import run_tasks
+    from alvh.checkpoint import ChunkStore
+    from alvh.parallel import run_tasks
 
     if n_paths < 1:
         raise ValueError(f"n_paths must be >= 1, got {n_paths}")
@@ -747,8 +750,8 @@ def run(
     todo = [i for i in range(n_chunks) if not done[i]]
     resumed = n_chunks - len(todo)
     t0 = time.perf_counter()
-    bar = tqdm(total=n_chunks, initial=n_chunks - len(todo), desc=f"{sc.name}: chunks of {chunk_size} paths",
-               unit="chunk", disable=not progress, leave=False)
+    bar = progress_bar(total=n_chunks, initial=n_chunks - len(todo), desc=f"{sc.name}: chunks of {chunk_size} paths",
+                       unit="chunk", disable=not progress, leave=False)
     if on_chunk is not None:
         for i in range(n_chunks):
             if done[i]:
@@ -817,7 +820,7 @@ def replay(prepared: Prepared) -> ReplayResult:
     """Run the condor and every hedge of the scenario on the real daily closes of its data window.
 
     Options are priced by the scenario's calibrated model (its Q side, the run's own VIX table and
-    SPX surface) on the state it implies from the real VIX (:class:`models.replay.HistoricalReplay`);
+    SPX surface) on the state it implies from the real VIX (:class:`alvh.models.replay.HistoricalReplay`);
     a regime model is priced in its regime 0 (the real path has no regime label).
 
     Raises

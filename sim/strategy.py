@@ -13,14 +13,14 @@ are hedge books built from the same pieces (:func:`baseline_hedges`).
 
 Accounting (per path, in dollars): each book's cash plus its positions marked at mid. A day's P&L is
 the change of that sum: mark-to-mid moves, minus trading costs (half-spread plus commission,
-:mod:`sim.costs`) when a position is opened or closed before expiry. Options held to expiry settle
+:mod:`alvh.costs`) when a position is opened or closed before expiry. Options held to expiry settle
 at intrinsic value with no spread and no commission (cash settlement: SPX against the simulated
 close, VIX against the model VIX of that day, standing in for the special opening quotation); a
 VIX future held to expiry settles at the model VIX. On the horizon's last day open positions are
 marked at mid and no cost is charged.
 
 Capital: the condor is sized on its defined-risk margin, ``(wing_width - credit) * 100`` per
-condor (:func:`sim.costs.condor_margin`). A hedge's capital is the premium paid for long options,
+condor (:func:`alvh.costs.condor_margin`). A hedge's capital is the premium paid for long options,
 the maximum loss of a short credit spread, and ``future_margin_fraction`` of a future's notional.
 "Risk capital", the base of the hedge caps, is ``margin_fraction * capital``: what the condor book
 may post.
@@ -36,9 +36,9 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from scipy import special
 
-from sim.costs import SPX_MULTIPLIER, VIX_FUTURE_MULTIPLIER, VIX_OPTION_MULTIPLIER, Frictions, condor_margin
-from sim.pricing import MarkovVixTable, SpxSmile, VixOptionTable, spx_option, strike_for_delta
-from sim.surface import SpxSurface, implied_stdev, surface_option
+from alvh.costs import SPX_MULTIPLIER, VIX_FUTURE_MULTIPLIER, VIX_OPTION_MULTIPLIER, Frictions, condor_margin
+from alvh.pricing import MarkovVixTable, SpxSmile, VixOptionTable, spx_option, strike_for_delta
+from alvh.surface import SpxSurface, implied_stdev, surface_option
 
 __all__ = [
     "CondorSpec", "LayerSpec", "HedgeSpec", "MarketSpec", "BookResult", "HedgeResult", "run_books",
@@ -139,7 +139,7 @@ class CondorSpec:
         1 = daily), and only when none is open.
     margin_fraction : float
         Share of capital posted as defined-risk margin; at each entry, contracts =
-        floor(margin_fraction * capital / ((wing_width - credit) * 100)) (:func:`sim.costs.condor_margin`).
+        floor(margin_fraction * capital / ((wing_width - credit) * 100)) (:func:`alvh.costs.condor_margin`).
     time_shift : bool
         The texts' "time-shifting": at an entry with VIX above ``time_shift_vix``, sell the next
         monthly cycle (``dte + time_shift_days``) instead of the front one (True).
@@ -426,17 +426,17 @@ class MarketSpec:
     rate, div : float
         Risk-free rate and SPX dividend yield, continuously compounded, per year.
     frictions : Frictions
-        Half-spreads (widening with the VIX) and commissions per instrument (:mod:`sim.costs`).
+        Half-spreads (widening with the VIX) and commissions per instrument (:mod:`alvh.costs`).
     capital : float
         Capital base in dollars; costs in % of capital refer to it.
     smile : SpxSmile
         SSVI smile shape, used where the SPX surface is SSVI.
     surface : {"auto", "model", "ssvi"}
-        Which SPX implied-volatility surface prices SPX options (:func:`sim.surface.make_surface`).
+        Which SPX implied-volatility surface prices SPX options (:func:`alvh.surface.make_surface`).
     spot_vol_beta : float
         Elasticity of the VIX to SPX, ``d ln VIX / d ln S`` (negative), used to map an SPX level to
         a VIX level (``breakeven`` strikes) and a VIX position's sensitivity to an SPX delta. The
-        runner sets it from the model's own paths (:func:`sim.runner.prepare`).
+        runner sets it from the model's own paths (:func:`alvh.runner.prepare`).
     """
 
     rate: float = 0.02
@@ -924,14 +924,14 @@ def run_books(
     ----------
     spot, variance, vix : ndarray of shape (n_paths, n_steps + 1)
         SPX level (points), variance state (annualised) and model VIX (points) per path and day.
-    surface : sim.surface.SpxSurface
-        Prices the SPX options (:func:`sim.surface.make_surface`; its model's Q side).
+    surface : alvh.surface.SpxSurface
+        Prices the SPX options (:func:`alvh.surface.make_surface`; its model's Q side).
     market : MarketSpec
     condor : CondorSpec
     hedges : sequence of HedgeSpec
         Hedge books run on the same paths (may be empty).
     table : VixOptionTable or MarkovVixTable or None
-        VIX futures and call prices (:func:`sim.pricing.make_vix_table`); required when a hedge
+        VIX futures and call prices (:func:`alvh.pricing.make_vix_table`); required when a hedge
         has a VIX layer. Its ``max_steps`` must cover every VIX layer's ``dte_open``.
     dt : float
         Years per step.
@@ -955,14 +955,14 @@ def run_books(
 
     Notes
     -----
-    Runs the compiled engine (:mod:`sim.fastbook`, the same results to round-off) where
-    :func:`sim.fastbook.supported` says it applies, unless ``trace`` or ``ALVH_NUMPY_REFERENCE=1``;
+    Runs the compiled engine (:mod:`alvh.fastbook`, the same results to round-off) where
+    :func:`alvh.fastbook.supported` says it applies, unless ``trace`` or ``ALVH_NUMPY_REFERENCE=1``;
     the numpy code below is the reference.
     """
     import os
 
     if not trace and os.environ.get("ALVH_NUMPY_REFERENCE", "").strip().lower() not in ("1", "true", "yes", "on"):
-        from sim import fastbook
+        from alvh import fastbook
 
         hedges = tuple(hedges)
         if fastbook.supported(spot, variance, vix, surface, market, condor, hedges, table, dt, regime,

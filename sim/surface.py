@@ -2,11 +2,11 @@
 
 A surface answers one question, vectorised over paths: the Black implied volatility of an SPX
 European option of forward log-moneyness ``k = ln(K / F)`` and maturity ``tau`` (years) when the
-model's variance state is ``var`` (annualised; see :mod:`models.base`) and, for regime models, the
+model's variance state is ``var`` (annualised; see :mod:`alvh.models.base`) and, for regime models, the
 regime is ``regime``. Two kinds exist:
 
 - :class:`SsviSurface` -- an SSVI smile (Gatheral & Jacquier 2014) anchored at the model's
-  Q-expected total variance :meth:`~models.base.PathModel.atm_total_variance`. Any model can use
+  Q-expected total variance :meth:`~alvh.models.base.PathModel.atm_total_variance`. Any model can use
   it; it is the only one for models without a semi-analytic option price (GJR-GARCH, regime
   switching).
 - :class:`FourierSurface` -- the model's own smile for the affine models Heston, Bates and SVCJ:
@@ -33,10 +33,10 @@ from typing import Callable, NamedTuple
 import numpy as np
 from scipy import interpolate, special
 
-from models.base import PathModel
-from models.heston import HestonModel, HestonParams
-from models.jumps import BatesModel, SvcjModel, bates_characteristic_function, svcj_characteristic_function
-from sim.pricing import _fast, black_scholes
+from alvh.models.base import PathModel
+from alvh.models.heston import HestonModel, HestonParams
+from alvh.models.jumps import BatesModel, SvcjModel, bates_characteristic_function, svcj_characteristic_function
+from alvh.pricing import _fast, black_scholes
 
 __all__ = [
     "strip_total_variance",
@@ -62,14 +62,14 @@ _SQRT2PI = math.sqrt(2.0 * math.pi)
 
 
 def _as_model(model):
-    """Plain :class:`~models.heston.HestonParams` are wrapped in a :class:`HestonModel`."""
+    """Plain :class:`~alvh.models.heston.HestonParams` are wrapped in a :class:`HestonModel`."""
     return HestonModel(model) if isinstance(model, HestonParams) else model
 
 
 def _fourier_model(model):
     """The model whose Q dynamics give the Fourier surface, or ``None``.
 
-    A :class:`~models.replay.HistoricalReplay` is priced by its ``pricing`` model (its variance state
+    A :class:`~alvh.models.replay.HistoricalReplay` is priced by its ``pricing`` model (its variance state
     is that model's), so it is unwrapped.
     """
     model = _as_model(model)
@@ -107,10 +107,10 @@ def characteristic_function(model) -> Callable:
     Notes
     -----
     The CF of ``ln S_tau`` with ``S_0 = 1`` and ``r = q = 0`` is that of ``X``. Heston (1993) is
-    :func:`models.jumps.bates_characteristic_function` with no jumps (Albrecher et al. 2007
+    :func:`alvh.models.jumps.bates_characteristic_function` with no jumps (Albrecher et al. 2007
     "little trap" form); Bates (1996) and SVCJ (Duffie, Pan & Singleton 2000) are
-    :func:`models.jumps.bates_characteristic_function` and
-    :func:`models.jumps.svcj_characteristic_function` with the Q parameters. These are affine:
+    :func:`alvh.models.jumps.bates_characteristic_function` and
+    :func:`alvh.models.jumps.svcj_characteristic_function` with the Q parameters. These are affine:
     ``ln phi = C(u, tau) + D(u, tau) v``.
     """
     m = _fourier_model(model)
@@ -381,7 +381,7 @@ def implied_stdev(price, k, guess=None, tol: float = 1e-10, max_iter: int = 100)
     the scaled complementary error function (``scipy.special.erfcx``) so that it stays accurate
     where ``c`` underflows. A bracket ``[lo, hi]`` is kept from the signs of the residual
     (``ln c`` increases in ``s``); a Newton step leaving it is replaced by bisection (geometric
-    when ``lo > 0``). Vectorised over all inputs; compiled (:func:`sim.fastprice.implied_stdev`, one
+    when ``lo > 0``). Vectorised over all inputs; compiled (:func:`alvh.fastprice.implied_stdev`, one
     element at a time, the same steps) unless the numpy reference is selected.
     """
     fp = _fast()
@@ -462,14 +462,14 @@ class SpxSurface(ABC):
         """Black implied volatility ``sqrt(w / tau)`` (annualised, 0.2 = 20%); arguments as :meth:`total_variance`."""
         return np.sqrt(self.total_variance(k, tau, var, regime) / np.asarray(tau, dtype=float))
 
-    # ---- compiled paths (sim.fastprice); None means "no kernel applies: run the numpy reference"
+    # ---- compiled paths (alvh.fastprice); None means "no kernel applies: run the numpy reference"
     def _fast_spx_option(self, fp, spot, strike, tau, var, is_call, rate: float, div: float, regime):
-        """:func:`sim.pricing.spx_option` by a fused kernel: ``(price, delta)``, or ``None``."""
+        """:func:`alvh.pricing.spx_option` by a fused kernel: ``(price, delta)``, or ``None``."""
         return None
 
     def _fast_strike_for_delta(self, fp, spot, tau: float, var, target: float, is_call: bool, rate: float,
                                div: float, regime):
-        """The root search of :func:`sim.pricing.strike_for_delta` by a kernel: unrounded ``(strike, delta)``,
+        """The root search of :func:`alvh.pricing.strike_for_delta` by a kernel: unrounded ``(strike, delta)``,
         or ``None``."""
         return None
 
@@ -481,7 +481,7 @@ class SpxSurface(ABC):
 
 
 def _bisection_constants(tau: float, rate: float, div: float) -> tuple[float, ...]:
-    """Maturity-only factors of :func:`sim.pricing.strike_for_delta` as its numpy code computes them:
+    """Maturity-only factors of :func:`alvh.pricing.strike_for_delta` as its numpy code computes them:
     ``math.exp((r - q) tau)`` and numpy's ``exp((r - q) tau)``, ``sqrt(tau)``, ``exp(-r tau)``, ``exp(-q tau)``."""
     t = np.asarray(tau, dtype=float)
     return (math.exp((rate - div) * tau), float(np.exp((rate - div) * t)), float(np.sqrt(t)),
@@ -542,7 +542,7 @@ class SsviSurface(SpxSurface):
     Parameters
     ----------
     model : PathModel or HestonParams
-    smile : sim.pricing.SpxSmile
+    smile : alvh.pricing.SpxSmile
         Any object with ``total_variance(k, atm_total_variance)``.
 
     Notes
@@ -581,8 +581,8 @@ class SsviSurface(SpxSurface):
         return self.smile.total_variance(k, self.atm_total_variance(target))
 
     def _fast_smile(self):
-        """``(rho, eta, gamma)`` of an :class:`~sim.pricing.SpxSmile` priced by this class's formulas, or ``None``."""
-        from sim.pricing import SpxSmile  # imported here: sim.pricing may import this module
+        """``(rho, eta, gamma)`` of an :class:`~alvh.pricing.SpxSmile` priced by this class's formulas, or ``None``."""
+        from alvh.pricing import SpxSmile  # imported here: alvh.pricing may import this module
 
         if type(self.smile) is not SpxSmile or not self._uses_own_formulas(SsviSurface):
             return None
@@ -680,7 +680,7 @@ class FourierSurface(SpxSurface):
     Parameters
     ----------
     model : HestonModel, BatesModel, SvcjModel or HestonParams
-        (or a :class:`~models.replay.HistoricalReplay` priced by one of them). Q parameters are
+        (or a :class:`~alvh.models.replay.HistoricalReplay` priced by one of them). Q parameters are
         used.
     tau_max : float, default 0.5
         Longest maturity on the grid (years).
@@ -809,7 +809,7 @@ class FourierSurface(SpxSurface):
 
         Notes
         -----
-        Compiled (:func:`sim.fastprice.fourier_total_variance`, the same arithmetic element by
+        Compiled (:func:`alvh.fastprice.fourier_total_variance`, the same arithmetic element by
         element) unless the numpy reference is selected; the numpy code below is the reference.
         """
         fp = _fast()
@@ -865,7 +865,7 @@ class FourierSurface(SpxSurface):
         w = mm * w_atm
         return np.where(bad, np.nan, w) if np.any(bad) else w
 
-    # ---- compiled paths (sim.fastprice)
+    # ---- compiled paths (alvh.fastprice)
     def _fast_tables(self, fp):
         """``(var_nodes, atm_flat, coef, params, inline)`` for the Fourier kernels, built once per surface.
 
@@ -1081,7 +1081,7 @@ def make_surface(model, kind: str = "auto", smile=None, tau_max: float = 0.5, **
         ``"auto"``: :class:`FourierSurface` for Heston, Bates and SVCJ (and a historical replay
         priced by one of them), :class:`SsviSurface` otherwise; ``"model"``: the Fourier surface
         or an error; ``"ssvi"``: the SSVI surface whatever the model.
-    smile : sim.pricing.SpxSmile, optional
+    smile : alvh.pricing.SpxSmile, optional
         Shape of the SSVI surface (default ``SpxSmile()``); unused by the Fourier surface.
     tau_max : float, default 0.5
         Longest maturity of the Fourier surface's grid (years); longer maturities use its last
@@ -1110,7 +1110,7 @@ def make_surface(model, kind: str = "auto", smile=None, tau_max: float = 0.5, **
     if kind == "model" or (kind == "auto" and fourier):
         return FourierSurface(model, tau_max=tau_max, **options)
     if smile is None:
-        from sim.pricing import SpxSmile  # imported here: sim.pricing may import this module
+        from alvh.pricing import SpxSmile  # imported here: alvh.pricing may import this module
 
         smile = SpxSmile()
     return SsviSurface(model, smile)

@@ -28,7 +28,7 @@ import math
 
 import numpy as np
 
-from sim import metrics as mx
+from alvh import metrics as mx
 
 __all__ = ["heston_control_means", "control_means", "ControlVariates", "cv_mean"]
 
@@ -65,7 +65,7 @@ def control_means(prepared) -> dict[str, float] | None:
     Known for the Heston model with ``rho <= 0`` and without scripted shocks (the QE-martingale
     scheme, see the module docstring; with ``rho > 0`` the correction may not apply on every step). Jump, GARCH and regime models, and stress overlays, have no exact control here yet.
     """
-    from models.heston import HestonModel
+    from alvh.models.heston import HestonModel
 
     model = prepared.model
     if type(model) is not HestonModel or prepared.shocks:

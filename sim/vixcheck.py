@@ -1,8 +1,8 @@
 """Checks of the VIX pricers against Monte Carlo under Q, and of the model VIX futures term structure.
 
-Two diagnostics, for any :class:`models.base.PathModel` that defines :meth:`~models.base.PathModel.q_model`:
+Two diagnostics, for any :class:`alvh.models.base.PathModel` that defines :meth:`~alvh.models.base.PathModel.q_model`:
 
-1. :func:`vix_table_vs_mc` -- the pricing table of :func:`sim.pricing.make_vix_table` (exact CIR law
+1. :func:`vix_table_vs_mc` -- the pricing table of :func:`alvh.pricing.make_vix_table` (exact CIR law
    for Heston and Bates, a Kushner-Dupuis Markov chain for SVCJ, GJR-GARCH and regime-switching
    Heston) against plain Monte Carlo of the model's own Q dynamics (its ``q_model()`` simulated from
    a given VIX level and regime). Under Heston and Bates the table is exact, so the comparison
@@ -24,8 +24,8 @@ import math
 import numpy as np
 import xarray as xr
 
-from models.base import PathModel, State
-from sim.pricing import make_vix_table
+from alvh.models.base import PathModel, State
+from alvh.pricing import make_vix_table
 
 __all__ = [
     "VIX_LEVELS",
@@ -69,7 +69,7 @@ def _affine_vix2(model: PathModel) -> tuple[np.ndarray, np.ndarray] | None:
 def _one_step_mean(model: PathModel, dt: float) -> tuple[np.ndarray, np.ndarray] | None:
     """Per-regime ``(c, d)`` with ``E_Q[var_{t+1} | var_t = x, regime j in force] = c[j] + d[j] x``.
 
-    Read off the model's quadrature :meth:`~models.base.PathModel.q_step` at ``x = 0, 1`` and checked
+    Read off the model's quadrature :meth:`~alvh.models.base.PathModel.q_step` at ``x = 0, 1`` and checked
     at ``x = 0.3``; ``None`` when it is not affine.
     """
     c, d = [], []
@@ -92,7 +92,7 @@ def q_first_moments(model: PathModel, var0: float, regime0: int, steps, dt: floa
     Parameters
     ----------
     model : PathModel
-        Its :meth:`~models.base.PathModel.q_step` must have a one-step mean affine in the variance
+        Its :meth:`~alvh.models.base.PathModel.q_step` must have a one-step mean affine in the variance
         (true for every model in :mod:`models`).
     var0 : float
         Initial variance (annualised).
@@ -115,8 +115,8 @@ def q_first_moments(model: PathModel, var0: float, regime0: int, steps, dt: floa
 
     Notes
     -----
-    The regime switches at the start of a step (:class:`sim.pricing.MarkovVixTable`,
-    :mod:`models.regimes`), then the variance moves with mean ``c_j + d_j x``::
+    The regime switches at the start of a step (:class:`alvh.pricing.MarkovVixTable`,
+    :mod:`alvh.models.regimes`), then the variance moves with mean ``c_j + d_j x``::
 
         p_{k+1} = P^T p_k,      M_{k+1}(j) = c_j p_{k+1}(j) + d_j (P^T M_k)(j)
 
@@ -124,7 +124,7 @@ def q_first_moments(model: PathModel, var0: float, regime0: int, steps, dt: floa
     quadratures of :meth:`q_step` are moment-matched to the exact one-step mean in every model
     here, so this is the exact Q mean; for SVCJ it is the mean of the continuous-time process,
     which differs from that of its simulation scheme by ``~ lam_j mu_v kappa dt^2 / 2`` per step
-    (:meth:`models.jumps.SvcjModel.q_model`).
+    (:meth:`alvh.models.jumps.SvcjModel.q_model`).
     """
     cd = _one_step_mean(model, dt)
     if cd is None:
@@ -215,7 +215,7 @@ def vix_table_vs_mc(
     Parameters
     ----------
     model : PathModel
-        Needs :meth:`~models.base.PathModel.q_model`.
+        Needs :meth:`~alvh.models.base.PathModel.q_model`.
     levels : sequence of float, default :data:`VIX_LEVELS`
         Starting VIX levels (points); a level at or below a regime's floor ``model.vix(0, r)`` is
         skipped (``reachable`` False, prices NaN).
@@ -275,7 +275,7 @@ def vix_table_vs_mc(
     Raises
     ------
     NotImplementedError
-        If the model has no :meth:`~models.base.PathModel.q_model`.
+        If the model has no :meth:`~alvh.models.base.PathModel.q_model`.
     ValueError
         Bad sizes, an expiry < 1 or beyond the table, a strike off the table's grid
         (``1..strike_max`` points), or a ``dt`` the model refuses.
@@ -285,7 +285,7 @@ def vix_table_vs_mc(
     ``se`` is the standard error of the (control-variate) estimator, ignoring the estimation of
     the control coefficient (an O(1/n) effect). Sources: the exact CIR-law table (Zhang & Zhu
     2006, J. Futures Markets 26(6)), the Markov-chain table (Kushner & Dupuis 2001, ch. 4), both
-    in :mod:`sim.pricing`; control variates: Glasserman (2004), sec. 4.1.
+    in :mod:`alvh.pricing`; control variates: Glasserman (2004), sec. 4.1.
     """
     levels = np.asarray(levels, dtype=float)
     expiries = np.asarray(sorted(int(e) for e in expiries), dtype=int)

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import sys
 import warnings
 from pathlib import Path
 
 import pytest
 
-from models.heston import FellerConditionWarning
+# The package is installed as `alvh` (sim/ is alvh, models/ is alvh.models). `python -m pytest` puts
+# the working folder on sys.path, which would make the folders importable as `sim` and `models` too
+# and hide any reference to those names (a template looked up in package "sim" worked in the tests
+# and failed for every user); the repository root is taken off the path.
+_ROOT = Path(__file__).resolve().parent.parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _ROOT]
+
+from alvh.models.heston import FellerConditionWarning
 
 TESTS = Path(__file__).parent
 TINY = TESTS / "data" / "tiny.toml"
@@ -15,14 +23,14 @@ TINY = TESTS / "data" / "tiny.toml"
 
 @pytest.fixture(scope="session")
 def tiny_scenario():
-    from sim.config import load_scenario
+    from alvh.config import load_scenario
 
     return load_scenario(TINY)
 
 
 @pytest.fixture(scope="session")
 def tiny_prepared(tiny_scenario):
-    from sim.runner import prepare
+    from alvh.runner import prepare
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FellerConditionWarning)

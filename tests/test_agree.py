@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.agree import agreement, format_agreement
-from sim.results import analyse, build_dataset, write_dataset
-from sim.runner import run
+from alvh.agree import agreement, format_agreement
+from alvh.results import analyse, build_dataset, write_dataset
+from alvh.runner import run
 
 
 def _ds(prepared, n, seed):
@@ -54,7 +54,7 @@ def test_independent_runs_use_the_sum_of_variances(runs):
 
 
 def test_command_line_exit_status(runs, tmp_path, capsys):
-    from sim.cli import main
+    from alvh.cli import main
 
     small, large, _ = runs
     write_dataset(small, tmp_path / "a.nc")
@@ -100,7 +100,7 @@ def test_a_reader_that_goes_away_ends_the_command_without_a_traceback(runs, tmp_
     small, large, _ = runs
     write_dataset(small, tmp_path / "a.nc")
     write_dataset(large, tmp_path / "b.nc")
-    proc = subprocess.Popen([sys.executable, "-m", "sim.cli", "agree", str(tmp_path / "a.nc"), str(tmp_path / "b.nc")],
+    proc = subprocess.Popen([sys.executable, "-m", "alvh.cli", "agree", str(tmp_path / "a.nc"), str(tmp_path / "b.nc")],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     proc.stdout.close()                 # long before the child has read the files and printed
     err = proc.stderr.read().decode()

@@ -36,7 +36,7 @@ RUN_ARRAYS = ("layer_pnl", "layer_entries", "layer_cap_bound", "condor_leg_pnl",
 # ----------------------------------------------------------------------------------------------- helpers
 
 def alvh_cmd(*args) -> list[str]:
-    return [sys.executable, "-m", "sim.cli", *map(str, args)]
+    return [sys.executable, "-m", "alvh.cli", *map(str, args)]
 
 
 #: The environment every subprocess gets (fixed at import: a Dask cluster started here edits os.environ).
@@ -166,7 +166,7 @@ def tamper(src: Path, dst: Path) -> None:
     """Copy a results.nc with one value of ``pnl`` altered.
 
     Edited in place with h5py, not rewritten by xarray: this runs in a thread while other tests run in
-    the main one, where the disk-full tests patch ``sim.checkpoint._write_npz`` (and count its calls) and
+    the main one, where the disk-full tests patch ``alvh.checkpoint._write_npz`` (and count its calls) and
     the Dask tests open and close distributed clients, through which xarray's writer takes a lock (one
     closing meanwhile failed it with "ConnectionPool is closed").
     """
@@ -211,7 +211,7 @@ def ref_batch(background):
 @pytest.fixture(scope="module")
 def ref_run(tiny_prepared):
     """The uninterrupted run: 300 paths in chunks of 128 (3 chunks), no checkpoint."""
-    from sim.runner import run
+    from alvh.runner import run
 
     return run(tiny_prepared, 300, SEED, jobs=1, progress=False)
 
@@ -219,7 +219,7 @@ def ref_run(tiny_prepared):
 @pytest.fixture(scope="module")
 def complete_checkpoint(tiny_prepared, tmp_path_factory):
     """A checkpoint folder of the same run, all 3 chunks finished, and that run's result."""
-    from sim.runner import run
+    from alvh.runner import run
 
     folder = tmp_path_factory.mktemp("complete") / "ck"
     result = run(tiny_prepared, 300, SEED, jobs=1, progress=False, checkpoint=folder)
@@ -230,7 +230,7 @@ def complete_checkpoint(tiny_prepared, tmp_path_factory):
 @pytest.fixture
 def computed(monkeypatch):
     """The chunk indices actually computed in this process (jobs=1 runs chunks here)."""
-    from sim.runner import ChunkTask
+    from alvh.runner import ChunkTask
 
     seen = []
     real = ChunkTask.__call__
@@ -254,7 +254,7 @@ def copy_checkpoint(src: Path, tmp_path: Path) -> Path:
 def test_chunkstore_round_trip_keeps_values_and_dtypes(tmp_path):
     """ChunkStore.save/load round-trips float64, float32 with NaN, int8 and empty arrays exactly, in a plain .npz
     archive (numpy's format, readable without alvh and without pickle), with a checksummed manifest."""
-    from sim.checkpoint import ChunkStore, file_sha256
+    from alvh.checkpoint import ChunkStore, file_sha256
 
     rng = np.random.default_rng(0)
     f32 = rng.normal(size=(3, 5, 7)).astype(np.float32)
@@ -286,7 +286,7 @@ def test_chunkstore_round_trip_keeps_values_and_dtypes(tmp_path):
 def test_chunkstore_refuses_object_arrays_and_leaves_no_file(tmp_path):
     """An object array (which only pickle could store) raises ValueError on save; no chunk file, temporary or
     manifest entry is left."""
-    from sim.checkpoint import ChunkStore
+    from alvh.checkpoint import ChunkStore
 
     store = ChunkStore(tmp_path / "ck", {"seed": 1}, n_chunks=2)
     store.open()
@@ -299,7 +299,7 @@ def test_chunkstore_refuses_object_arrays_and_leaves_no_file(tmp_path):
 def test_checkpoint_of_another_format_is_refused_with_a_remedy(tmp_path):
     """A manifest of format alvh-chunks/1 (netCDF chunk files, before .npz) is refused on resume, the message
     naming both formats and --fresh; a manifest of no alvh format says it is not one."""
-    from sim.checkpoint import FORMAT, CheckpointError, ChunkStore
+    from alvh.checkpoint import FORMAT, CheckpointError, ChunkStore
 
     ck = tmp_path / "ck"
     store = ChunkStore(ck, {"seed": 1}, n_chunks=2)
@@ -334,7 +334,7 @@ def test_truncated_chunk_is_detected_and_recomputed(complete_checkpoint, ref_run
 
 def resume_with_warnings(prepared, ck: Path, caplog):
     """Resume the 300-path tiny run from checkpoint ``ck``; return it and the warnings logged on 'alvh'."""
-    from sim.runner import run
+    from alvh.runner import run
 
     caplog.set_level(logging.INFO, logger="alvh")
     again = run(prepared, 300, SEED, jobs=1, progress=False, checkpoint=ck, resume=True)
@@ -359,7 +359,7 @@ def test_corrupted_byte_is_detected_by_checksum(complete_checkpoint, ref_run, ti
 def test_chunk_file_missing_from_manifest_is_removed_and_recomputed(complete_checkpoint, ref_run, tiny_prepared,
                                                                     tmp_path, computed):
     """A chunk file the manifest does not list (killed between the two renames) is not trusted: it is recomputed."""
-    from sim.runner import run
+    from alvh.runner import run
 
     ck = copy_checkpoint(complete_checkpoint[0], tmp_path)
     doc = json.loads((ck / "manifest.json").read_text())
@@ -375,7 +375,7 @@ def test_chunk_file_missing_from_manifest_is_removed_and_recomputed(complete_che
 
 def test_stale_temporaries_of_a_killed_writer_are_removed_on_resume(complete_checkpoint, tiny_prepared, tmp_path):
     """Temporary files left by a writer killed mid-write (.chunk_*.part-PID, .manifest.json.part-PID) are cleaned up."""
-    from sim.runner import run
+    from alvh.runner import run
 
     ck = copy_checkpoint(complete_checkpoint[0], tmp_path)
     doc = json.loads((ck / "manifest.json").read_text())
@@ -395,10 +395,10 @@ class _Interrupted(Exception):
 
 def test_chunks_finished_out_of_order_resume_identically(ref_run, tiny_prepared, tmp_path, monkeypatch, computed):
     """A run interrupted after finishing only its last chunk resumes to the same result as an uninterrupted run."""
-    import sim.parallel
-    from sim.runner import run
+    import alvh.parallel
+    from alvh.runner import run
 
-    real = sim.parallel.run_tasks
+    real = alvh.parallel.run_tasks
 
     def last_chunk_then_die(task, indices, **kw):
         assert list(indices) == [0, 1, 2]
@@ -407,10 +407,10 @@ def test_chunks_finished_out_of_order_resume_identically(ref_run, tiny_prepared,
 
     ck = tmp_path / "ck"
     with monkeypatch.context() as m:
-        m.setattr(sim.parallel, "run_tasks", last_chunk_then_die)
+        m.setattr(alvh.parallel, "run_tasks", last_chunk_then_die)
         with pytest.raises(_Interrupted):
             run(tiny_prepared, 300, SEED, jobs=1, progress=False, checkpoint=ck)
-    assert sim.parallel.run_tasks is real
+    assert alvh.parallel.run_tasks is real
     assert sorted(manifest_chunks(ck)) == ["2"]
     assert computed == [2]
     again = run(tiny_prepared, 300, SEED, jobs=1, progress=False, checkpoint=ck, resume=True)
@@ -421,8 +421,8 @@ def test_chunks_finished_out_of_order_resume_identically(ref_run, tiny_prepared,
 def test_checkpoint_conflicts_are_refused_and_fresh_discards(complete_checkpoint, ref_run, tiny_prepared, tmp_path,
                                                               computed):
     """A present checkpoint needs resume or fresh; one of another run (seed) is refused naming the key; fresh discards it."""
-    from sim.checkpoint import CheckpointError, CheckpointExists
-    from sim.runner import run
+    from alvh.checkpoint import CheckpointError, CheckpointExists
+    from alvh.runner import run
 
     ck = copy_checkpoint(complete_checkpoint[0], tmp_path)
     with pytest.raises(CheckpointExists, match="--resume"):
@@ -441,9 +441,9 @@ def test_checkpoint_conflicts_are_refused_and_fresh_discards(complete_checkpoint
 
 
 def _fail_second_write(monkeypatch, calls):
-    import sim.checkpoint
+    import alvh.checkpoint
 
-    real = sim.checkpoint._write_npz
+    real = alvh.checkpoint._write_npz
 
     def failing(f, arrays):
         calls.append(f)
@@ -452,13 +452,13 @@ def _fail_second_write(monkeypatch, calls):
             raise OSError(errno.ENOSPC, "No space left on device")
         return real(f, arrays)
 
-    monkeypatch.setattr(sim.checkpoint, "_write_npz", failing)
+    monkeypatch.setattr(alvh.checkpoint, "_write_npz", failing)
 
 
 def test_disk_full_raises_storage_error_and_resume_completes(ref_run, tiny_prepared, tmp_path, monkeypatch, computed):
     """ENOSPC on the second chunk raises StorageError ('disk full'), keeps chunk 0 only, and a resume completes identically."""
-    from sim.checkpoint import StorageError
-    from sim.runner import run
+    from alvh.checkpoint import StorageError
+    from alvh.runner import run
 
     ck = tmp_path / "ck"
     calls = []
@@ -479,15 +479,15 @@ def test_disk_full_raises_storage_error_and_resume_completes(ref_run, tiny_prepa
 
 def test_cli_disk_full_exits_1_with_one_line_and_no_output(tiny_prepared, tmp_path, monkeypatch, capsys):
     """`alvh run` on a full disk exits 1 with one 'alvh: error:' line naming it, writes no output folder, keeps chunk 0."""
-    import sim.cli
-    import sim.runner
-    from sim.pipeline import checkpoint_folder
+    import alvh.cli
+    import alvh.runner
+    from alvh.pipeline import checkpoint_folder
 
-    monkeypatch.setattr(sim.runner, "prepare", lambda scenario, seed: tiny_prepared)  # skip the calibration
+    monkeypatch.setattr(alvh.runner, "prepare", lambda scenario, seed: tiny_prepared)  # skip the calibration
     calls = []
     _fail_second_write(monkeypatch, calls)
     out = tmp_path / "out"
-    rc = sim.cli.main(["run", str(TINY), "--paths", "256", "--jobs", "1", "--out", str(out), "--no-progress"])
+    rc = alvh.cli.main(["run", str(TINY), "--paths", "256", "--jobs", "1", "--out", str(out), "--no-progress"])
     err = capsys.readouterr().err
     assert rc == 1, err
     lines = [ln for ln in err.splitlines() if ln.startswith("alvh: error:")]
@@ -502,7 +502,7 @@ def test_backends_give_bit_identical_results(ref_run, tiny_prepared):
     """jobs=1, jobs=2 (joblib) and a two-worker Dask cluster give bit-identical arrays."""
     import distributed
 
-    from sim.runner import run
+    from alvh.runner import run
 
     two = run(tiny_prepared, 300, SEED, jobs=2, progress=False)
     assert run_diffs(ref_run, two) == []
@@ -525,8 +525,8 @@ def test_preparation_does_not_depend_on_blas_threads(tiny_scenario, tiny_prepare
 
     from threadpoolctl import threadpool_info, threadpool_limits
 
-    from models.heston import FellerConditionWarning
-    from sim.runner import prepare, run
+    from alvh.models.heston import FellerConditionWarning
+    from alvh.runner import prepare, run
 
     blas = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
     assert blas, "no BLAS library found by threadpoolctl"
@@ -544,7 +544,7 @@ def test_preparation_does_not_depend_on_blas_threads(tiny_scenario, tiny_prepare
 
 def test_batch_killed_mid_point_resumes_identically(background, tmp_path, request):
     """A batch killed (SIGKILL) mid-point and resumed gives the results and batch.nc of an uninterrupted batch."""
-    from sim.pipeline import checkpoint_folder, compare_results
+    from alvh.pipeline import checkpoint_folder, compare_results
 
     bfile = batch_file(tmp_path)
     out = tmp_path / "out"
@@ -631,8 +631,8 @@ def test_a_point_that_fails_while_running_fails_alone(background):
 def test_a_malformed_scenario_refuses_the_whole_batch_before_any_point(tmp_path):
     """A batch is validated whole: one malformed scenario among three is a ConfigError naming its file and
     key, raised before any point runs (the batch used to run the others and exit 3)."""
-    from sim.batch import batch_from_scenarios
-    from sim.config import ConfigError
+    from alvh.batch import batch_from_scenarios
+    from alvh.config import ConfigError
 
     for name in ("a", "b"):
         (tmp_path / f"{name}.toml").write_text(scenario_text(name))
@@ -644,8 +644,8 @@ def test_a_malformed_scenario_refuses_the_whole_batch_before_any_point(tmp_path)
 
 def test_worker_death_is_survived_identically(background, tiny_prepared, tmp_path):
     """A worker that dies mid-chunk is replaced, its chunks rerun, and the result equals a normal run's."""
-    from sim.config import load_scenario
-    from sim.pipeline import compare_results, run_scenario
+    from alvh.config import load_scenario
+    from alvh.pipeline import compare_results, run_scenario
 
     job, folder = background["worker_death"]
     proc = job.result()
@@ -661,7 +661,7 @@ def test_worker_death_is_survived_identically(background, tiny_prepared, tmp_pat
 
 def test_rerun_detects_a_tampered_result(ref_batch, background):
     """`alvh rerun` of a result whose pnl was altered exits 4 and names pnl, not the path-level variables."""
-    from sim.pipeline import compare_results
+    from alvh.pipeline import compare_results
 
     ref_out, _ = ref_batch
     chain, folder = background["rerun"]
@@ -691,8 +691,8 @@ def _write_batch(tmp_path: Path, body: str) -> Path:
 def test_batch_file_validation(tmp_path):
     """Unknown [batch] keys, repeated grid values, a grid key no scenario has, and a grid key indexing a
     layer the scenario does not declare are ConfigErrors, raised before any point runs."""
-    from sim.batch import load_batch
-    from sim.config import ConfigError
+    from alvh.batch import load_batch
+    from alvh.config import ConfigError
 
     with pytest.raises(ConfigError, match="colour"):
         load_batch(_write_batch(tmp_path, "colour = 3\n"))
@@ -710,8 +710,8 @@ def test_batch_file_validation(tmp_path):
 @pytest.mark.parametrize("values", ["[1.0, 1.0000001]", "[1, 1.0]"])
 def test_distinct_grid_values_get_distinct_point_folders(tmp_path, values):
     """Grid values accepted as distinct never share a point folder (one would overwrite the other's results)."""
-    from sim.batch import load_batch
-    from sim.config import ConfigError
+    from alvh.batch import load_batch
+    from alvh.config import ConfigError
 
     try:
         spec = load_batch(_write_batch(tmp_path, f'[batch.grid]\n"strategy.hedges.alvh.budget_pct_per_year" = {values}\n'))
@@ -725,7 +725,7 @@ def test_distinct_grid_values_get_distinct_point_folders(tmp_path, values):
 
 def test_output_lock_refuses_a_second_process_and_names_the_first(tmp_path):
     """A second lock on one output folder raises CheckpointError with the holder's pid; released, it can be taken."""
-    from sim.checkpoint import CheckpointError, output_lock
+    from alvh.checkpoint import CheckpointError, output_lock
 
     out = tmp_path / "run"
     with output_lock(out):
@@ -740,8 +740,8 @@ def test_output_lock_refuses_a_second_process_and_names_the_first(tmp_path):
 def test_a_result_left_aside_by_a_killed_swap_is_restored(tmp_path):
     """A run killed between its two renames leaves '.X-old-PID'; the next start puts it back and drops partials
     (both carry alvh's marker; folders of those names without it are the user's and are left alone)."""
-    from sim.outdir import write_marker
-    from sim.pipeline import _tidy
+    from alvh.outdir import write_marker
+    from alvh.pipeline import _tidy
 
     out = tmp_path / "res"
     old = tmp_path / ".res-old-99999"
@@ -759,7 +759,7 @@ def test_a_result_left_aside_by_a_killed_swap_is_restored(tmp_path):
 
 def test_grid_keys_named_like_dataset_variables_are_prefixed(tmp_path):
     """A grid over simulation.n_paths gets the dimension grid_n_paths (n_paths is a variable of batch.nc)."""
-    from sim.batch import load_batch
+    from alvh.batch import load_batch
 
     spec = load_batch(_write_batch(tmp_path, '[batch.grid]\n"simulation.n_paths" = [64, 128]\n'))
     assert spec.dims == ["grid_n_paths"]
@@ -767,8 +767,8 @@ def test_grid_keys_named_like_dataset_variables_are_prefixed(tmp_path):
 
 def test_batch_paths_cannot_override_a_grid_over_n_paths(tmp_path):
     """batch.paths together with a grid over simulation.n_paths is refused (one would silently win)."""
-    from sim.batch import load_batch
-    from sim.config import ConfigError
+    from alvh.batch import load_batch
+    from alvh.config import ConfigError
 
     with pytest.raises(ConfigError, match="override"):
         load_batch(_write_batch(tmp_path, 'paths = 100\n[batch.grid]\n"simulation.n_paths" = [64, 128]\n'))
@@ -778,7 +778,7 @@ def test_compare_results_ignores_execution_and_version_attrs_but_not_values():
     """compare_results: a different 'created' or package version is no difference; one changed value is."""
     import xarray as xr
 
-    from sim.pipeline import compare_results
+    from alvh.pipeline import compare_results
 
     a = xr.Dataset({"pnl": ("path", np.array([1.0, np.nan]))}, attrs={"created": "x", "package_versions_json": "1",
                                                                         "seed": 7})

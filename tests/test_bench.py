@@ -8,9 +8,9 @@ import sys
 
 import pytest
 
-from models.heston import heston_call_price
-from sim import bench
-from sim.cli import main
+from alvh.models.heston import heston_call_price
+from alvh import bench
+from alvh.cli import main
 
 H = bench.HESTON
 
@@ -23,7 +23,7 @@ def test_ours_paths_counts_and_rate():
     out = bench.time_ours_paths(300, repeats=1)
     assert out["path_steps"] == 300 * 252
     assert _finite_positive(out["seconds"], out["path_steps_per_s"])
-    assert out["kernel"].startswith(("models.kernels", "models.heston"))
+    assert out["kernel"].startswith(("alvh.models.kernels", "alvh.models.heston"))
 
 
 def test_numpy_floor_counts():
@@ -48,7 +48,7 @@ def test_quantlib_timing_counts():
 def test_quantlib_engine_is_the_same_model():
     """QuantLib's QE Monte Carlo, its analytic engine and our MC agree with our Fourier closed form.
 
-    Reference: models.heston.heston_call_price (Gil-Pelaez, Albrecher et al. 2007 form), on v0 = theta
+    Reference: alvh.models.heston.heston_call_price (Gil-Pelaez, Albrecher et al. 2007 form), on v0 = theta
     = 0.04, kappa = 2, sigma = 0.6, rho = -0.7, r = q = 0, S = K = 100, T = 1 (about 6.96).
     """
     ql = pytest.importorskip("QuantLib")
@@ -87,8 +87,8 @@ def test_pipelines_are_timed_interleaved(tiny_prepared, monkeypatch):
     only where asked; the best run kept per configuration."""
     import numba
 
-    import sim.results
-    import sim.runner
+    import alvh.results
+    import alvh.runner
 
     calls, analysed = [], []
 
@@ -96,8 +96,8 @@ def test_pipelines_are_timed_interleaved(tiny_prepared, monkeypatch):
         calls.append((jobs, n_paths, numba.get_num_threads()))
         return jobs
 
-    monkeypatch.setattr(sim.runner, "run", fake_run)
-    monkeypatch.setattr(sim.results, "analyse", lambda result: analysed.append(result))
+    monkeypatch.setattr(alvh.runner, "run", fake_run)
+    monkeypatch.setattr(alvh.results, "analyse", lambda result: analysed.append(result))
     threads = numba.get_num_threads()
     out = bench.time_pipelines(tiny_prepared, 100, 50, [1, 2], repeats=3, analyse=[True, False])
     assert calls == [(1, 16, 1), (1, 100, 1), (2, 32, threads), (2, 100, threads)] * 3
@@ -182,7 +182,7 @@ def test_memory_row(monkeypatch, tmp_path):
 
 def test_alvh_run_command():
     cmd = bench.alvh_run_command("s.toml", 1000, 2, "out")
-    assert cmd[1:] == ["-m", "sim.cli", "run", "s.toml", "--paths", "1000", "--jobs", "2", "--no-checkpoint",
+    assert cmd[1:] == ["-m", "alvh.cli", "run", "s.toml", "--paths", "1000", "--jobs", "2", "--no-checkpoint",
                        "--no-progress", "--out", "out"]
 
 

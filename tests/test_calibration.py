@@ -7,10 +7,10 @@ import warnings
 import numpy as np
 import pytest
 
-from models.calibration import calibrate_heston, market_statistics
-from models.heston import FellerConditionWarning, HestonParams, model_vix, simulate_qe
+from alvh.models.calibration import calibrate_heston, market_statistics
+from alvh.models.heston import FellerConditionWarning, HestonParams, model_vix, simulate_qe
 
-pytestmark = pytest.mark.filterwarnings("ignore::models.heston.FellerConditionWarning")
+pytestmark = pytest.mark.filterwarnings("ignore::alvh.models.heston.FellerConditionWarning")
 
 
 def test_recovers_known_parameters_from_a_synthetic_path():

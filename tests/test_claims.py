@@ -19,9 +19,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from sim import metrics as mx
-from sim.metrics import var_cvar
-from sim.claims import (
+from alvh import metrics as mx
+from alvh.metrics import var_cvar
+from alvh.claims import (
     CLAIM_TEXTS,
     PER_STRATEGY_FIELDS,
     ClaimRow,

@@ -15,7 +15,7 @@ TINY = TESTS / "data" / "tiny.toml"
 
 
 def alvh(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "sim.cli", *map(str, args)], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "alvh.cli", *map(str, args)], capture_output=True, text=True,
                           cwd=cwd, timeout=600)
 
 
@@ -181,7 +181,7 @@ def test_sigterm_ends_a_run_like_ctrl_c_and_stops_its_workers(tmp_path):
     import psutil
 
     out = tmp_path / "tiny"
-    proc = subprocess.Popen([sys.executable, "-m", "sim.cli", "run", str(TINY), "--paths", "200000", "--jobs", "2",
+    proc = subprocess.Popen([sys.executable, "-m", "alvh.cli", "run", str(TINY), "--paths", "200000", "--jobs", "2",
                              "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     checkpoint = tmp_path / ".tiny.chunks"
     deadline = time.monotonic() + 300
@@ -200,3 +200,33 @@ def test_sigterm_ends_a_run_like_ctrl_c_and_stops_its_workers(tmp_path):
     assert not out.exists() and any(checkpoint.glob("chunk_*"))
     _, alive = psutil.wait_procs(workers, timeout=30)
     assert not alive, f"workers left running: {alive}"
+
+
+def test_progress_bar_shows_on_a_pseudo_terminal(tmp_path):
+    """On a terminal (here a pseudo-terminal whose size was never set, as `script` or `ssh -t` give,
+    which reports 0 columns and 0 rows) the chunk bar is drawn, says what it counts, and each frame
+    fits in 100 characters. tqdm alone drew nothing there."""
+    import os
+    import pty
+    import re
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "alvh.cli", "run", str(TINY), "--paths", "640", "--out",
+                             str(tmp_path / "o"), "--no-checkpoint"], stdin=slave, stdout=slave, stderr=slave,
+                            close_fds=True, env={k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")})
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:         # EIO: the child closed its end
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    assert proc.wait(timeout=600) == 0
+    text = b"".join(chunks).decode("utf-8", "replace")
+    frames = [f for f in re.split(r"[\r\n]", text) if "chunks of 128 paths" in f]
+    assert any(re.search(r"tiny: chunks of 128 paths:\s+\d+%\|.*\| \d+/5 ", f) for f in frames), text[-2000:]
+    assert max(len(f) for f in frames) <= 100

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.config import ConfigError, load_scenario, parse_scenario
+from alvh.config import ConfigError, load_scenario, parse_scenario
 
 BASELINE = Path(__file__).parents[1] / "scenarios" / "baseline.toml"
 
@@ -18,7 +18,7 @@ def test_baseline_parses_to_the_documented_defaults():
     alvh = sc.hedges[0]
     assert sc.main_hedge == "alvh" == alvh.name and alvh.kind == "alvh"
     # the file spells out the texts' ALVH: it must equal the coded defaults (../shared/ALVH.md)
-    from sim.strategy import HedgeSpec
+    from alvh.strategy import HedgeSpec
 
     # ... except layer 2's sizing, which the file sets to the budget (the texts: vega)
     from dataclasses import replace
@@ -122,3 +122,4 @@ def test_stress_tables_parse():
     assert [s["day"] for s in sc.stress["shocks"]] == [3, 9]
     assert sc.stress["events"] == {"every_days": 30, "multiplier": 5.0, "first_day": 1}
     assert parse_scenario('name = "x"\n').stress == {"shocks": [], "events": None}
+

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.config import ConfigError, parse_scenario
-from sim.costs import (
+from alvh.config import ConfigError, parse_scenario
+from alvh.costs import (
     SPX_MULTIPLIER,
     VIX_FUTURE_MULTIPLIER,
     VIX_OPTION_MULTIPLIER,

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim.data import DataError, load_market_data, load_series
+from alvh.data import DataError, load_market_data, load_series
 
 HERE = Path(__file__).parent / "data"
 

@@ -1,4 +1,4 @@
-"""The compiled engine (sim/fastbook.py) against the numpy engine of sim.strategy.run_books.
+"""The compiled engine (sim/fastbook.py) against the numpy engine of alvh.strategy.run_books.
 
 Every configuration runs on the same simulated paths of the tiny scenario (tests/data/tiny.toml) once
 compiled and once on the numpy engine (the reference, with its trade log), and every output array of
@@ -16,8 +16,8 @@ import math
 import numpy as np
 import pytest
 
-from sim import fastbook
-from sim.strategy import CondorSpec, HedgeSpec, LayerSpec, run_books
+from alvh import fastbook
+from alvh.strategy import CondorSpec, HedgeSpec, LayerSpec, run_books
 
 N_PATHS = 160
 
@@ -31,7 +31,7 @@ HEDGE_FIELDS = ("pnl", "layer_pnl", "premium", "premium_by_layer", "payoff", "sp
 @pytest.fixture(scope="module")
 def market_paths(tiny_prepared):
     """160 P-paths of the tiny scenario (63 daily steps) and the pricing inputs."""
-    from models.stress import simulate_with_overlays
+    from alvh.models.stress import simulate_with_overlays
 
     pr = tiny_prepared
     sc = pr.scenario
@@ -172,7 +172,7 @@ def test_several_hedges_with_every_instrument_trigger_and_sizing(market_paths):
 def test_vix_delta_strike_rule_and_the_baselines(market_paths):
     """The issue-5 baselines (VXTH-style 30-delta VIX calls with bands sizing, static ladder, SPX put
     spread) and VIX call spreads struck by Black-76 delta, compiled against the numpy engine."""
-    from sim.strategy import baseline_hedges
+    from alvh.strategy import baseline_hedges
 
     hedges = list(baseline_hedges(1.5)) + [
         HedgeSpec(name="delta_spreads", layers=(
@@ -187,8 +187,8 @@ def test_vix_delta_strike_rule_and_the_baselines(market_paths):
 
 def test_vix_delta_strike_is_the_listed_strike_nearest_in_delta(market_paths):
     """The kernel's bisection against an exhaustive search: every listed strike's Black-76 delta
-    (sim.strategy's numpy function, implied volatility from the table price), the nearest kept."""
-    from sim.strategy import _black76_call_delta
+    (alvh.strategy's numpy function, implied volatility from the table price), the nearest kept."""
+    from alvh.strategy import _black76_call_delta
 
     table = market_paths["table"]
     rate, dt = market_paths["market"].rate, market_paths["dt"]
@@ -210,8 +210,8 @@ def test_vix_delta_strike_is_the_listed_strike_nearest_in_delta(market_paths):
 
 
 def test_pure_numpy_pricing_reference(market_paths):
-    """Against the numpy engine with the numpy pricing too (no sim.fastprice kernels)."""
-    from sim import fastprice
+    """Against the numpy engine with the numpy pricing too (no alvh.fastprice kernels)."""
+    from alvh import fastprice
 
     mp = market_paths
     args = (mp["spot"], mp["var"], mp["vix"], mp["surface"], mp["market"], mp["condor"], (_alvh(),), mp["table"],
@@ -238,7 +238,7 @@ def test_dispatch_and_environment_switch(market_paths, monkeypatch):
     monkeypatch.delenv("ALVH_NUMPY_REFERENCE")
     run_books(*args, trace=True)
     assert calls == [1]
-    from sim import fastprice
+    from alvh import fastprice
 
     with fastprice.numpy_reference():
         assert not fastbook.supported(*args)[0]
@@ -252,7 +252,7 @@ def test_dispatch_and_environment_switch(market_paths, monkeypatch):
     ("trace", "trace"),
 ])
 def test_unsupported_inputs_are_refused_with_a_reason_and_run_on_numpy(market_paths, change, reason):
-    from sim.surface import SsviSurface
+    from alvh.surface import SsviSurface
 
     mp = dict(market_paths)
     hedges = [_alvh()]
@@ -275,8 +275,8 @@ def test_unsupported_inputs_are_refused_with_a_reason_and_run_on_numpy(market_pa
 
 
 def test_drawdown_and_worst_day_equal_the_numpy_summaries_bit_for_bit():
-    """The one-pass compiled drawdown against sim.runner's cumsum/accumulate version (the reference)."""
-    from sim.runner import _max_drawdown
+    """The one-pass compiled drawdown against alvh.runner's cumsum/accumulate version (the reference)."""
+    from alvh.runner import _max_drawdown
 
     rng = np.random.default_rng(4)
     daily = rng.standard_t(3, size=(3, 50, 64)) * 1e4 + 20.0
@@ -355,9 +355,9 @@ def test_tick_strike_for_delta_equals_the_rounded_bisection(market_paths, monkey
 @pytest.mark.parametrize("target, is_call", [(0.15, True), (-0.15, False), (0.6, True), (-0.6, False), (-0.02, False)])
 def test_flat_smile_guess_inverts_the_black_scholes_delta(target, is_call):
     """The secant's starting point: on a flat smile, the delta the search evaluates
-    (``sim.fastprice._bs_delta``) at ``K = F exp(m sd)`` is the target, to the accuracy of
+    (``alvh.fastprice._bs_delta``) at ``K = F exp(m sd)`` is the target, to the accuracy of
     Abramowitz & Stegun 26.2.23 (|error| < 4.5e-4 in the normal quantile)."""
-    from sim.fastprice import _bs_delta
+    from alvh.fastprice import _bs_delta
 
     sd, dq, fwd = 0.08, 0.995, 2700.0
     m = fastbook._flat_smile_guess(target, is_call, sd, dq)

@@ -1,7 +1,7 @@
 """Tests for sim/fastprice.py: every compiled kernel against its numpy reference.
 
 The reference is the numpy code of sim/pricing.py and sim/surface.py itself, run on the same
-inputs with the kernels switched off (:func:`sim.fastprice.numpy_reference`); the kernels must
+inputs with the kernels switched off (:func:`alvh.fastprice.numpy_reference`); the kernels must
 agree with it to 1e-10 relative (1e-12 absolute where values are ~0), NaN where it gives NaN,
 and raise where it raises. The special functions are checked against scipy.special. The last
 tests run the strategy engine on a few hundred simulated paths with the kernels on and off.
@@ -20,12 +20,12 @@ import numpy as np
 import pytest
 from scipy import special
 
-from models.heston import FellerConditionWarning, HestonModel, HestonParams, model_vix, simulate_qe
-from models.jumps import BatesModel, SvcjModel
-from models.regimes import RegimeSwitchingModel
-from sim import fastprice
-from sim import surface as surface_mod
-from sim.pricing import (
+from alvh.models.heston import FellerConditionWarning, HestonModel, HestonParams, model_vix, simulate_qe
+from alvh.models.jumps import BatesModel, SvcjModel
+from alvh.models.regimes import RegimeSwitchingModel
+from alvh import fastprice
+from alvh import surface as surface_mod
+from alvh.pricing import (
     MarkovVixTable,
     SpxSmile,
     VixOptionTable,
@@ -33,10 +33,10 @@ from sim.pricing import (
     spx_option,
     strike_for_delta,
 )
-from sim.strategy import CondorSpec, HedgeSpec, LayerSpec, MarketSpec, run_books
-from sim.surface import FourierSurface, SsviSurface, _ln_otm_call, implied_stdev, surface_option
+from alvh.strategy import CondorSpec, HedgeSpec, LayerSpec, MarketSpec, run_books
+from alvh.surface import FourierSurface, SsviSurface, _ln_otm_call, implied_stdev, surface_option
 
-pytestmark = pytest.mark.filterwarnings("ignore::models.heston.FellerConditionWarning",
+pytestmark = pytest.mark.filterwarnings("ignore::alvh.models.heston.FellerConditionWarning",
                                         "ignore::RuntimeWarning")
 
 RTOL, ATOL = 1e-10, 1e-12
@@ -441,10 +441,10 @@ def test_locate_guide_gives_the_searchsorted_index():
 
 def test_environment_variable_keeps_everything_on_numpy():
     code = ("import sys, numpy as np\n"
-            "from sim.pricing import black_scholes\n"
+            "from alvh.pricing import black_scholes\n"
             "black_scholes(np.ones(3), 1.0, 0.5, 0.0, 0.0, 0.2, True)\n"
-            "assert 'sim.fastprice' not in sys.modules\n"
-            "import sim.fastprice as fp\n"
+            "assert 'alvh.fastprice' not in sys.modules\n"
+            "import alvh.fastprice as fp\n"
             "assert not fp.ENABLED and not fp.active()\n")
     env = dict(os.environ, ALVH_NUMPY_REFERENCE="1")
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

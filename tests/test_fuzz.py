@@ -9,7 +9,7 @@ The contract, for any scenario file and any ``--out``:
 Three properties, each with a fixed seed (``derandomize=True``) so CI runs the same cases every time:
 
 * :func:`test_every_broken_field_is_refused_before_any_work` — a valid scenario with one field of the
-  JSON Schema (:data:`sim.config.SCHEMA`, walked to its leaves) broken in one way: NaN, +-inf, a
+  JSON Schema (:data:`alvh.config.SCHEMA`, walked to its leaves) broken in one way: NaN, +-inf, a
   wrong type, below its minimum, above its maximum, huge, empty, not a date, a table where a value
   belongs, a name that is not a folder name (``.``, ``..``, absolute, with a '/'), a data file that
   does not exist or whose name is too long, or bytes that are not UTF-8; through ``alvh run`` or
@@ -40,8 +40,8 @@ import tomli_w
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim.cli import main
-from sim.config import SCHEMA
+from alvh.cli import main
+from alvh.config import SCHEMA
 
 TESTS = Path(__file__).parent
 TINY = TESTS / "data" / "tiny.toml"
@@ -237,7 +237,7 @@ def _check_broken(case, command, utf8):
        nested=st.booleans(), marker=st.sampled_from(["none", "real", "forged", "batch"]),
        command=st.sampled_from(["run", "rerun", "batch"]), mode=st.sampled_from([0o700, 0o750, 0o755]))
 def test_foreign_files_under_out_are_never_touched(files, nested, marker, command, mode):
-    from sim.outdir import BATCH_ENTRIES, MARKER, write_marker
+    from alvh.outdir import BATCH_ENTRIES, MARKER, write_marker
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -271,7 +271,7 @@ def test_foreign_files_under_out_are_never_touched(files, nested, marker, comman
 @pytest.fixture(scope="module")
 def params_file(tiny_prepared, tmp_path_factory):
     """The tiny scenario's calibrated Heston model as a parameter file (no calibration per case)."""
-    from sim.modelspec import write_params
+    from alvh.modelspec import write_params
 
     p = tmp_path_factory.mktemp("fuzz_params") / "heston.json"
     write_params(p, "heston", tiny_prepared.model, tiny_prepared.fit)
@@ -313,6 +313,7 @@ VALID_FIELDS = {
 }
 
 
+@pytest.mark.slow     # 20 end-to-end runs, about 2.5 minutes on 2 cores
 @settings(max_examples=VALID_CASES, **SETTINGS)
 @given(values=st.fixed_dictionaries({}, optional=VALID_FIELDS))
 def test_valid_scenarios_run_to_finite_numbers(values, params_file):

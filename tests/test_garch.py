@@ -17,8 +17,8 @@ from arch import arch_model
 from arch.univariate import GARCH, ConstantMean, SkewStudent
 from scipy import integrate, stats
 
-from models.base import State
-from models.garch import (
+from alvh.models.base import State
+from alvh.models.garch import (
     GjrGarchModel,
     calibrate_gjr_garch,
     fit_gjr_garch,
@@ -320,7 +320,7 @@ def test_q_step_mean_is_exact(m_points):
 def test_q_step_prices_match_quadrature():
     """E[VIX] and E[(VIX - K)^+] one day ahead: the 256-point rule vs adaptive quadrature.
 
-    VIX payoffs of next-day variance are what :class:`sim.pricing.MarkovVixTable` builds from
+    VIX payoffs of next-day variance are what :class:`alvh.pricing.MarkovVixTable` builds from
     ``q_step``. Reference: ``int_0^1 payoff(VIX(x_next(F^{-1}(u)))) du`` by scipy ``quad`` in
     probability space, split at ``F(0)`` where the GJR news impact has its kink (the method of
     models/heston.py's ``_vix_expectation``). Observed error of the 256-point rule: 0.002 points.

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
-from models.heston import (
+from alvh.models.heston import (
     VIX_TAU,
     FellerConditionWarning,
     HestonParams,

@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
-from models.base import FitReport, State
-from models.heston import VIX_TAU, FellerConditionWarning, HestonParams, heston_call_price, vix_coefficients
-from models.jumps import (
+from alvh.models.base import FitReport, State
+from alvh.models.heston import VIX_TAU, FellerConditionWarning, HestonParams, heston_call_price, vix_coefficients
+from alvh.models.jumps import (
     BatesModel,
     SvcjModel,
     bates_call_price,
@@ -28,7 +28,7 @@ from models.jumps import (
     svcj_characteristic_function,
 )
 
-pytestmark = pytest.mark.filterwarnings("ignore::models.heston.FellerConditionWarning")
+pytestmark = pytest.mark.filterwarnings("ignore::alvh.models.heston.FellerConditionWarning")
 
 # A Q parameter set with large, frequent jumps so that every jump term is many SEs wide.
 R, Q = 0.03, 0.01
@@ -81,7 +81,7 @@ def _merton_call(s, k, t, r, vol, lam, mu_j, sigma_j, n_terms=80):
 @pytest.mark.parametrize("strike", [80.0, 100.0, 125.0])
 def test_bates_without_jumps_is_heston(strike):
     # lam_j = 0 removes the jump factor of the CF (Bates 1996, appendix): Heston's price, whose
-    # implementation (models.heston) is checked against published values in test_heston.py.
+    # implementation (alvh.models.heston) is checked against published values in test_heston.py.
     b = bates_call_price(100.0, strike, 0.7, R, Q, **HQ, lam_j=0.0, mu_j=-0.1, sigma_j=0.1)
     h = heston_call_price(100.0, strike, 0.7, R, Q, **HQ)
     assert b == pytest.approx(h, abs=1e-9)
@@ -110,7 +110,7 @@ def test_bates_merton_limit_other_parameters(strike):
 
 def _riccati_cf(u, t, s0, r, q, v0, kappa, theta, sigma, rho, lam, mu_s, sigma_s, mu_v, rho_j):
     """SVCJ CF by integrating the affine Riccati ODEs with scipy (Duffie, Pan & Singleton 2000,
-    sec. 2), independent of the closed form in models.jumps:
+    sec. 2), independent of the closed form in alvh.models.jumps:
     B' = (w^2 - w)/2 + (rho sigma w - kappa) B + sigma^2 B^2 / 2,
     A' = w (r - q - lam kbar) + kappa theta B + lam (E[exp(w J + B Z)] - 1),  w = i u."""
     w = 1j * u

@@ -1,6 +1,6 @@
 """Tests for models/kernels.py: the compiled Heston QE path generator against the numpy reference.
 
-The reference is ``models.heston.simulate_qe(..., engine="numpy")`` (Andersen 2008 QE with
+The reference is ``alvh.models.heston.simulate_qe(..., engine="numpy")`` (Andersen 2008 QE with
 martingale correction, vectorised over paths). Monte Carlo checks compare with closed forms in
 standard errors; each closed form has its source in a comment.
 """
@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 from scipy import special
 
-from models.heston import HestonModel, HestonParams, simulate_qe
-from models.kernels import heston_qe_kernel, ndtr, qe_constants, simulate_heston_qe
-from models.base import State
+from alvh.models.heston import HestonModel, HestonParams, simulate_qe
+from alvh.models.kernels import heston_qe_kernel, ndtr, qe_constants, simulate_heston_qe
+from alvh.models.base import State
 
 # (v0, kappa, theta, sigma, rho, drift, dt, n_steps), with whether the paths must visit the
 # exponential branch (psi > psi_c) as well as the quadratic one. Feller ratio 2 kappa theta / sigma^2
@@ -127,7 +127,7 @@ def test_numba_generator_stream_equals_numpy():
 def test_inlined_pcg64_ziggurat_equals_numpy():
     """The kernels' own PCG64 + ziggurat (used for default_rng) gives NumPy's numbers, tail
     (|z| > 3.654, the ziggurat's base strip) and wedge rejections included."""
-    from models.kernels import _pcg64_standard_normal, _pcg64_state
+    from alvh.models.kernels import _pcg64_standard_normal, _pcg64_state
 
     @numba.njit
     def draw(st, out):

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from sim.metrics import Z95, Estimate, cvar_difference, mean, quantile, ratio, share, var_cvar
+from alvh.metrics import Z95, Estimate, cvar_difference, mean, quantile, ratio, share, var_cvar
 
 
 def _normal_var_cvar(level):
@@ -303,7 +303,7 @@ def test_cvar_difference_nan_raises():
 # correlated days with intra-path correlation 1 is that of one day (design effect 1 + (T - 1) rho,
 # Kish 1965, Survey Sampling, sec. 5.4), so the SE grows by sqrt(T) against i.i.d. days.
 
-from sim.metrics import (  # noqa: E402
+from alvh.metrics import (  # noqa: E402
     pooled_cvar_difference,
     pooled_mean,
     pooled_var_cvar,

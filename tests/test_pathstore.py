@@ -1,4 +1,4 @@
-"""The on-disk store of per-path summaries (sim.pathstore)."""
+"""The on-disk store of per-path summaries (alvh.pathstore)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import gc
 import numpy as np
 import pytest
 
-from sim.pathstore import PathStore, StoredArray
+from alvh.pathstore import PathStore, StoredArray
 
 
 def test_chunks_written_out_of_order_read_back_as_one_array(tmp_path):
@@ -72,7 +72,7 @@ def test_arrays_keep_their_store_alive_and_refuse_in_place_writes():
 def test_a_checkpointed_run_keeps_its_path_store_in_the_checkpoint(tiny_prepared, tmp_path):
     """The per-path store lives in the checkpoint folder (removed with it, not left in $TMPDIR by a
     killed run), and a fresh start empties it before the store is made."""
-    from sim.runner import run
+    from alvh.runner import run
 
     ck = tmp_path / ".tiny.chunks"
     res = run(tiny_prepared, 200, seed=5, jobs=1, progress=False, checkpoint=ck, path_store=ck / "paths")

@@ -2,7 +2,7 @@
 
 References are independent of the code under test: textbook values (Hull), model-free
 identities, Gatheral & Jacquier's no-butterfly condition evaluated by finite differences, and the
-quadrature prices of models.heston (vix_futures_exact / vix_call_exact).
+quadrature prices of alvh.models.heston (vix_futures_exact / vix_call_exact).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import warnings
 import numpy as np
 import pytest
 
-from models.heston import (
+from alvh.models.heston import (
     FellerConditionWarning,
     HestonModel,
     HestonParams,
@@ -22,8 +22,8 @@ from models.heston import (
     vix_call_exact,
     vix_futures_exact,
 )
-from sim.pricing import SpxSmile, VixOptionTable, black_scholes, spx_option, strike_for_delta
-from sim.surface import SsviSurface
+from alvh.pricing import SpxSmile, VixOptionTable, black_scholes, spx_option, strike_for_delta
+from alvh.surface import SsviSurface
 
 # ----------------------------------------------------------------------------------------------
 # black_scholes
@@ -364,9 +364,9 @@ def test_vix_table_futures_below_floor_clamped(vix_table):
 
 # ---------------------------------------------------------------------------
 # MarkovVixTable: the generic VIX pricer, against the exact CIR-law table and Monte Carlo
-from models.base import PathModel  # noqa: E402
-from models.heston import HestonModel, cir_quantile_step, cir_transition, model_vix, variance_from_vix  # noqa: E402
-from sim.pricing import MarkovVixTable, make_vix_table  # noqa: E402
+from alvh.models.base import PathModel  # noqa: E402
+from alvh.models.heston import HestonModel, cir_quantile_step, cir_transition, model_vix, variance_from_vix  # noqa: E402
+from alvh.pricing import MarkovVixTable, make_vix_table  # noqa: E402
 
 
 def _baseline_model():

@@ -19,9 +19,9 @@ import pandas as pd
 import pytest
 from scipy import integrate
 
-from models.base import State
-from models.heston import VIX_TAU, FellerConditionWarning, HestonModel, HestonParams, cir_quantile_step
-from models.regimes import (
+from alvh.models.base import State
+from alvh.models.heston import VIX_TAU, FellerConditionWarning, HestonModel, HestonParams, cir_quantile_step
+from alvh.models.regimes import (
     RegimeSwitchingModel,
     calibrate_regimes,
     fit_regime_chain,
@@ -29,7 +29,7 @@ from models.regimes import (
     stationary_distribution,
 )
 
-pytestmark = pytest.mark.filterwarnings("ignore::models.heston.FellerConditionWarning")
+pytestmark = pytest.mark.filterwarnings("ignore::alvh.models.heston.FellerConditionWarning")
 
 H = 1.0 / 252.0
 

@@ -19,7 +19,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 import xarray as xr  # noqa: E402
 
-from sim.report import format_metric, render_report, summary_text, write_tables  # noqa: E402
+from alvh.report import format_metric, render_report, summary_text, write_tables  # noqa: E402
 
 N, T, L = 50, 10, 2
 CAPITAL = 100_000.0

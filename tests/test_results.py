@@ -13,9 +13,9 @@ import dataclasses
 import numpy as np
 import pytest
 
-from sim.report import _attribution, _worst_paths_frame
-from sim.results import WORST_PATHS, analyse, build_dataset, kept_paths
-from sim.runner import run
+from alvh.report import _attribution, _worst_paths_frame
+from alvh.results import WORST_PATHS, analyse, build_dataset, kept_paths
+from alvh.runner import run
 
 N_PATHS = 300
 HEAD = 40
@@ -82,8 +82,8 @@ def test_attribution_is_over_all_paths(datasets):
 def test_distributions_use_the_head_and_a_format_change_is_named(datasets):
     """The report's distributions read the leading paths only (the worst 20 are appended after them),
     and comparing results of two layouts says so first."""
-    from sim.pipeline import compare_results
-    from sim.report import _head
+    from alvh.pipeline import compare_results
+    from alvh.report import _head
 
     _, part, full = datasets
     head = _head(part)

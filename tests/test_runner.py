@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from sim.runner import PATH_FIELDS, STRATEGY_FIELDS, measure_days, run, simulate_chunk, spot_vol_beta
+from alvh.runner import PATH_FIELDS, STRATEGY_FIELDS, measure_days, run, simulate_chunk, spot_vol_beta
 
 
 def test_results_identical_for_one_and_two_workers(tiny_prepared):
@@ -100,7 +100,7 @@ def test_spot_vol_beta_recovers_a_known_elasticity():
 def test_initial_variance_choices(tiny_scenario, tiny_prepared, tmp_path):
     import dataclasses
 
-    from sim.modelspec import build_model, write_params
+    from alvh.modelspec import build_model, write_params
 
     write_params(tmp_path / "h.json", "heston", tiny_prepared.model, tiny_prepared.fit)
     dt = tiny_prepared.dt
@@ -125,7 +125,7 @@ def _with_simulation(prepared, **changes):
 
 
 def test_sample_plan_caps_the_whole_paths_by_path_index():
-    from sim.runner import sample_plan
+    from alvh.runner import sample_plan
 
     plan = sample_plan([128, 128, 128, 44], per_chunk=4, max_sample=10, daily_paths=200)
     assert [p["n_sample"] for p in plan] == [4, 4, 2, 0]
@@ -136,8 +136,8 @@ def test_sample_plan_caps_the_whole_paths_by_path_index():
 
 
 def test_daily_sample_is_the_head_of_the_full_run_and_per_path_results_do_not_change(tiny_prepared):
-    from sim.claims import claim_check, strategy_metrics
-    from sim.results import run_arrays
+    from alvh.claims import claim_check, strategy_metrics
+    from alvh.results import run_arrays
 
     full = run(tiny_prepared, 300, seed=7, jobs=1, progress=False)
     capped = run(_with_simulation(tiny_prepared, daily_paths=150, max_sample_paths=6), 300, seed=7, jobs=2,
@@ -183,7 +183,7 @@ def test_whole_path_memory_does_not_grow_with_paths(tiny_prepared):
             res.layer_pnl, res.layer_entries, res.layer_cap_bound, res.condor_leg_pnl]
         return sum(x.nbytes for x in whole), sum(x.nbytes for x in summaries)
 
-    from sim.pathstore import StoredArray
+    from alvh.pathstore import StoredArray
 
     r1, r2 = run(p, 200, seed=3, jobs=1, progress=False), run(p, 400, seed=3, jobs=1, progress=False)
     w1, s1 = held(r1)
@@ -208,8 +208,8 @@ def test_alvh_run_stops_its_joblib_workers_before_the_analysis(tiny_prepared, tm
 
     They were about 1 GB of the 10M-path baseline run's 3.7 GiB peak, which came in the analysis.
     """
-    from sim import results
-    from sim.pipeline import run_scenario
+    from alvh import results
+    from alvh.pipeline import run_scenario
 
     seen = {"during": [], "analysis": None}
     real = results.analyse
@@ -238,7 +238,7 @@ class _Scaled:
 
 
 def test_joblib_workers_read_the_task_from_one_file_once(tmp_path, monkeypatch):
-    """jobs > 1: the task goes to the workers as a file path (sim.parallel.FileTask), read once per
+    """jobs > 1: the task goes to the workers as a file path (alvh.parallel.FileTask), read once per
     worker, and the file is removed after the run. Handed to joblib directly, the task's large
     arrays were memory-mapped into a folder joblib then failed to delete while the workers mapped
     them: 1.0 s of retries at the end of every run."""
@@ -246,7 +246,7 @@ def test_joblib_workers_read_the_task_from_one_file_once(tmp_path, monkeypatch):
 
     import cloudpickle
 
-    from sim.parallel import FileTask, run_tasks
+    from alvh.parallel import FileTask, run_tasks
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     out = dict(run_tasks(_Scaled(), range(6), jobs=2))
@@ -268,7 +268,7 @@ def test_joblib_workers_read_the_task_from_one_file_once(tmp_path, monkeypatch):
 
 def _se_of(est) -> float:
     """An estimate's standard error, or its 95% interval's half-width / 1.96 where it has only an interval."""
-    from sim.metrics import Z95
+    from alvh.metrics import Z95
 
     return est.se if np.isfinite(est.se) else (est.ci_high - est.ci_low) / (2.0 * Z95)
 
@@ -281,10 +281,10 @@ def _close(a: float, b: float, bound: float) -> bool:
 
 
 def test_float32_daily_sample_moves_no_metric_beyond_its_standard_error(tiny_prepared, monkeypatch):
-    """The daily sample is stored in float32 (``sim.runner.DAILY_DTYPE``); issue 6 allows that only if
+    """The daily sample is stored in float32 (``alvh.runner.DAILY_DTYPE``); issue 6 allows that only if
     no reported metric moves by more than its standard error. The same run with float64 daily arrays is
     the reference: every metric's value, SE and 95% interval, and every claim's value, interval, count
-    and verdict (the report's numbers that read the daily sample: ``sim.report`` reads no daily array
+    and verdict (the report's numbers that read the daily sample: ``alvh.report`` reads no daily array
     itself). Every reader converts the daily arrays to float64 before any arithmetic, so the error is
     one rounding per stored value: it moves a mean less, and a quantile no more, as the sample grows,
     while the SE falls as 1/sqrt(path-days). The bound is therefore the SE scaled down to the daily
@@ -293,9 +293,9 @@ def test_float32_daily_sample_moves_no_metric_beyond_its_standard_error(tiny_pre
     moves the largest metric (the ladder's convexity) by 1.6e-5 of its SE here, 0.03% of the scaled
     bound; daily arrays rounded to a 10-bit mantissa (float16's precision) move it by 0.34 SE, 5.6
     times the bound, and fail."""
-    import sim.runner as runner
-    from sim.metrics import Z95
-    from sim.results import analyse
+    import alvh.runner as runner
+    from alvh.metrics import Z95
+    from alvh.results import analyse
 
     result32 = run(tiny_prepared, 300, seed=7, jobs=1, progress=False)
     monkeypatch.setattr(runner, "DAILY_DTYPE", np.float64)

@@ -1,10 +1,10 @@
 """Nothing lost, nothing silently wrong: the nine faults of the safety review, one test each.
 
 Each test reproduces a fault found by hand on the code before the output-folder marker
-(:mod:`sim.outdir`) and the up-front validation of :func:`sim.config.parse_scenario`, and checks the
+(:mod:`alvh.outdir`) and the up-front validation of :func:`alvh.config.parse_scenario`, and checks the
 contract instead: a refusal before any work (exit 2, one line naming the file, the key and the
 rule, nothing written or deleted), or a hint that fits the run. Most run ``alvh`` in-process
-(:func:`sim.cli.main`), since a refusal costs no simulation.
+(:func:`alvh.cli.main`), since a refusal costs no simulation.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.cli import main
+from alvh.cli import main
 
 TESTS = Path(__file__).parent
 TINY = TESTS / "data" / "tiny.toml"
@@ -114,7 +114,7 @@ def test_fault1_a_symlink_is_refused(tmp_path, capsys):
 def test_fault1_own_result_is_replaced_with_the_users_modes(tmp_path):
     """alvh's own result folder (marker) is replaced; the new folder and files get the umask's modes,
     not the 0700/0600 of a temporary folder."""
-    from sim.outdir import MARKER, check_result_folder, publish_mode, write_marker
+    from alvh.outdir import MARKER, check_result_folder, publish_mode, write_marker
 
     res = tmp_path / "res"
     res.mkdir()
@@ -122,7 +122,7 @@ def test_fault1_own_result_is_replaced_with_the_users_modes(tmp_path):
     write_marker(res, "result")
     check_result_folder(res)            # accepted: alvh wrote all of it
     (res / "notes.txt").write_text("mine")
-    from sim.outdir import OutputFolderError
+    from alvh.outdir import OutputFolderError
 
     with pytest.raises(OutputFolderError, match="notes.txt"):
         check_result_folder(res)
@@ -160,7 +160,7 @@ def test_fault1_user_files_named_like_alvh_work_files_are_refused_and_untouched(
 def test_fault1_a_marker_alvh_did_not_write_and_odd_names(tmp_path, capsys):
     """A marker whose file list is not a list of names is not alvh's (it raised TypeError); a file name
     with a newline is quoted, so the refusal stays one line."""
-    from sim.outdir import MARKER
+    from alvh.outdir import MARKER
 
     out = tmp_path / "o"
     out.mkdir()
@@ -174,7 +174,7 @@ def test_fault1_a_marker_alvh_did_not_write_and_odd_names(tmp_path, capsys):
 def test_fault3_batch_fresh_never_removes_hidden_user_files(tmp_path, capsys):
     """--fresh removes a batch folder only if everything in it is alvh's: a hidden user file whose name
     merely contains '-old-' or '.lock', or a user folder named like a point's checkpoint, stops it."""
-    from sim.outdir import BATCH_ENTRIES, write_marker
+    from alvh.outdir import BATCH_ENTRIES, write_marker
 
     for name, make in ((".thesis-old-draft.txt", "file"), (".my.lock", "file"), ("points/.mywork.chunks", "dir")):
         out = tmp_path / name.replace("/", "_").strip(".") / "out"
@@ -196,7 +196,7 @@ def test_fault3_batch_fresh_never_removes_hidden_user_files(tmp_path, capsys):
 def test_model_warnings_per_regime():
     """The Feller warning of a model with a variance level per regime (regime_heston's theta and sigma are
     lists): the lowest regime's ratio is the one reported; a scalar model as before."""
-    from sim.modelspec import FELLER_WARN_BELOW, model_warnings
+    from alvh.modelspec import FELLER_WARN_BELOW, model_warnings
 
     class Stub:
         def __init__(self, d):
@@ -234,7 +234,7 @@ def test_fault2_names_that_resolve_outside_reports_are_refused(tmp_path, capsys,
 def test_fault3_a_batch_never_removes_finished_points(tmp_path, capsys):
     """Fault 3: a scenario named "." inside a batch replaced points/, deleting the finished points. Now the
     batch is refused before its first point and the finished point is untouched."""
-    from sim.outdir import BATCH_ENTRIES, write_marker
+    from alvh.outdir import BATCH_ENTRIES, write_marker
 
     out = tmp_path / "batch"
     done = out / "points" / "good"
@@ -313,12 +313,12 @@ def test_fault6_unwritable_out_is_refused_before_any_work(tmp_path, capsys, monk
 def test_fault6_failure_hints_fit_the_run(tmp_path, capsys, monkeypatch, checkpoint):
     """A failure of the workers suggests --resume only where chunks were kept, and a permission
     failure asks for the cause to be fixed first."""
-    import sim.pipeline
+    import alvh.pipeline
 
     def fail(*a, **k):
         raise PermissionError(13, "Permission denied", "somewhere")
 
-    monkeypatch.setattr(sim.pipeline, "run_scenario", fail)
+    monkeypatch.setattr(alvh.pipeline, "run_scenario", fail)
     args = ["run", TINY, "--out", tmp_path / "o", "--no-progress"] + ([] if checkpoint else ["--no-checkpoint"])
     rc, _, err = cli(capsys, *args)
     assert rc == 1, err
@@ -348,16 +348,16 @@ def test_fault8_a_bad_batch_is_refused_whole_and_writes_nothing(tmp_path, capsys
 
 def test_fault8_a_batch_with_no_complete_point_writes_no_summary(tmp_path, monkeypatch):
     """Every point fails while running: no batch.nc, summary.html or summary.csv (stale ones removed)."""
-    import sim.pipeline
-    import sim.runner
-    from sim.batch import batch_from_scenarios, run_batch
+    import alvh.pipeline
+    import alvh.runner
+    from alvh.batch import batch_from_scenarios, run_batch
 
-    monkeypatch.setattr(sim.runner, "prepare", lambda scenario, seed: None)
+    monkeypatch.setattr(alvh.runner, "prepare", lambda scenario, seed: None)
 
     def fail(*a, **k):
         raise RuntimeError("the point's model blew up")
 
-    monkeypatch.setattr(sim.pipeline, "run_scenario", fail)
+    monkeypatch.setattr(alvh.pipeline, "run_scenario", fail)
     spec = batch_from_scenarios([TINY])
     out = tmp_path / "out"
     outcome = run_batch(spec, out)
@@ -402,7 +402,7 @@ def _params_file(tmp_path: Path, model_type: str, params: dict) -> Path:
 def test_fault9_a_badly_violated_feller_condition_is_shown(tmp_path, capsys, monkeypatch):
     """A parameter file with Feller ratio 2 kappa theta / sigma^2 = 0.001 passed with the warning
     suppressed. Now a one-line warning says so (the run itself is cut short here, after preparation)."""
-    import sim.pipeline
+    import alvh.pipeline
 
     heston = {"v0": 0.02, "kappa": 1.0, "theta": 0.0005, "sigma": 1.0, "rho": -0.7, "mu": 0.05, "lam": 0.0}
     assert 2 * heston["kappa"] * heston["theta"] / heston["sigma"] ** 2 == pytest.approx(0.001)
@@ -412,7 +412,7 @@ def test_fault9_a_badly_violated_feller_condition_is_shown(tmp_path, capsys, mon
     def stop(*a, **k):
         raise RuntimeError("stopped after preparation")
 
-    monkeypatch.setattr(sim.pipeline, "_run_locked", stop)
+    monkeypatch.setattr(alvh.pipeline, "_run_locked", stop)
     rc, _, err = cli(capsys, "run", path, "--out", tmp_path / "o", "--no-progress")
     assert rc == 1
     warnings = [ln for ln in err.splitlines() if ln.startswith("alvh: warning:")]

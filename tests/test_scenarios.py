@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim.config import load_scenario
+from alvh.config import load_scenario
 
 SCENARIOS = sorted((Path(__file__).parents[1] / "scenarios").glob("*.toml"))
 
@@ -30,8 +30,8 @@ def test_the_texts_variants_and_the_baselines_are_bundled():
 @pytest.mark.slow
 @pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
 def test_scenario_runs_end_to_end_at_tiny_size(path):
-    from sim.results import analyse, build_dataset
-    from sim.runner import prepare, replay, run
+    from alvh.results import analyse, build_dataset
+    from alvh.runner import prepare, replay, run
 
     sc = load_scenario(path)
     # 0.1 years keeps every bundled shock day (21) inside the horizon
@@ -69,7 +69,7 @@ def test_scenario_runs_end_to_end_at_tiny_size(path):
 
 def test_example_batch_expands_to_valid_points():
     """The shipped batch file validates and expands to its 3 x 2 x 2 grid, each point a valid scenario."""
-    from sim.batch import load_batch
+    from alvh.batch import load_batch
 
     spec = load_batch(Path(__file__).parents[1] / "scenarios" / "batches" / "budget_threshold_model.toml")
     assert spec.dims == ["budget_pct_per_year", "trigger_vix", "model_type"]

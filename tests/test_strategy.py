@@ -1,10 +1,10 @@
 """Strategy rules pinned on hand-built paths, and the books' accounting identities.
 
 Most tests run one to a few hand-made paths (SPX and VIX levels per day, the variance backed out of
-the VIX) through :func:`sim.strategy.run_books` with ``trace=True`` and compare what the books did
+the VIX) through :func:`alvh.strategy.run_books` with ``trace=True`` and compare what the books did
 (the trade log, the P&L arrays) with values computed here independently: SPX legs from
-:func:`sim.pricing.spx_option` calls, VIX options and futures read straight from the
-:class:`~sim.pricing.VixOptionTable`, costs from the formula of :mod:`sim.costs` written out, the RSI
+:func:`alvh.pricing.spx_option` calls, VIX options and futures read straight from the
+:class:`~alvh.pricing.VixOptionTable`, costs from the formula of :mod:`alvh.costs` written out, the RSI
 from a plain-Python Wilder recursion. On such paths the rules are deterministic, so the comparisons
 are exact up to rounding (relative 1e-9), with no Monte Carlo tolerance.
 
@@ -24,13 +24,13 @@ import numpy as np
 import pytest
 from scipy import optimize, special
 
-from models.heston import FellerConditionWarning, HestonModel, HestonParams, model_vix, simulate_qe, variance_from_vix
-from sim.pricing import VixOptionTable, spx_option, strike_for_delta
-from sim.strategy import (
+from alvh.models.heston import FellerConditionWarning, HestonModel, HestonParams, model_vix, simulate_qe, variance_from_vix
+from alvh.pricing import VixOptionTable, spx_option, strike_for_delta
+from alvh.strategy import (
     MULTIPLIER, CondorSpec, HedgeSpec, LayerSpec, MarketSpec, baseline_hedges, default_alvh_layers, dte_to_steps,
     run_books, wilder_rsi,
 )
-from sim.surface import SsviSurface
+from alvh.surface import SsviSurface
 
 DT = 1.0 / 252.0
 
@@ -55,7 +55,7 @@ def table():
 
 
 # ------------------------------------------------------------------------------------------------
-# helpers, independent of sim.strategy
+# helpers, independent of alvh.strategy
 # ------------------------------------------------------------------------------------------------
 
 def _paths(spot_days, vix_days):
@@ -117,7 +117,7 @@ def _condor_mark(spot, var, strikes, steps_left):
 
 
 def _cost(costs, mids, vix, qty):
-    """Half-spreads plus commissions of one trade, the formula of sim.costs written out:
+    """Half-spreads plus commissions of one trade, the formula of alvh.costs written out:
     ``qty * (sum_legs min((a + b |mid|) (VIX/ref)^e, cap) * multiplier + n_legs * commission)``."""
     ref = MARKET.frictions.vix_ref
     half = sum(min((costs.min_half_spread + costs.rel_half_spread * abs(p)) * (vix / ref) ** costs.vix_elasticity,

@@ -7,10 +7,10 @@ import warnings
 import numpy as np
 import pytest
 
-from models.base import Paths
-from models.heston import FellerConditionWarning, HestonModel, HestonParams
-from models.replay import HistoricalReplay
-from models.stress import PRESETS, Shock, apply_shock, event_intensity, preset_shock, simulate_with_overlays
+from alvh.models.base import Paths
+from alvh.models.heston import FellerConditionWarning, HestonModel, HestonParams
+from alvh.models.replay import HistoricalReplay
+from alvh.models.stress import PRESETS, Shock, apply_shock, event_intensity, preset_shock, simulate_with_overlays
 
 DT = 1.0 / 252.0
 with warnings.catch_warnings():
@@ -20,7 +20,7 @@ with warnings.catch_warnings():
 
 
 def _real():
-    from sim.data import load_series
+    from alvh.data import load_series
 
     s, v = load_series("arch:sp500", "spx", "test"), load_series("arch:vix", "vix", "test")
     return s.index.values, s.to_numpy(), v.index.values, v.to_numpy()
@@ -62,7 +62,7 @@ def test_var_jump_adds_to_the_variance():
 
 
 def test_forced_regime_moves_the_vix_exactly_in_the_new_regime():
-    from models.regimes import RegimeSwitchingModel
+    from alvh.models.regimes import RegimeSwitchingModel
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FellerConditionWarning)

@@ -16,12 +16,12 @@ import numpy as np
 import pytest
 from scipy import integrate, optimize, special
 
-from models.garch import GjrGarchModel
-from models.heston import FellerConditionWarning, HestonModel, HestonParams, heston_call_price
-from models.jumps import BatesModel, SvcjModel, bates_call_price
-from models.regimes import RegimeSwitchingModel
-from sim.pricing import SpxSmile
-from sim.surface import (
+from alvh.models.garch import GjrGarchModel
+from alvh.models.heston import FellerConditionWarning, HestonModel, HestonParams, heston_call_price
+from alvh.models.jumps import BatesModel, SvcjModel, bates_call_price
+from alvh.models.regimes import RegimeSwitchingModel
+from alvh.pricing import SpxSmile
+from alvh.surface import (
     FourierSurface,
     Greeks,
     SsviSurface,
@@ -35,7 +35,7 @@ from sim.surface import (
     surface_option,
 )
 
-pytestmark = pytest.mark.filterwarnings("ignore::models.heston.FellerConditionWarning")
+pytestmark = pytest.mark.filterwarnings("ignore::alvh.models.heston.FellerConditionWarning")
 
 TAU_MAX = 0.5
 # Realistic Q parameter set of the brief (lam = 0, so P = Q): kappa_q = 2, theta_q = 0.04.
@@ -126,7 +126,7 @@ def test_cos_heston_fang_oosterlee_reference(n_terms):
 
 @pytest.mark.parametrize("tau", [5 / 252, 0.1, 0.5, 1.0])
 def test_cos_heston_matches_gil_pelaez_across_strikes(tau):
-    # Reference: models.heston.heston_call_price (Gil-Pelaez with scipy quad; itself checked against
+    # Reference: alvh.models.heston.heston_call_price (Gil-Pelaez with scipy quad; itself checked against
     # published values in test_heston.py). Its quadrature is good to ~2e-8 (per 100 of spot) here,
     # so the tolerance is 1e-7 index points with S0 = 100, r = 3%, q = 1%.
     s0, r, q = 100.0, 0.03, 0.01
@@ -486,8 +486,8 @@ def test_calendar_on_reliable_nodes(heston_surface, bates_surface):
 @pytest.fixture(scope="module")
 def fitted_models():
     """Heston, Bates and SVCJ calibrated to the bundled real 2014-2018 SPX/VIX (as the scenarios do)."""
-    from sim.data import load_market_data
-    from sim.modelspec import calibrate
+    from alvh.data import load_market_data
+    from alvh.modelspec import calibrate
 
     data = load_market_data({"spx": "arch:sp500", "vix": "arch:vix", "start": "2014-01-03", "end": "2018-12-31"},
                             "test")
@@ -535,7 +535,7 @@ def test_make_surface_dispatch_and_errors():
 
 
 def test_make_surface_replay_uses_its_pricing_model():
-    from models.replay import HistoricalReplay
+    from alvh.models.replay import HistoricalReplay
 
     pricing = _heston()
     replay = HistoricalReplay(np.array([2500.0, 2510.0]), np.array([15.0, 16.0]),

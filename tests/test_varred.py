@@ -1,4 +1,4 @@
-"""Control variates (sim.varred): exact control means, the estimator, and its use in a run."""
+"""Control variates (alvh.varred): exact control means, the estimator, and its use in a run."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from models.heston import simulate_qe
-from sim.varred import cv_mean, heston_control_means
+from alvh.models.heston import simulate_qe
+from alvh.varred import cv_mean, heston_control_means
 
 
 def test_heston_control_means_match_qe_paths():
@@ -76,8 +76,8 @@ def test_cv_mean_rejects_bad_input():
 
 
 def test_run_metrics_carry_control_variate_means(tiny_prepared):
-    from sim.results import analyse
-    from sim.runner import run
+    from alvh.results import analyse
+    from alvh.runner import run
 
     res = run(tiny_prepared, 400, seed=2, jobs=1, progress=False)
     rows = {(m.strategy, m.key): m.est for m in analyse(res)[0]}
@@ -94,9 +94,9 @@ def test_controls_read_one_at_a_time_give_the_same_estimate(tiny_prepared):
     """A run's controls are handed over unread (a stored field, a value computed when read) and
     ControlVariates reads them one at a time: the estimates are those of the same controls passed as
     one in-memory (k, n) array, bit for bit; a control of another length is refused."""
-    from sim.results import _controls
-    from sim.runner import run
-    from sim.varred import ControlVariates
+    from alvh.results import _controls
+    from alvh.runner import run
+    from alvh.varred import ControlVariates
 
     res = run(tiny_prepared, 400, seed=2, jobs=1, progress=False)
     controls = _controls(res)

@@ -27,13 +27,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models.base import PathModel, State
-from models.garch import GjrGarchModel
-from models.heston import FellerConditionWarning, HestonModel, HestonParams, vix_futures_exact
-from models.jumps import BatesModel, SvcjModel
-from models.regimes import RegimeSwitchingModel
-from sim.pricing import make_vix_table
-from sim.vixcheck import futures_term_structure, q_first_moments, vix_table_vs_mc
+from alvh.models.base import PathModel, State
+from alvh.models.garch import GjrGarchModel
+from alvh.models.heston import FellerConditionWarning, HestonModel, HestonParams, vix_futures_exact
+from alvh.models.jumps import BatesModel, SvcjModel
+from alvh.models.regimes import RegimeSwitchingModel
+from alvh.pricing import make_vix_table
+from alvh.vixcheck import futures_term_structure, q_first_moments, vix_table_vs_mc
 
 ROOT = Path(__file__).resolve().parents[1]
 PARAMS_DIR = Path(os.environ.get("ALVH_PARAMS_DIR", ROOT / "reports" / "params"))
@@ -108,7 +108,7 @@ def test_q_model_parameters():
 
 
 def test_q_model_not_defined_raises():
-    from models.replay import HistoricalReplay
+    from alvh.models.replay import HistoricalReplay
 
     replay = HistoricalReplay(np.array([100.0, 101.0]), np.array([15.0, 16.0]),
                               np.array(["2018-01-02", "2018-01-03"], dtype="datetime64[D]"), HestonModel(_hp()))
@@ -187,13 +187,13 @@ def calibrated(mtype: str) -> PathModel:
             warnings.simplefilter("ignore")
             f = PARAMS_DIR / f"{mtype}.json"
             if f.exists():
-                from sim.modelspec import read_params
+                from alvh.modelspec import read_params
 
                 model = read_params(f, mtype)[0]
             else:
-                from sim.config import load_scenario
-                from sim.data import load_market_data
-                from sim.modelspec import build_model
+                from alvh.config import load_scenario
+                from alvh.data import load_market_data
+                from alvh.modelspec import build_model
 
                 sc = load_scenario(ROOT / "scenarios" / f"{SCENARIO[mtype]}.toml")
                 model = build_model(sc, load_market_data(sc.data, sc.name, sc.path.parent), DT)[0]
