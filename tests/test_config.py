@@ -123,3 +123,19 @@ def test_stress_tables_parse():
     assert sc.stress["events"] == {"every_days": 30, "multiplier": 5.0, "first_day": 1}
     assert parse_scenario('name = "x"\n').stress == {"shocks": [], "events": None}
 
+
+def test_the_scenario_reference_page_is_generated_from_the_schema():
+    """docs/pages/scenario-reference.md is alvh.config.scenario_reference() (regenerate it with
+    ``python -c "from alvh.config import scenario_reference as r; print(r(), end='')" > docs/pages/scenario-reference.md``),
+    and lists every leaf key of the schema."""
+    from pathlib import Path
+
+    from alvh.config import SCHEMA, scenario_reference
+
+    page = Path(__file__).parent.parent / "docs" / "pages" / "scenario-reference.md"
+    assert page.read_text(encoding="utf-8") == scenario_reference()
+    for key in ("name", "market.rate", "strategy.hedges.NAME.layers[k].trigger_vix", "stress.shocks[k].day",
+                "simulation.n_paths", "analysis.budget_sweep"):
+        assert f"| `{key}` |" in page.read_text(encoding="utf-8"), key
+    for top in SCHEMA["properties"]:
+        assert f"| `{top}" in page.read_text(encoding="utf-8"), top
