@@ -1073,14 +1073,31 @@ def summary_text(ds: xr.Dataset, out_dir: Path | None = None) -> str:
         lines.append(f"Claim check, {main.label}:" if len(mine) else f"Claim check: no rows for {main.label}.")
         for _, r in mine.sort_values(["claim_id", "claim_row"]).iterrows():
             units = str(r.get("claim_units", ""))
+            units = "" if units in ("", "1") else f" {units}"      # a ratio has no unit to print
             n = r.get("claim_n", np.nan)
+            verdict = str(r["claim_verdict"])
+            why = str(r.get("claim_note", "") or "").split(";")[0].strip()
             lines.append(
-                f"  claim {int(r['claim_id'])} [{r.get('claim_regime', 'all')}]: {str(r['claim_verdict']).upper()}"
-                f" - {r.get('claim_statistic', '')} {_fmt(r.get('claim_value'))} {units} "
+                f"  claim {int(r['claim_id'])} [{r.get('claim_regime', 'all')}]: {verdict.upper()}"
+                + (f" ({why})" if verdict == "not decidable" and why else "")
+                + f" - {r.get('claim_statistic', '')} {_fmt(r.get('claim_value'))}{units} "
                 f"(95% CI {_fmt(r.get('claim_ci_low'))} to {_fmt(r.get('claim_ci_high'))}; "
                 f"threshold {r.get('claim_threshold', '')}; n={int(n) if pd.notna(n) else 'n/a'})")
     else:
         lines.append("Claim check: no claim rows in this result.")
     if out_dir is not None:
         lines.append(f"Results: {Path(out_dir) / 'results.nc'}   Report: {Path(out_dir) / 'report.html'}")
-    return "\n".join(lines)
+    return "\n".join(_wrap(line) for line in lines)
+
+
+#: Widest line of the terminal summary, in characters.
+TERMINAL_WIDTH = 100
+
+
+def _wrap(line: str) -> str:
+    """A summary line folded at :data:`TERMINAL_WIDTH`, continuation lines indented under it."""
+    import textwrap
+
+    lead = len(line) - len(line.lstrip(" "))
+    return "\n".join(textwrap.wrap(line, width=TERMINAL_WIDTH, subsequent_indent=" " * (lead + 4),
+                                   break_long_words=False, break_on_hyphens=False)) or line

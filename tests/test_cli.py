@@ -230,3 +230,16 @@ def test_progress_bar_shows_on_a_pseudo_terminal(tmp_path):
     frames = [f for f in re.split(r"[\r\n]", text) if "chunks of 128 paths" in f]
     assert any(re.search(r"tiny: chunks of 128 paths:\s+\d+%\|.*\| \d+/5 ", f) for f in frames), text[-2000:]
     assert max(len(f) for f in frames) <= 100
+
+
+def test_terminal_summary_fits_100_columns_and_says_why(tiny_run):
+    """The summary alvh run prints: no line over 100 characters, no unit '1' printed after a ratio
+    ('0.958 1'), and a 'not decidable' verdict says why in brackets."""
+    import re
+
+    _, proc = tiny_run
+    lines = proc.stdout.splitlines()
+    assert lines and max(len(line) for line in lines) <= 100, max(lines, key=len)
+    assert not re.search(r"\d 1 \(95% CI", proc.stdout)
+    for m in re.finditer(r"NOT DECIDABLE(.)", proc.stdout):
+        assert m.group(1) == " " and proc.stdout[m.end():m.end() + 1] == "(", proc.stdout
