@@ -42,6 +42,7 @@ def test_the_worked_example_of_the_docs_runs(monkeypatch, tmp_path, capsys):
     assert "ALVH stress test 'baseline': 2,000 paths" in out and "ALVH: median net cost" in out
 
 
+@pytest.mark.slow
 def test_in_memory_run_equals_the_cli_result(tmp_path, monkeypatch):
     """alvh.run(out=None) computes what `alvh run` writes: every variable bit for bit; Result.metrics
     and .claims are the rows of metrics.csv and claims.csv; pnl_pct is pnl / capital x 100."""

@@ -129,8 +129,13 @@ def scenario_text(name: str, n_paths: int = 128, extra: str = "") -> str:
 # ------------------------------------------------------------------------- background subprocess runs
 
 @pytest.fixture(scope="module", autouse=True)
-def background(tmp_path_factory):
-    """Start the slow subprocess runs at once, so they overlap the in-process tests; kill leftovers at the end."""
+def background(tmp_path_factory, request):
+    """Start the slow subprocess runs at once, so they overlap the in-process tests; kill leftovers at the end.
+    Nothing is started when no selected test of this module uses them (``-m "not slow"``)."""
+    if not any("background" in item.fixturenames for item in request.session.items
+               if getattr(item, "module", None) is request.module):
+        yield {}
+        return
     root = tmp_path_factory.mktemp("background")
     jobs = {}
     # 8, 9, 12: the reference batch, uninterrupted
@@ -498,6 +503,7 @@ def test_cli_disk_full_exits_1_with_one_line_and_no_output(tiny_prepared, tmp_pa
     assert sorted(manifest_chunks(checkpoint_folder(out))) == ["0"]
 
 
+@pytest.mark.slow
 def test_backends_give_bit_identical_results(ref_run, tiny_prepared):
     """jobs=1, jobs=2 (joblib) and a two-worker Dask cluster give bit-identical arrays."""
     import distributed
@@ -519,6 +525,7 @@ def test_backends_give_bit_identical_results(ref_run, tiny_prepared):
     assert run_diffs(ref_run, on_dask) == []
 
 
+@pytest.mark.slow
 def test_preparation_does_not_depend_on_blas_threads(tiny_scenario, tiny_prepared):
     """prepare() gives the same pricing tables, hence the same paths' P&L, whatever the BLAS thread count."""
     import warnings
@@ -542,6 +549,7 @@ def test_preparation_does_not_depend_on_blas_threads(tiny_scenario, tiny_prepare
     assert (table_diffs, result_diffs) == ([], [])
 
 
+@pytest.mark.slow
 def test_batch_killed_mid_point_resumes_identically(background, tmp_path, request):
     """A batch killed (SIGKILL) mid-point and resumed gives the results and batch.nc of an uninterrupted batch."""
     from alvh.pipeline import checkpoint_folder, compare_results
@@ -585,6 +593,7 @@ def test_batch_killed_mid_point_resumes_identically(background, tmp_path, reques
     assert (b["point_status"].values == "complete").all()
 
 
+@pytest.mark.slow
 def test_batch_dataset_summary_and_log(ref_batch):
     """batch.nc has the grid's keys as dimensions, every point complete, cost rising with budget; summary and log exist."""
     out, proc = ref_batch
@@ -609,6 +618,7 @@ def test_batch_dataset_summary_and_log(ref_batch):
             assert int(r.attrs["chunk_size"]) == 64 and int(r.attrs["n_chunks"]) == 6
 
 
+@pytest.mark.slow
 def test_a_point_that_fails_while_running_fails_alone(background):
     """In a batch of three scenario files, the one that fails while running (too short a data window) is
     reported (exit 3, named with its reason) and the others complete; batch.nc holds NaN for it."""
@@ -642,6 +652,7 @@ def test_a_malformed_scenario_refuses_the_whole_batch_before_any_point(tmp_path)
         batch_from_scenarios(files)
 
 
+@pytest.mark.slow
 def test_worker_death_is_survived_identically(background, tiny_prepared, tmp_path):
     """A worker that dies mid-chunk is replaced, its chunks rerun, and the result equals a normal run's."""
     from alvh.config import load_scenario
@@ -659,6 +670,7 @@ def test_worker_death_is_survived_identically(background, tiny_prepared, tmp_pat
     assert compare_results(open_nc(tmp_path / "normal" / "results.nc"), died) == []
 
 
+@pytest.mark.slow
 def test_rerun_detects_a_tampered_result(ref_batch, background):
     """`alvh rerun` of a result whose pnl was altered exits 4 and names pnl, not the path-level variables."""
     from alvh.pipeline import compare_results

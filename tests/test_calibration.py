@@ -13,6 +13,7 @@ from alvh.models.heston import FellerConditionWarning, HestonParams, model_vix, 
 pytestmark = pytest.mark.filterwarnings("ignore::alvh.models.heston.FellerConditionWarning")
 
 
+@pytest.mark.slow
 def test_recovers_known_parameters_from_a_synthetic_path():
     """Simulate 12 years of daily data from known P and Q parameters (QE with 8 sub-steps a day),
     observe the model VIX, fit, and require every parameter within 3.5 standard errors."""

@@ -170,6 +170,7 @@ def test_validate_prints_the_table(tmp_path):
     assert bad.returncode == 2 and "unknown model 'sabr'" in bad.stderr
 
 
+@pytest.mark.slow
 def test_sigterm_ends_a_run_like_ctrl_c_and_stops_its_workers(tmp_path):
     """A batch scheduler's SIGTERM (time limit, pre-emption): exit status 143 (128 + SIGTERM) with one
     line saying the finished chunks are kept for --resume, no traceback, nothing that looks like a
