@@ -21,7 +21,7 @@ from jsonschema.exceptions import best_match
 
 from alvh.models.stress import PRESETS
 from alvh.costs import SPX_MULTIPLIER, VIX_FUTURE_MULTIPLIER, VIX_OPTION_MULTIPLIER, Frictions, InstrumentCosts
-from alvh.data import BUILTIN_DATA
+from alvh.data import BUILTIN_DATA, BUNDLED_SOURCES
 from alvh.modelspec import MODEL_TYPES
 from alvh.pricing import SpxSmile
 from alvh.strategy import (INSTRUMENTS, SIZINGS, STRIKE_RULES, TRIGGERS, CondorSpec, HedgeSpec, LayerSpec,
@@ -115,8 +115,10 @@ SCHEMA: dict[str, Any] = _table(
         "description": {"type": "string"},
         "data": _table({
             "spx": {"type": "string", "default": "arch:sp500",
-                    "description": "'arch:sp500' or a CSV file (date column, close column)"},
-            "vix": {"type": "string", "default": "arch:vix", "description": "'arch:vix' or a CSV file"},
+                    "description": "'arch:sp500' (1999-2018), 'bundled:spx' (1927-2026) or a CSV file (date "
+                                   "column, close column)"},
+            "vix": {"type": "string", "default": "arch:vix",
+                    "description": "'arch:vix' (2014-2018), 'bundled:vix' (1990-2026) or a CSV file"},
             "start": {**_DATE, "default": "2014-01-03"},
             "end": {**_DATE, "default": "2018-12-31"},
         }),
@@ -479,6 +481,11 @@ def parse_scenario(text: str, where: str = "<scenario>", path: Path | None = Non
         raise ConfigError(f"{where}: key 'model.regime0': model {m['type']!r} has a single regime (0)")
     for key in ("spx", "vix"):    # the data files exist (their contents are read by the run's preparation)
         src = d[key]
+        if src.startswith("bundled:"):
+            if src not in BUNDLED_SOURCES:
+                raise ConfigError(f"{where}: key 'data.{key}': unknown bundled data set {src!r} "
+                                  f"(known: {', '.join(BUNDLED_SOURCES)})")
+            continue
         if src.startswith("arch:"):
             if src not in BUILTIN_DATA:
                 raise ConfigError(f"{where}: key 'data.{key}': unknown built-in data set {src!r} "

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["DataError", "MarketData", "load_series", "load_market_data", "BUILTIN_DATA"]
+__all__ = ["DataError", "MarketData", "load_series", "load_market_data", "BUILTIN_DATA", "BUNDLED_SOURCES"]
 
 
 class DataError(ValueError):
@@ -21,6 +21,10 @@ BUILTIN_DATA = {
     "arch:vix": ("vix", "vix"),
 }
 _BUILTIN = BUILTIN_DATA
+
+#: The real series bundled with alvh that a scenario's ``[data] spx``/``vix`` can name (their closes;
+#: :mod:`alvh.realdata` loads and checks them, provenance in ``sim/marketdata/PROVENANCE.md``).
+BUNDLED_SOURCES = {"bundled:spx": "spx", "bundled:vix": "vix"}
 
 
 @dataclass(frozen=True)
@@ -51,8 +55,10 @@ def load_series(source: str, key: str, where: str, base_dir: Path | None = None)
     ----------
     source : str
         ``"arch:sp500"`` (S&P 500 adjusted close, 1999-2018, shipped with ``arch``), ``"arch:vix"``
-        (VIX close, 2014-2018), or a CSV path whose first column is a date and which has one
-        numeric column (or one named ``close``/``Close``/``Adj Close``/``vix``).
+        (VIX close, 2014-2018), ``"bundled:spx"`` (S&P 500 close, 1927-2026) and ``"bundled:vix"``
+        (VIX close, 1990-2026) bundled with alvh (:mod:`alvh.realdata`), or a CSV path whose first
+        column is a date and which has one numeric column (or one named ``close``/``Close``/
+        ``CLOSE``/``Adj Close``/``vix``: Cboe's layout).
     key : str
         Scenario key (e.g. ``data.spx``), for error messages.
     where : str
@@ -71,7 +77,14 @@ def load_series(source: str, key: str, where: str, base_dir: Path | None = None)
         Unknown ``arch:`` name, missing file, unparseable file, no usable column, non-positive
         values.
     """
-    if source.startswith("arch:"):
+    if source.startswith("bundled:"):
+        if source not in BUNDLED_SOURCES:
+            raise DataError(f"{where}: key '{key}': unknown bundled data set {source!r} "
+                            f"(known: {', '.join(BUNDLED_SOURCES)})")
+        from alvh.realdata import load
+
+        series = load(BUNDLED_SOURCES[source]).frame["CLOSE"]
+    elif source.startswith("arch:"):
         if source not in _BUILTIN:
             raise DataError(f"{where}: key '{key}': unknown built-in data set {source!r} "
                             f"(known: {', '.join(_BUILTIN)})")
@@ -86,11 +99,18 @@ def load_series(source: str, key: str, where: str, base_dir: Path | None = None)
             path = base_dir / path
         if not path.is_file():
             raise DataError(f"{where}: key '{key}': data file not found: {path}")
+        if _cboe_layout(path):      # a newer file in the layout of the bundled ones: the same checks
+            from alvh.realdata import load
+
+            try:
+                return load("spx" if key == "data.spx" else "vix", path).frame["CLOSE"]
+            except DataError as exc:
+                raise DataError(f"{where}: key '{key}': {exc}") from None
         try:
             frame = pd.read_csv(path, index_col=0, parse_dates=[0])
         except Exception as exc:  # pandas raises many types for malformed files
             raise DataError(f"{where}: key '{key}': cannot read {path} as CSV: {exc}".splitlines()[0]) from None
-        named = [c for c in frame.columns if str(c) in ("close", "Close", "Adj Close", "vix", "VIX")]
+        named = [c for c in frame.columns if str(c) in ("close", "Close", "CLOSE", "Adj Close", "vix", "VIX")]
         numeric = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])]
         cols = named or numeric
         if len(cols) != 1 or not isinstance(frame.index, pd.DatetimeIndex):
@@ -104,6 +124,16 @@ def load_series(source: str, key: str, where: str, base_dir: Path | None = None)
     if not np.all(np.isfinite(series.values)) or series.min() <= 0:
         raise DataError(f"{where}: key '{key}': {source} has non-positive or non-finite closes")
     return series
+
+
+def _cboe_layout(path: Path) -> bool:
+    """Whether a CSV file has the header of Cboe's daily history files (DATE, OPEN, HIGH, LOW, CLOSE)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            header = f.readline().strip().split(",")
+    except OSError:
+        return False
+    return header[:1] == ["DATE"] and "CLOSE" in header
 
 
 def load_market_data(data: dict, where: str, base_dir: Path | None = None) -> MarketData:
