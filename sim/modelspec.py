@@ -177,7 +177,8 @@ def calibration_cache_dir() -> Path:
 
 def calibration_cache_key(model_type: str, data: MarketData, dt: float, options: dict | None = None) -> str:
     """SHA-256 of everything a calibration depends on: the model type and options, the step, the
-    data (dates and closes, bit for bit), and the versions of alvh and the numerical packages."""
+    data (dates and closes, bit for bit), the versions of alvh and the numerical packages, and the
+    source of the models and of this module."""
     import hashlib
 
     from alvh.parallel import pinned_versions
@@ -186,6 +187,12 @@ def calibration_cache_key(model_type: str, data: MarketData, dt: float, options:
     h.update(json.dumps({"format": "alvh-calibration/1", "type": model_type, "dt": repr(float(dt)),
                          "options": {k: (options or {})[k] for k in sorted(options or {})},
                          "versions": pinned_versions()}, sort_keys=True).encode())
+    # the calibration code itself: an edited model or calibrator (an editable install keeps its version
+    # number) is a new key
+    import alvh.models
+
+    for src in sorted(Path(alvh.models.__file__).parent.glob("*.py")) + [Path(__file__)]:
+        h.update(src.read_bytes())
     for arr in (np.asarray(data.dates.values, dtype="datetime64[ns]").view(np.int64),
                 np.ascontiguousarray(data.spx, dtype=np.float64), np.ascontiguousarray(data.vix, dtype=np.float64)):
         h.update(arr.tobytes())

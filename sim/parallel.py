@@ -159,26 +159,38 @@ PROGRESS_MAX_COLUMNS = 100
 
 
 def progress_bar(**kwargs):
-    """A tqdm progress bar on stderr, at most :data:`PROGRESS_MAX_COLUMNS` wide.
+    """A tqdm progress bar on stderr: on a terminal at most :data:`PROGRESS_MAX_COLUMNS` wide,
+    elsewhere (a notebook) tqdm's own choice (:mod:`tqdm.auto`).
 
-    Its size is the terminal's where the terminal says it (``COLUMNS``, or the size of stderr's
-    terminal), else 80 columns and 24 rows. tqdm asks the terminal alone, and a pseudo-terminal whose
-    size was never set (``script``, ``ssh -t`` without a size, a pty opened by a program) reports 0
-    columns and 0 rows, for which tqdm drew nothing at all. Keyword arguments go to :class:`tqdm.tqdm`.
+    On a terminal its size is the terminal's where the terminal says it (``COLUMNS`` when it is a
+    positive number, or the size of stderr's terminal), else 80 columns and 24 rows. tqdm asks the
+    terminal alone, and a pseudo-terminal whose size was never set (``script``, ``ssh -t`` without a
+    size, a pty opened by a program) reports 0 columns and 0 rows, for which tqdm drew nothing at
+    all. Keyword arguments go to :class:`tqdm.tqdm`.
     """
-    import shutil
     import sys
 
+    try:
+        on_terminal = sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        on_terminal = False
+    if not on_terminal:
+        from tqdm.auto import tqdm as auto_tqdm
+
+        return auto_tqdm(**kwargs)
     from tqdm import tqdm
 
     try:
         cols, rows = os.get_terminal_size(sys.stderr.fileno())
     except (OSError, ValueError, AttributeError):
         cols, rows = 0, 0
-    fallback = shutil.get_terminal_size((80, 24))
-    cols = int(os.environ.get("COLUMNS", 0) or 0) or cols or fallback.columns or 80
+    try:
+        env_cols = int(os.environ.get("COLUMNS", ""))
+    except ValueError:
+        env_cols = 0
+    cols = env_cols if env_cols > 0 else cols if cols > 0 else 80
     kwargs.setdefault("ncols", min(cols, PROGRESS_MAX_COLUMNS))
-    kwargs.setdefault("nrows", rows or fallback.lines or 24)     # tqdm hides every bar when it reads 0 rows
+    kwargs.setdefault("nrows", rows if rows > 0 else 24)      # tqdm hides every bar when it reads 0 rows
     kwargs.setdefault("file", sys.stderr)
     return tqdm(**kwargs)
 
