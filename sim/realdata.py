@@ -29,7 +29,7 @@ import pandas as pd
 
 from alvh.data import DataError
 
-__all__ = ["SERIES", "Issue", "RealSeries", "load", "bundled_path", "BUNDLED_DIR"]
+__all__ = ["SERIES", "Issue", "RealSeries", "load", "bundled_path", "BUNDLED_DIR", "VIX_BUCKETS", "market_targets"]
 
 #: Folder of the bundled files (package data of alvh).
 BUNDLED_DIR = Path(__file__).parent / "marketdata"
@@ -241,3 +241,45 @@ def _futures_dte_issues(frame: pd.DataFrame) -> list[Issue]:
                          f"Cboe's rule gives {int(rule_dte[i])} trading days to the last trading day before "
                          f"the settlement on {expiries[min(nxt[i], len(expiries) - 1)].date()}"))
     return out
+
+
+#: The scorecard's VIX buckets (points): (label, low, high), low inclusive, high exclusive.
+VIX_BUCKETS = (("<=13", 0.0, 13.0), ("13-16", 13.0, 16.0), ("16-20", 16.0, 20.0), ("20-30", 20.0, 30.0),
+               (">30", 30.0, np.inf))
+
+
+def market_targets(start: str = "2004-03-26", end: str = "2024-12-31", buckets=VIX_BUCKETS) -> pd.DataFrame:
+    """The real market's Q-side statistics by VIX bucket: what a model's futures curve, VVIX, term
+    structure and SKEW are compared with (the ``real`` column of the scorecard).
+
+    For each bucket of the day's VIX close, over the days from ``start`` to ``end`` on which the series
+    exist: the mean settlement of the futures M1..M7 (points), the mean VVIX (points), the mean
+    VIX3M/VIX and VIX6M/VIX ratios, and the mean SKEW, each with its standard error (sd/sqrt(n); the
+    days are autocorrelated, so it understates the uncertainty of a mean over a regime) and the
+    number of days.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``statistic, bucket, real, se, n_days``; a statistic with no day in a bucket is absent.
+    """
+    vix = load("vix").frame["CLOSE"].rename("VIX")
+    fut = load("vix_futures").frame
+    frames = {
+        **{f"futures_{m}": fut[m] for m in ("M1", "M2", "M3", "M4", "M5", "M6", "M7")},
+        "vvix": load("vvix").frame["VVIX"],
+        "vix3m_over_vix": load("vix3m").frame["CLOSE"],
+        "vix6m_over_vix": load("vix6m").frame["CLOSE"],
+        "skew": load("skew").frame["SKEW"],
+    }
+    rows = []
+    for stat, series in frames.items():
+        both = pd.concat([vix, series.rename("x")], axis=1, join="inner").loc[start:end]
+        x = both["x"] / both["VIX"] if stat.endswith("_over_vix") else both["x"]
+        for label, lo, hi in buckets:
+            sel = x[(both["VIX"] >= lo) & (both["VIX"] < hi)]
+            if len(sel):
+                se = float(sel.std(ddof=1) / np.sqrt(len(sel))) if len(sel) > 1 else float("nan")
+                rows.append({"statistic": stat, "bucket": label, "real": float(sel.mean()), "se": se,
+                             "n_days": int(len(sel))})
+    return pd.DataFrame(rows)

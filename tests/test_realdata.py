@@ -177,3 +177,21 @@ def test_spx_monthly_expiry_and_trading_days():
     assert trading_days_between("2018-02-02", "2018-02-14") == 8
     with pytest.raises(ValueError, match="after end"):
         trading_days("2018-02-02", "2018-01-01")
+
+
+def test_market_targets_reproduce_the_issue_table():
+    """The real column of the scorecard: over 2004-2024, days with VIX between 14 and 16 have mean VIX
+    futures M1 / M2 / M4 / M6 of 15.8 / 16.9 / 18.1 / 19.0 and VVIX near 89 (the market-true issue's
+    table, computed separately); by bucket the curve is in contango below 20 and in backwardation above 30."""
+    from alvh.realdata import market_targets
+
+    band = (("14-16", 14.0, 16.0 + 1e-9),)
+    t = market_targets(buckets=band).set_index("statistic")
+    assert [round(t.loc[f"futures_{m}", "real"], 1) for m in ("M1", "M2", "M4", "M6")] == [15.8, 16.9, 18.1, 19.0]
+    assert abs(t.loc["vvix", "real"] - 89.0) < 1.0
+    full = market_targets().pivot(index="statistic", columns="bucket", values="real")
+    assert full.loc["futures_M7", "13-16"] > full.loc["futures_M1", "13-16"]          # contango when calm
+    assert full.loc["futures_M7", ">30"] < full.loc["futures_M1", ">30"]              # backwardation in stress
+    assert full.loc["vix3m_over_vix", "<=13"] > 1.0 > full.loc["vix3m_over_vix", ">30"]
+    counts = market_targets().query("statistic == 'futures_M1'")["n_days"].sum()
+    assert counts == len(realdata.load("vix_futures").frame)
