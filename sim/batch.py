@@ -54,7 +54,7 @@ import xarray as xr
 from jsonschema.exceptions import best_match
 
 from alvh.checkpoint import CheckpointError, CheckpointExists, StorageError, atomic_write_bytes, file_sha256
-from alvh.config import ConfigError, Scenario, parse_scenario, schema_problem
+from alvh.config import NAME_PATTERN, ConfigError, Scenario, parse_scenario, schema_problem
 
 __all__ = ["BATCH_SCHEMA", "BatchSpec", "Point", "load_batch", "is_batch_file", "batch_from_scenarios",
            "run_batch", "gather", "BatchOutcome", "summary_html"]
@@ -71,7 +71,7 @@ BATCH_SCHEMA = {
         "additionalProperties": False,
         "required": ["name", "scenarios"],
         "properties": {
-            "name": {"type": "string", "pattern": r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$",
+            "name": {"type": "string", "pattern": NAME_PATTERN,
                      "description": "batch name (a folder name: letters, digits, '_', '-', '.'; not starting with '.')"},
             "scenarios": {"type": "array", "minItems": 1, "items": {"type": "string"},
                           "description": "scenario files, relative to the batch file"},
@@ -87,7 +87,7 @@ BATCH_SCHEMA = {
 RESERVED = frozenset({"scenario", "strategy", "metric", "claim", "n_paths", "point_status", "point_error",
                       "point_name", "metric_units", "metric_label", "claim_statistic", "claim_units"})
 
-_FOLDER = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$")
+_FOLDER = re.compile(NAME_PATTERN)     # a point's folder obeys the rule of a scenario's name
 
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\[\d+\])?(\.[A-Za-z_][A-Za-z0-9_]*(\[\d+\])?)*$")
 

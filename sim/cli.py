@@ -234,9 +234,11 @@ def _execution_errors() -> tuple:
     return (WorkerLostError, KilledWorker, RuntimeError, TimeoutError, OSError)
 
 
-def _storage_message(exc, kept: str) -> str:
+def _storage_message(exc, kept: str, checkpointed: bool = True) -> str:
     from errno import EDQUOT, ENOSPC
 
+    if not checkpointed:
+        return f"{exc.strerror or exc}; no chunks were kept (--no-checkpoint)"
     hint = "free space and rerun with --resume" if exc.errno in (ENOSPC, EDQUOT) else "fix it and rerun with --resume"
     return f"{exc.strerror or exc}; {kept}: {hint}"
 
@@ -300,9 +302,7 @@ def _run(args: argparse.Namespace) -> int:
     except CheckpointError as exc:
         return _fail(str(exc))
     except StorageError as exc:
-        if args.no_checkpoint:
-            return _fail(f"{exc.strerror or exc}; no chunks were kept (--no-checkpoint)", 1)
-        return _fail(_storage_message(exc, "finished chunks are kept"), 1)
+        return _fail(_storage_message(exc, "finished chunks are kept", not args.no_checkpoint), 1)
     except ValueError as exc:  # calibration failure, or a model rule the scenario breaks
         return _fail(f"{scenario.path}: {exc}")
     except _execution_errors() as exc:  # workers or the cluster

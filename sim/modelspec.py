@@ -320,30 +320,36 @@ def _calibrated(mtype: str, scenario, data: MarketData, dt: float, spec: dict, c
     if p is not None:
         where = str(scenario.path) if scenario.path else scenario.name
         try:
-            model, fit = read_params(p, mtype)
-            _check_vix_range(model)
+            return check_params_file(p, mtype)
         except ValueError as exc:
             raise ParamsFileError(f"{where}: key 'model.params': {exc}") from None
-        return model, fit
     options = {"k_regimes": spec.get("k_regimes", 3)} if mtype == "regime_heston" else {}
     if cache:
         return calibrate_cached(mtype, data, dt, options)
     return calibrate(mtype, data, dt, options)
 
 
-def check_params_file(path: Path, model_type: str) -> None:
-    """Read and check a parameter file as a run would, before any work (:func:`alvh.config.parse_scenario`).
+def check_params_file(path: Path, model_type: str) -> tuple[PathModel, FitReport]:
+    """Read a parameter file and check its model as a run needs it: :func:`read_params`, then the
+    model's VIX at zero variance within the pricers' range. Used when a scenario is read (before any
+    work, :func:`alvh.config.parse_scenario`) and when it runs.
+
+    Returns
+    -------
+    model : PathModel
+    fit : FitReport
 
     Raises
     ------
     ParamsFileError
         As :func:`read_params`, or a model whose VIX at zero variance is above the pricers' range.
     """
-    model, _ = read_params(path, model_type)
+    model, fit = read_params(path, model_type)
     try:
         _check_vix_range(model)
     except ValueError as exc:
         raise ParamsFileError(f"{path}: {exc}") from None
+    return model, fit
 
 
 def _check_vix_range(model: PathModel) -> None:

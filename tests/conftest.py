@@ -21,6 +21,20 @@ TESTS = Path(__file__).parent
 TINY = TESTS / "data" / "tiny.toml"
 
 
+def snapshot(root: Path) -> dict:
+    """Every entry under ``root`` and ``root`` itself: relative path -> (mode, bytes, or None for a
+    folder). Two equal snapshots mean nothing was written, moved, deleted or chmod-ed there."""
+    import os
+    import stat
+
+    out = {".": (stat.S_IMODE(root.lstat().st_mode), None)}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            p = Path(dirpath) / name
+            out[str(p.relative_to(root))] = (stat.S_IMODE(p.lstat().st_mode), None if p.is_dir() else p.read_bytes())
+    return out
+
+
 @pytest.fixture(scope="session")
 def tiny_scenario():
     from alvh.config import load_scenario

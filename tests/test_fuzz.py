@@ -30,7 +30,6 @@ import json
 import math
 import os
 import re
-import stat
 import tempfile
 from pathlib import Path
 
@@ -39,6 +38,8 @@ import pytest
 import tomli_w
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from conftest import snapshot
 
 from alvh.cli import main
 from alvh.config import SCHEMA
@@ -157,7 +158,7 @@ def _set(doc: dict, path: tuple, value) -> dict:
 
 
 def _cli(*args) -> tuple[int, str]:
-    """``alvh ARGS`` in this process, stderr captured by file descriptor (the CLI prints to sys.stderr)."""
+    """``alvh ARGS`` in this process; (exit status, what it printed to sys.stderr)."""
     import contextlib
     import io
 
@@ -165,15 +166,6 @@ def _cli(*args) -> tuple[int, str]:
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
         rc = main([str(a) for a in args])
     return rc, err.getvalue()
-
-
-def _tree(root: Path) -> dict:
-    out = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames + filenames:
-            p = Path(dirpath) / name
-            out[str(p.relative_to(root))] = (stat.S_IMODE(p.lstat().st_mode), None if p.is_dir() else p.read_bytes())
-    return out
 
 
 def _refusal(rc: int, err: str, where: Path) -> str:
@@ -252,7 +244,7 @@ def test_foreign_files_under_out_are_never_touched(files, nested, marker, comman
         elif marker == "forged":
             (out / MARKER).write_text('{"format": "something-else", "files": []}')
         os.chmod(out, mode)
-        before = _tree(out), stat.S_IMODE(out.stat().st_mode)
+        before = snapshot(out)
         if command == "rerun":
             import xarray as xr
 
@@ -264,7 +256,7 @@ def test_foreign_files_under_out_are_never_touched(files, nested, marker, comman
             args = [command, TINY, "--out", out, "--no-progress"]
         rc, err = _cli(*args)
         _refusal(rc, err, out)
-        assert (_tree(out), stat.S_IMODE(out.stat().st_mode)) == before
+        assert snapshot(out) == before
         assert sorted(p.name for p in tmp.iterdir()) == (["out", "res"] if command == "rerun" else ["out"])
 
 

@@ -15,6 +15,7 @@ import stat
 from pathlib import Path
 
 import pytest
+from conftest import snapshot
 
 from alvh.cli import main
 
@@ -38,15 +39,13 @@ def one_line(rc: int, err: str) -> str:
     return lines[0]
 
 
-def snapshot(root: Path) -> dict:
-    """Every entry under ``root``: relative path -> (mode, bytes or None for a folder)."""
-    out = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames + filenames:
-            p = Path(dirpath) / name
-            out[str(p.relative_to(root))] = (stat.S_IMODE(p.lstat().st_mode), None if p.is_dir() else p.read_bytes())
-    out["."] = (stat.S_IMODE(root.lstat().st_mode), None)
-    return out
+def plant(path: Path, kind: str) -> None:
+    """A user's file (``kind`` "file") or folder holding a file ("dir") at ``path``."""
+    if kind == "file":
+        path.write_text("my notes, not a pid")
+    else:
+        path.mkdir()
+        (path / "notes.txt").write_text("mine")
 
 
 def scenario(tmp_path: Path, body: str, name: str = "s") -> Path:
@@ -146,11 +145,7 @@ def test_fault1_user_files_named_like_alvh_work_files_are_refused_and_untouched(
     file or folder of such a name (a lock holding text, a folder without alvh's manifest or marker) was
     overwritten, deleted, adopted or renamed into the result. Now the run is refused before any work."""
     p = tmp_path / entry
-    if kind == "file":
-        p.write_text("my notes, not a pid")
-    else:
-        p.mkdir()
-        (p / "notes.txt").write_text("mine")
+    plant(p, kind)
     before = snapshot(tmp_path)
     line = one_line(*cli(capsys, "run", TINY, "--out", tmp_path / "r", "--no-progress")[::2])
     assert repr(str(p)) in line and "alvh did not write it" in line, line
@@ -181,12 +176,7 @@ def test_fault3_batch_fresh_never_removes_hidden_user_files(tmp_path, capsys):
         (out / "points").mkdir(parents=True)
         write_marker(out, "batch", BATCH_ENTRIES)
         (out / "batch_manifest.json").write_text("{}")
-        target = out / name
-        if make == "file":
-            target.write_text("secret")
-        else:
-            target.mkdir()
-            (target / "important.txt").write_text("d")
+        plant(out / name, make)
         before = snapshot(out)
         line = one_line(*cli(capsys, "batch", TINY, "--out", out, "--fresh", "--no-progress")[::2])
         assert "alvh did not write" in line, line
