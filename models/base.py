@@ -207,6 +207,25 @@ class PathModel(ABC):
         """
         return None
 
+    def real_levels(self, dates, vix) -> np.ndarray | None:
+        """The regime of each real day, for a model that can read it off real data, else ``None``.
+
+        Used by the historical replay (:mod:`alvh.models.replay`) so that a model with a regime state
+        prices the real path in the regime the real market was in (the two-factor model reads its
+        central-tendency level off the real VIX6M). The default, ``None``, prices in regime 0.
+
+        Parameters
+        ----------
+        dates : array_like of datetime64, shape (n_days,)
+        vix : ndarray of shape (n_days,)
+            Real VIX closes (points).
+
+        Returns
+        -------
+        ndarray of int8, shape (n_days,), or None
+        """
+        return None
+
     def q_model(self, drift: float = 0.0) -> "PathModel":
         """A path model whose *P* dynamics are this model's *Q* dynamics (variance and regime).
 
@@ -294,6 +313,11 @@ class FitReport:
         Data window, e.g. ``"2014-01-03 .. 2018-12-31"``.
     notes : list of str
         Anything a reader should know (choices, fixed values, misses).
+    converged : bool, default True
+        Whether the optimiser reported convergence (a run refuses a fit that did not, unless the
+        scenario sets ``[model] allow_unconverged``).
+    objective : float or None
+        The optimiser's final objective value, where it has one.
     """
 
     model: str
@@ -305,6 +329,8 @@ class FitReport:
     method: str
     sample: str = ""
     notes: list = field(default_factory=list)
+    converged: bool = True
+    objective: float | None = None
 
     @property
     def aic(self) -> float | None:
@@ -319,6 +345,7 @@ class FitReport:
             "model": self.model, "params": self.params, "stderr": self.stderr, "loglik": self.loglik,
             "aic": self.aic, "bic": self.bic, "n_obs": self.n_obs, "n_params": self.n_params,
             "method": self.method, "sample": self.sample, "notes": list(self.notes),
+            "converged": bool(self.converged), "objective": self.objective,
         }
 
     def summary(self) -> str:

@@ -2,7 +2,9 @@
 
 The strategy then runs on what really happened. Paths are the real closes; the variance state is
 the one the pricing model implies from the real VIX (:meth:`~alvh.models.base.PathModel.var_from_vix`),
-so SPX options and VIX futures/options are marked by the pricing model's Q side on the real state.
+in the regime the pricing model reads off the real data (:meth:`~alvh.models.base.PathModel.real_levels`;
+regime 0 for a model that cannot), so SPX options and VIX futures/options are marked by the pricing
+model's Q side on the real state.
 """
 
 from __future__ import annotations
@@ -67,7 +69,9 @@ class HistoricalReplay(PathModel):
         n = state0.n_paths
         rows = lambda a: np.repeat(a[None, : n_steps + 1], n, axis=0)  # noqa: E731
         vix = rows(self.vix_close)
-        return Paths(rows(self.spx), self.pricing.var_from_vix(vix), vix, np.zeros((n, n_steps + 1), np.int8))
+        levels = self.pricing.real_levels(self.dates, self.vix_close)
+        regime = np.zeros((n, n_steps + 1), np.int8) if levels is None else rows(np.asarray(levels, np.int8))
+        return Paths(rows(self.spx), self.pricing.var_from_vix(vix, regime), vix, regime)
 
     def stationary_state(self, s0, n_paths, rng) -> State:
         return self.initial_state(s0, n_paths)

@@ -1,0 +1,523 @@
+"""Two-factor variance model: a fast Heston variance reverting to a slow, stochastic central tendency.
+
+The model
+---------
+Under P (time in years, variance annualised)::
+
+    dS / S = mu dt + sqrt(v) dW^S,
+    dv     = kappa (m_t - v) dt + sigma sqrt(v) dW^v,      d<W^S, W^v> = rho dt,
+    dm     = kappa_m (theta_m - m) dt + sigma_m sqrt(m) dZ  (independent of W^S, W^v),
+
+the "double mean-reverting" model of Gatheral (2008, "Consistent modeling of SPX and VIX options",
+Bachelier Congress) and the stochastic central tendency model that Mencía & Sentana (2013,
+"Valuation of VIX derivatives", J. Financial Economics 108, sec. 2) find fits VIX futures and options
+best among the one- and two-factor models they test. A one-factor Heston model must use one speed
+for both the fast daily mean reversion of the VIX and the slow term structure of its futures; here
+``kappa`` (days to weeks) and ``kappa_m`` (a year or more) split the two.
+
+The slow factor on a chain
+--------------------------
+The central tendency ``m`` is carried on ``n_levels`` levels (the engine's regime label), a
+continuous-time birth-death chain whose generator matches the CIR drift and variance of ``m`` at
+every interior level (Kushner & Dupuis 2001, "Numerical Methods for Stochastic Control Problems in
+Continuous Time", sec. 5.1, locally consistent chains): with ``d+``, ``d-`` the distances to the
+next level up and down, the up and down rates ``u, l`` solve::
+
+    u d+ - l d- = kappa_m (theta_m - m),     u d+^2 + l d-^2 = sigma_m^2 m,
+
+(at the end levels, the drift alone towards the inside). The per-day transition matrix is
+``expm(G / 252)``. The levels are the mid-quantiles ``(i + 1/2) / n`` of the stationary gamma law
+of ``m`` (Cox, Ingersoll & Ross 1985, eq. 20: shape ``2 kappa_m theta_m / sigma_m^2``, scale
+``sigma_m^2 / (2 kappa_m)``). Given its level the model is the Markov-modulated Heston model of
+:mod:`alvh.models.regimes` with one ``kappa, sigma, rho, mu, lam`` and ``theta_r = m_r``; so its
+paths (Andersen's QE step), its VIX (exact expected integrated variance of the discrete model), its
+VIX futures and options (:class:`alvh.pricing.MarkovVixTable`: a Markov chain on level x variance
+under Q) and both engines are those of the regime model, unchanged.
+
+Measures
+--------
+The market price of fast-variance risk ``lam`` gives ``kappa_Q = kappa + lam`` and
+``theta_Q,r = kappa m_r / kappa_Q`` (Heston 1993, eq. 6, per level); the chain of ``m`` has the
+same law under Q as under P (as in :mod:`alvh.models.regimes`). Under Q the central tendency is then
+``kappa m / kappa_Q``: a CIR with ``theta_m kappa / kappa_Q`` and ``sigma_m sqrt(kappa / kappa_Q)``.
+
+Estimation (:func:`calibrate_two_factor`)
+-----------------------------------------
+1. **Q** from the real VIX futures, VVIX and VIX6M (bundled Cboe data, 2008-01-02 .. 2024-12-31,
+   every 5th trading day): on each day the level ``r`` is the one whose model VIX6M, given the day's
+   VIX, is nearest the real VIX6M, and ``v`` follows from the VIX; the model's futures M1..M7 at
+   their real trading days to settlement (:mod:`alvh.expiries`) and its VVIX are compared with the
+   real ones. Least squares (scipy ``least_squares``, trust region reflective) on the residuals
+   ``F_model - F_real`` (vol points, 7 per day) and ``(VVIX_model - VVIX_real) / 12`` (the
+   scorecard's tolerances, +-1 and +-12 points), over ``log kappa_Q, log sigma, log kappa_m,
+   log theta_mQ, log sigma_mQ``. Standard errors from the Jacobian, ``s^2 (J'J)^-1``; the days are
+   autocorrelated, so they understate the uncertainty.
+   The model VVIX is Cboe's formula on a continuum of 30-day VIX options,
+   ``VVIX^2 T = 2 (ln F - E_Q[ln VIX_T])`` with ``T = 30/365`` (the log contract of Demeterfi,
+   Derman, Kamal & Zou 1999, eq. 26, which Cboe's sum discretises; :func:`model_vvix`).
+2. **P** on the scenario's SPX/VIX window: ``rho`` is the sample correlation of the daily SPX log
+   return with the daily change of ``VIX^2`` (within a level, ``dVIX^2 = a dv``, so the two
+   correlate with ``rho``); ``kappa`` makes the P-stationary mean of ``v`` (``sum_r pi_r m_r``)
+   equal the window's realised variance (mean squared daily log return x 252), so the model's
+   variance risk premium is the real one on average (``p_target="realized"``, the default; with
+   ``"vix2"`` it matches the window's mean ``VIX^2`` instead, which leaves the P variance close to
+   the Q variance: about 20% volatility against the real 18% on 1990-2024); ``lam = kappa_Q -
+   kappa``; ``mu`` from the mean log return plus half the mean variance. With one P parameter the
+   two targets cannot both hold: given the Q fit, ``E_P[VIX^2] = a E_P[v] + b`` on average, and the
+   real pair needs a larger ``b`` than a diffusive Q can give (the missing jump premium).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import linalg, optimize, stats
+
+from alvh.models.base import FitReport
+from alvh.models.heston import VIX_TAU, FellerConditionWarning, HestonParams
+from alvh.models.regimes import STEP_DT, RegimeSwitchingModel, regime_integral_coefficients
+
+__all__ = ["N_LEVELS", "TwoFactorModel", "central_tendency_chain", "q_expectations", "model_vvix",
+           "calibrate_two_factor", "filter_levels", "q_days", "VIX3M_TAU", "VIX6M_TAU", "VVIX_STEPS"]
+
+#: Levels of the central tendency chain (regime labels of the engine).
+N_LEVELS = 6
+#: Horizons of Cboe's VIX3M and VIX6M (93 and 186 calendar days), years.
+VIX3M_TAU = 93.0 / 365.0
+VIX6M_TAU = 186.0 / 365.0
+
+
+def central_tendency_chain(kappa_m: float, theta_m: float, sigma_m: float, n_levels: int = N_LEVELS,
+                           h: float = STEP_DT) -> tuple[np.ndarray, np.ndarray]:
+    """Levels and per-step transition matrix of the chain that carries the CIR central tendency.
+
+    Parameters
+    ----------
+    kappa_m : float
+        Mean reversion of ``m``, per year, > 0.
+    theta_m : float
+        Long-run mean of ``m`` (annualised variance), > 0.
+    sigma_m : float
+        Volatility of ``m``, > 0.
+    n_levels : int, default :data:`N_LEVELS`
+        Number of levels, >= 2.
+    h : float, default 1/252
+        Step of the returned matrix, years.
+
+    Returns
+    -------
+    levels : ndarray of shape (n_levels,)
+        Increasing levels of ``m`` (annualised variance).
+    transition : ndarray of shape (n_levels, n_levels)
+        ``expm(G h)``, row-stochastic.
+
+    Raises
+    ------
+    ValueError
+        Non-positive or non-finite parameters, ``n_levels < 2``.
+
+    Notes
+    -----
+    Module docstring, "The slow factor on a chain". Where the variance condition cannot hold with
+    non-negative rates (drift too strong for the level spacing) the offending rate is floored at 0,
+    which keeps the drift's sign and loses some variance there.
+    """
+    for name, x in (("kappa_m", kappa_m), ("theta_m", theta_m), ("sigma_m", sigma_m)):
+        if not (math.isfinite(x) and x > 0):
+            raise ValueError(f"{name} must be finite and > 0, got {x}")
+    if int(n_levels) < 2:
+        raise ValueError(f"n_levels must be >= 2, got {n_levels}")
+    n = int(n_levels)
+    shape, scale = 2.0 * kappa_m * theta_m / sigma_m**2, sigma_m**2 / (2.0 * kappa_m)
+    levels = stats.gamma.ppf((np.arange(n) + 0.5) / n, shape, scale=scale)
+    gen = np.zeros((n, n))
+    for i in range(n):
+        drift, var = kappa_m * (theta_m - levels[i]), sigma_m**2 * levels[i]
+        if i == 0:
+            gen[0, 1] = max(drift, 0.0) / (levels[1] - levels[0])
+        elif i == n - 1:
+            gen[i, i - 1] = max(-drift, 0.0) / (levels[i] - levels[i - 1])
+        else:
+            up, dn = levels[i + 1] - levels[i], levels[i] - levels[i - 1]
+            gen[i, i + 1] = max((var + drift * dn) / (up * (up + dn)), 0.0)
+            gen[i, i - 1] = max((var - drift * up) / (dn * (up + dn)), 0.0)
+        gen[i, i] = -gen[i].sum()
+    p = linalg.expm(gen * h)
+    p = np.clip(p, 0.0, None)
+    return levels, p / p.sum(axis=1, keepdims=True)
+
+
+class TwoFactorModel(RegimeSwitchingModel):
+    """Heston variance reverting to a CIR central tendency carried on a chain (``name = "two_factor"``).
+
+    Parameters
+    ----------
+    kappa, sigma, rho, mu, lam : float
+        Fast variance under P: mean reversion (per year), vol of variance, price-variance
+        correlation, SPX drift (per year), market price of variance risk (``kappa + lam > 0``).
+    kappa_m, theta_m, sigma_m : float
+        Central tendency under P: mean reversion (per year), long-run mean (annualised
+        variance), volatility.
+    n_levels : int, default :data:`N_LEVELS`
+        Levels of the chain.
+    v0 : float, optional
+        Default initial variance (annualised); default the level ``regime0``.
+    regime0 : int, default middle level
+        Level that goes with ``v0``.
+
+    Raises
+    ------
+    ValueError
+        Any parameter rule (:func:`central_tendency_chain`, :class:`~alvh.models.heston.HestonParams`).
+
+    Notes
+    -----
+    Module docstring. Everything the engine needs (paths, VIX, Q steps, the level chain) is
+    inherited from :class:`~alvh.models.regimes.RegimeSwitchingModel` with ``theta_r = m_r``.
+    """
+
+    name = "two_factor"
+
+    def __init__(self, kappa: float, sigma: float, rho: float, mu: float, lam: float, kappa_m: float,
+                 theta_m: float, sigma_m: float, beta: float = 0.0, n_levels: int = N_LEVELS, *,
+                 v0: float | None = None, regime0: int | None = None) -> None:
+        if not (math.isfinite(beta) and -2.0 <= beta <= 3.0):
+            raise ValueError(f"beta must be in [-2, 3], got {beta}")
+        levels, transition = central_tendency_chain(kappa_m, theta_m, sigma_m, n_levels)
+        r0 = int(n_levels) // 2 if regime0 is None else int(regime0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FellerConditionWarning)
+            params = [HestonParams(v0=float(m), kappa=kappa, theta=float(m), sigma=sigma * (m / theta_m) ** beta,
+                                   rho=rho, mu=mu, lam=lam) for m in levels]
+        names = [f"m{i + 1}" for i in range(int(n_levels))]
+        super().__init__(params, transition, names, v0=v0, regime0=r0)
+        self.structural = {"kappa": float(kappa), "sigma": float(sigma), "rho": float(rho), "mu": float(mu),
+                           "lam": float(lam), "kappa_m": float(kappa_m), "theta_m": float(theta_m),
+                           "sigma_m": float(sigma_m), "beta": float(beta), "n_levels": int(n_levels)}
+        self.levels = levels
+
+    def q_model(self, drift: float = 0.0) -> RegimeSwitchingModel:
+        """The regime-model form of the Q dynamics (see :meth:`RegimeSwitchingModel.q_model`)."""
+        return RegimeSwitchingModel.q_model(self, drift)
+
+    def real_levels(self, dates, vix) -> np.ndarray:
+        """Central-tendency level of each real day (for the historical replay).
+
+        Where the bundled VIX6M has the day, :func:`filter_levels` (the level whose model VIX6M, given
+        the VIX, is nearest the real one). Before the VIX6M starts (2008-01-02) and on days it misses:
+        the level whose P-mean ``VIX^2`` (``a m_r + b_r``, the VIX^2 level of a year spent in level
+        ``r``) is nearest an exponentially weighted mean of the real ``(VIX/100)^2`` with the chain's
+        half-life ``ln 2 / kappa_m`` (the slow factor is the slowly moving mean of the VIX).
+
+        Parameters
+        ----------
+        dates : array_like of datetime64, shape (n,)
+        vix : ndarray of shape (n,)
+
+        Returns
+        -------
+        ndarray of int8, shape (n,)
+        """
+        from alvh.realdata import load
+
+        vix = np.asarray(vix, float)
+        idx = pd.DatetimeIndex(np.asarray(dates))
+        halflife = 252.0 * math.log(2.0) / self.structural["kappa_m"]
+        ewma = pd.Series((vix / 100.0) ** 2).ewm(halflife=halflife).mean().to_numpy()
+        level_mean = self.vix_a * self.theta + self.vix_b
+        levels = np.argmin(np.abs(ewma[:, None] - level_mean[None, :]), axis=1)
+        six = load("vix6m").frame["CLOSE"].reindex(idx).to_numpy()
+        have = np.isfinite(six)
+        if have.any():
+            levels[have] = filter_levels(self, vix[have], six[have])[0]
+        return levels.astype(np.int8)
+
+    def to_dict(self) -> dict:
+        """Structural parameters plus ``v0`` and ``regime0`` (JSON-ready)."""
+        return {**self.structural, "v0": float(self.v0), "regime0": int(self.regime0)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TwoFactorModel":
+        """Inverse of :meth:`to_dict`.
+
+        Raises
+        ------
+        ValueError
+            A missing key or a parameter rule.
+        """
+        need = ("kappa", "sigma", "rho", "kappa_m", "theta_m", "sigma_m")
+        missing = [k for k in need if k not in d]
+        if missing:
+            raise ValueError(f"two_factor parameters need {', '.join(repr(k) for k in missing)}")
+        return cls(float(d["kappa"]), float(d["sigma"]), float(d["rho"]), float(d.get("mu", 0.0)),
+                   float(d.get("lam", 0.0)), float(d["kappa_m"]), float(d["theta_m"]), float(d["sigma_m"]),
+                   float(d.get("beta", 0.0)), int(d.get("n_levels", N_LEVELS)), v0=d.get("v0"), regime0=d.get("regime0"))
+
+    def summary(self) -> str:
+        """Structural parameters, then the level table of the regime form."""
+        s = self.structural
+        head = [f"two_factor model (fast Heston variance, CIR central tendency on {s['n_levels']} levels)"]
+        head += [f"  {k:<10} {v:.6g}" for k, v in s.items() if k != "n_levels"]
+        head.append(f"  kappa_q    {self.kappa_q[0]:.6g}   (kappa + lam)")
+        return "\n".join(head + RegimeSwitchingModel.summary(self).splitlines()[1:])
+
+
+# ---------------------------------------------------------------------------------------- Q prices
+@dataclass
+class QExpectations:
+    """``E_Q[VIX_{t+k}]`` and ``E_Q[ln VIX_{t+k}]`` on a (level, variance) grid, ``k`` daily steps.
+
+    Attributes
+    ----------
+    grid : ndarray of shape (n_nodes,)
+        Variance nodes (annualised).
+    mean_vix, mean_log_vix : ndarray of shape (n_levels, n_nodes, max_steps + 1)
+        VIX futures (points) and the expected log VIX (ln points).
+    """
+
+    grid: np.ndarray
+    mean_vix: np.ndarray
+    mean_log_vix: np.ndarray
+
+    def at(self, table: np.ndarray, level, var, steps) -> np.ndarray:
+        """Linear interpolation in the variance of ``table[level, :, steps]`` (arrays broadcast)."""
+        x = np.clip(np.asarray(var, float), self.grid[0], self.grid[-1])
+        i = np.clip(np.searchsorted(self.grid, x, side="right") - 1, 0, self.grid.size - 2)
+        w = (x - self.grid[i]) / (self.grid[i + 1] - self.grid[i])
+        return (1.0 - w) * table[level, i, steps] + w * table[level, i + 1, steps]
+
+
+def q_expectations(model: RegimeSwitchingModel, max_steps: int, n_nodes: int = 200, m: int = 96,
+                   vix_top: float = 150.0) -> QExpectations:
+    """VIX futures and expected log VIX by the Markov chain of :class:`alvh.pricing.MarkovVixTable`.
+
+    The same construction (the model's :meth:`q_step` mapped onto a grid uniform in volatility by
+    mean-preserving splitting, levels switching by :meth:`regime_transition`), with two payoff
+    columns instead of the full strike strip, so that it is cheap enough for a calibration loop.
+
+    Parameters
+    ----------
+    model : RegimeSwitchingModel
+    max_steps : int
+        Longest horizon, daily steps (>= 1).
+    n_nodes : int, default 200
+        Variance nodes per level: 0, then geometric in volatility from 0.01 up to VIX ``vix_top`` in
+        the most volatile level. (A grid uniform in volatility, as :class:`MarkovVixTable` uses,
+        overstates the VVIX at low VIX by 5-15 points at 120-200 nodes: the splitting adds variance
+        of the order of the squared spacing each day, comparable to a calm day's variance.)
+    m : int, default 96
+        Quadrature points per one-step transition.
+
+    Returns
+    -------
+    QExpectations
+    """
+    from alvh.pricing import _split_mass
+
+    n_reg = model.n_regimes
+    top = max(float(model.var_from_vix(np.array([vix_top]), np.array([r]))[0]) for r in range(n_reg))
+    # geometric in volatility (constant relative spacing, so the splitting's added variance is a
+    # small, level-free fraction of the one-day variance), plus the node 0
+    grid = np.concatenate(([0.0], np.geomspace(0.01, math.sqrt(top), n_nodes - 1))) ** 2
+    blocks = [_split_mass(*model.q_step(grid, STEP_DT, r, m), grid) for r in range(n_reg)]
+    pi = model.regime_transition(STEP_DT)
+    chain = np.block([[pi[r, s] * blocks[s] for s in range(n_reg)] for r in range(n_reg)])
+    vix_nodes = np.concatenate([model.vix(grid, np.full(n_nodes, r)) for r in range(n_reg)])
+    g = np.stack((vix_nodes, np.log(np.maximum(vix_nodes, 1e-8))), axis=1)
+    out = np.empty((n_reg * n_nodes, max_steps + 1, 2))
+    out[:, 0] = g
+    for k in range(1, max_steps + 1):
+        g = chain @ g
+        out[:, k] = g
+    out = out.reshape(n_reg, n_nodes, max_steps + 1, 2)
+    return QExpectations(grid, out[..., 0], out[..., 1])
+
+
+#: VVIX horizon (30 calendar days, as the VIX) in daily steps of the model (30/365 years x 252).
+VVIX_STEPS = int(round(VIX_TAU / STEP_DT))
+
+
+def model_vvix(q: QExpectations, level, var) -> np.ndarray:
+    """Model VVIX (points) of states ``(level, var)``: Cboe's formula on a continuum of VIX options.
+
+    ``VVIX^2 T = 2 (ln F - E_Q[ln VIX_T])`` with ``F = E_Q[VIX_T]``, ``T = 30/365`` (evaluated at
+    the nearest whole day, 21 steps): the expectation Cboe's strip sum approximates (Demeterfi,
+    Derman, Kamal & Zou 1999, eq. 26; Cboe VVIX white paper). Shapes broadcast.
+    """
+    f = q.at(q.mean_vix, level, var, VVIX_STEPS)
+    el = q.at(q.mean_log_vix, level, var, VVIX_STEPS)
+    return 100.0 * np.sqrt(np.maximum(2.0 * (np.log(f) - el), 0.0) / (VVIX_STEPS * STEP_DT))
+
+
+# ---------------------------------------------------------------------------------------- calibration
+def q_days(start="2008-01-02", end="2024-12-31", every: int = 5) -> pd.DataFrame:
+    """Days with VIX, VIX6M, VVIX, futures M1..M7 and each contract's trading days to settlement."""
+    from alvh.expiries import trading_days, vix_expiries
+    from alvh.realdata import load
+
+    fut = load("vix_futures").frame
+    both = pd.concat([load("vix").frame["CLOSE"].rename("vix"), load("vix6m").frame["CLOSE"].rename("vix6m"),
+                      load("vix3m").frame["CLOSE"].rename("vix3m"), load("vvix").frame["VVIX"].rename("vvix"),
+                      fut[[f"M{i}" for i in range(1, 8)]]], axis=1).loc[start:end]
+    both = both.dropna(subset=["vix", "vix6m", "M1"])
+    dates = both.index
+    expiries = vix_expiries(dates[0], dates[-1] + pd.DateOffset(months=9))
+    sessions = trading_days(dates[0], expiries[-1])
+    pos = sessions.get_indexer(dates)
+    both = both[pos >= 0]
+    pos = pos[pos >= 0]
+    nxt = np.searchsorted(expiries.values, both.index.values, side="right")
+    for i in range(7):
+        both[f"k{i + 1}"] = sessions.get_indexer(expiries[nxt + i]) - pos
+    return both.iloc[::every] if every > 1 else both
+
+
+def filter_levels(model: RegimeSwitchingModel, vix, vix6m) -> tuple[np.ndarray, np.ndarray]:
+    """Level and variance of real days: the level whose model VIX6M (given the VIX) is nearest the
+    real VIX6M, and the variance that gives the day's VIX in that level.
+
+    Returns
+    -------
+    level : ndarray of int of shape (n,)
+    var : ndarray of shape (n,)
+    """
+    vix, vix6m = np.asarray(vix, float), np.asarray(vix6m, float)
+    n_reg = model.n_regimes
+    a6, b6 = regime_integral_coefficients(VIX6M_TAU, model.kappa_q, model.theta_q, model.transition)
+    v = np.stack([model.var_from_vix(vix, np.full(vix.shape, r)) for r in range(n_reg)], axis=1)
+    vix6m_model = 100.0 * np.sqrt((a6[None, :] * v + b6[None, :]) / VIX6M_TAU)
+    level = np.argmin(np.abs(vix6m_model - vix6m[:, None]), axis=1)
+    return level, v[np.arange(vix.size), level]
+
+
+def _q_residuals(model, days: pd.DataFrame, vvix_scale: float = 12.0, n_nodes: int = 160, m: int = 48):
+    kmax = int(days[[f"k{i}" for i in range(1, 8)]].to_numpy().max())
+    q = q_expectations(model, max(kmax, VVIX_STEPS), n_nodes=n_nodes, m=m)
+    level, var = filter_levels(model, days["vix"].to_numpy(), days["vix6m"].to_numpy())
+    res = []
+    for i in range(1, 8):
+        real = days[f"M{i}"].to_numpy()
+        f = q.at(q.mean_vix, level, var, days[f"k{i}"].to_numpy())
+        res.append(np.where(np.isfinite(real), f - real, 0.0))
+    vv = days["vvix"].to_numpy()
+    res.append(np.where(np.isfinite(vv), (model_vvix(q, level, var) - vv) / vvix_scale, 0.0))
+    return np.concatenate(res)
+
+
+def _q_model(x) -> TwoFactorModel:
+    """The Q form (``lam = 0``) from ``log kappa_Q, log sigma, log kappa_m, log theta_mQ, log sigma_mQ, beta``."""
+    kq, sig, km, thm, sm = np.exp(x[:5])
+    return TwoFactorModel(kq, sig, -0.7, 0.0, 0.0, km, thm, sm, float(x[5]))
+
+
+def calibrate_two_factor(spx, vix, dates, dt: float = STEP_DT, start: str = "", end: str = "",
+                         x0=(math.log(4.5), math.log(0.5), math.log(0.9), math.log(0.05), math.log(0.25), 0.7),
+                         max_nfev: int = 60, p_target: str = "realized") -> tuple[TwoFactorModel, FitReport]:
+    """Fit Q to the real VIX futures / VVIX / VIX6M, then P to the SPX/VIX window (module docstring).
+
+    Parameters
+    ----------
+    spx, vix : ndarray of shape (n,)
+        Daily SPX and VIX closes (points) of the P window.
+    dates : array_like of datetime64, shape (n,)
+    dt : float
+        Must be 1/252.
+    start, end : str
+        Window labels for the report.
+    x0 : sequence of 5 floats
+        Start of the Q search (logs of ``kappa_Q, sigma, kappa_m, theta_mQ, sigma_mQ``).
+    max_nfev : int, default 60
+        Most objective evaluations of the least-squares search.
+    p_target : {"realized", "vix2"}, default "realized"
+        What ``kappa`` matches on the P window (module docstring, Estimation 2).
+
+    Returns
+    -------
+    model : TwoFactorModel
+    report : FitReport
+
+    Raises
+    ------
+    ValueError
+        ``dt != 1/252``, too short a window, or a P fit without a positive ``kappa``.
+    """
+    if p_target not in ("realized", "vix2"):
+        raise ValueError(f"p_target must be 'realized' or 'vix2', got {p_target!r}")
+    if abs(dt - STEP_DT) > 1e-12:
+        raise ValueError(f"the two_factor model is daily: dt must be 1/252, got {dt}")
+    spx, vix = np.asarray(spx, float), np.asarray(vix, float)
+    if spx.size < 250 or spx.shape != vix.shape:
+        raise ValueError(f"need aligned SPX and VIX of at least 250 days, got {spx.size} and {vix.size}")
+    days = q_days()
+
+    def fun(x):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return _q_residuals(_q_model(x), days)
+
+    lo = np.r_[np.log([0.2, 0.05, 0.02, 0.002, 0.01]), -1.0]
+    hi = np.r_[np.log([60.0, 5.0, 20.0, 1.0, 3.0]), 2.5]
+    sol = optimize.least_squares(fun, np.clip(np.asarray(x0, float), lo + 1e-9, hi - 1e-9), method="trf",
+                                 diff_step=2e-2, max_nfev=max_nfev, bounds=(lo, hi))
+    kq, sig, km, thm_q, sm_q = np.exp(sol.x[:5])
+    beta = float(sol.x[5])
+    dof = max(sol.fun.size - sol.x.size, 1)
+    s2 = float(sol.fun @ sol.fun) / dof
+    try:
+        cov = s2 * np.linalg.inv(sol.jac.T @ sol.jac)
+        se_log = np.sqrt(np.clip(np.diag(cov), 0.0, None))
+    except np.linalg.LinAlgError:
+        se_log = np.full(6, np.nan)
+    qm = _q_model(sol.x)
+    # ---- P on the window
+    r_spx = np.diff(np.log(spx))
+    d_vix2 = np.diff((vix / 100.0) ** 2)
+    rho = float(np.corrcoef(r_spx, d_vix2)[0, 1])
+    pi = qm.stationary_probabilities
+    realised = float(np.mean(r_spx**2)) / dt
+    if p_target == "realized":     # E_P[v] = sum pi_r m_r = sum pi_r theta_Q,r kappa_Q / kappa
+        kappa = kq * float(np.sum(pi * qm.theta_q)) / realised
+    else:                          # E_P[VIX^2] = sum pi_r (a_r m_r + b_r)
+        ev2 = float(np.mean((vix / 100.0) ** 2))
+        den = ev2 - float(np.sum(pi * qm.vix_b))
+        if not den > 0:
+            raise ValueError(f"two_factor P fit: the window's mean VIX^2 {ev2:.4g} is below the model's floor")
+        kappa = float(np.sum(pi * qm.vix_a * qm.theta_q)) * kq / den
+    c = kq / kappa                                     # m_r (P) = c theta_Q,r
+    mean_var = realised
+    mu = float(np.mean(r_spx)) / dt + 0.5 * mean_var
+    dates = pd.DatetimeIndex(np.asarray(dates))
+    model = TwoFactorModel(kappa, sig, rho, mu, kq - kappa, km, thm_q * c, sm_q * math.sqrt(c), beta)
+    last6 = _last_vix6m(dates[-1])
+    if last6 is not None:
+        lvl, v = filter_levels(model, np.array([vix[-1]]), np.array([last6]))
+        model = TwoFactorModel(**{**model.structural}, v0=float(v[0]), regime0=int(lvl[0]))
+    rmse_f = float(np.sqrt(np.mean(sol.fun[:-days.shape[0]] ** 2)))
+    rmse_vv = float(np.sqrt(np.mean(sol.fun[-days.shape[0]:] ** 2))) * 12.0
+    names = ["kappa_q", "sigma", "kappa_m", "theta_m_q", "sigma_m_q", "beta"]
+    params = {**model.structural, "kappa_q": kq, "theta_m_q": thm_q, "sigma_m_q": sm_q}
+    stderr = {n: float((np.exp(x) if n != "beta" else 1.0) * s) for n, x, s in zip(names, sol.x, se_log)}
+    report = FitReport(
+        model="two_factor", params=params, stderr=stderr, loglik=None, n_obs=int(days.shape[0]), n_params=6,
+        method=("Q: least squares of VIX futures M1-M7 and VVIX on real days (Cboe data 2008-2024, every 5th "
+                "day, levels filtered by VIX6M); P: moments of the SPX/VIX window"),
+        sample=f"{start} .. {end}",
+        notes=[f"Q fit: RMSE {rmse_f:.2f} vol points over futures M1-M7, {rmse_vv:.2f} points on VVIX; "
+               f"{sol.nfev} evaluations, status {sol.status} ({sol.message})",
+               f"P: rho {rho:.3f} = corr(SPX log return, dVIX^2); kappa {kappa:.3g} matches the window's "
+               + ("realised variance" if p_target == "realized" else "mean VIX^2") + f"; lam {kq - kappa:.3g}",
+               "standard errors from the Jacobian treat days as independent; they understate the uncertainty"],
+        converged=bool(sol.success), objective=float(sol.cost),
+    )
+    return model, report
+
+
+def _last_vix6m(day) -> float | None:
+    from alvh.realdata import load
+
+    s = load("vix6m").frame["CLOSE"]
+    return float(s.loc[day]) if day in s.index else None

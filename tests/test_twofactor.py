@@ -1,0 +1,192 @@
+"""Tests for models/twofactor.py: the central tendency chain, the two-factor model's Q prices, its
+parameter rules, and its calibration.
+
+References are independent of the code under test: the CIR drift and variance of the central
+tendency (Cox, Ingersoll & Ross 1985) against the chain's generator; Monte Carlo under the model's own
+Q dynamics (QE paths, a different method from the chain quadrature) for the futures and the VVIX, in
+standard errors; Cboe's discrete VVIX formula (:mod:`alvh.cboe`, tested against the white paper's
+strip in tests/test_cboe.py) applied to Monte Carlo VIX option prices; the bundled real futures for the
+fitted curve.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+from scipy import linalg
+
+from alvh.cboe import strip_terms, vix_index
+from alvh.models.heston import VIX_TAU
+from alvh.models.twofactor import (
+    N_LEVELS,
+    TwoFactorModel,
+    VVIX_STEPS,
+    central_tendency_chain,
+    model_vvix,
+    q_expectations,
+)
+
+pytestmark = pytest.mark.filterwarnings("ignore::alvh.models.heston.FellerConditionWarning")
+
+H = 1.0 / 252.0
+# The order of magnitude calibrate_two_factor finds on 2008-2024 futures / VVIX (docs/pages/models.md).
+PARAMS = dict(kappa=6.8, sigma=0.47, rho=-0.70, mu=0.10, lam=-2.3, kappa_m=0.8, theta_m=0.033, sigma_m=0.20,
+              beta=0.64)
+
+
+def _model(**kw) -> TwoFactorModel:
+    return TwoFactorModel(**{**PARAMS, **kw})
+
+
+def test_chain_generator_matches_the_cir_drift_and_variance_at_interior_levels():
+    """The generator's first two local moments are CIR's: kappa_m (theta_m - m) and sigma_m^2 m."""
+    km, th, sm, n = 0.8, 0.04, 0.25, 7
+    levels, p = central_tendency_chain(km, th, sm, n, h=H)
+    gen = linalg.logm(p).real / H
+    for i in range(1, n - 1):
+        d = levels - levels[i]
+        drift, var = gen[i] @ d, gen[i] @ d**2
+        assert drift == pytest.approx(km * (th - levels[i]), rel=1e-6, abs=1e-9)
+        if gen[i, i - 1] > 1e-12 and gen[i, i + 1] > 1e-12:   # no rate floored at zero
+            assert var == pytest.approx(sm**2 * levels[i], rel=1e-6)
+    assert np.allclose(p.sum(axis=1), 1.0) and (p >= 0).all()
+    # the levels are the stationary gamma law's mid-quantiles: their mean is near theta_m
+    assert np.mean(levels) == pytest.approx(th, rel=0.05)
+
+
+def test_chain_refuses_bad_parameters():
+    for bad in (dict(kappa_m=0.0), dict(theta_m=-1.0), dict(sigma_m=float("nan"))):
+        args = {**dict(kappa_m=0.8, theta_m=0.04, sigma_m=0.25), **bad}
+        with pytest.raises(ValueError, match="must be finite and > 0"):
+            central_tendency_chain(**args)
+    with pytest.raises(ValueError, match="n_levels"):
+        central_tendency_chain(0.8, 0.04, 0.25, n_levels=1)
+
+
+def test_model_is_the_regime_model_with_theta_on_the_levels_and_round_trips():
+    m = _model()
+    assert m.n_regimes == N_LEVELS
+    assert np.allclose(m.theta, m.levels)
+    # Heston 1993 eq. 6 per level, one kappa_Q
+    assert np.allclose(m.kappa_q, PARAMS["kappa"] + PARAMS["lam"])
+    assert np.allclose(m.theta_q, PARAMS["kappa"] * m.levels / (PARAMS["kappa"] + PARAMS["lam"]))
+    # vol of variance rises with the level by the elasticity beta
+    assert np.allclose(m.sigma, PARAMS["sigma"] * (m.levels / PARAMS["theta_m"]) ** PARAMS["beta"])
+    back = TwoFactorModel.from_dict(m.to_dict())
+    assert back.to_dict() == m.to_dict()
+    assert np.array_equal(back.transition, m.transition)
+    with pytest.raises(ValueError, match="need 'theta_m'"):
+        TwoFactorModel.from_dict({k: v for k, v in m.to_dict().items() if k != "theta_m"})
+    with pytest.raises(ValueError, match="beta"):
+        _model(beta=7.0)
+    with pytest.raises(ValueError, match="rho"):
+        _model(rho=1.5)
+
+
+def _q_mc(model, level, var, steps, n_paths, seed):
+    """VIX at ``steps`` days along QE paths of the model's Q dynamics from one state (level, var)."""
+    from alvh.models.base import State
+
+    qm = model.q_model()
+    rng = np.random.default_rng(seed)
+    st = State(np.full(n_paths, 100.0), np.full(n_paths, float(var)), np.full(n_paths, level, np.int8))
+    paths = qm.simulate(st, steps, H, rng)
+    return paths.vix[:, -1]
+
+
+@pytest.mark.parametrize("level,vix0", [(1, 13.0), (3, 20.0), (5, 40.0)])
+def test_futures_and_vvix_match_monte_carlo_under_q(level, vix0):
+    """The chain quadrature's futures at 21 and 84 days and its VVIX agree with Monte Carlo of the Q
+    dynamics within 4 standard errors plus the chain's stated grid error (0.05 VIX points)."""
+    m = _model()
+    var = float(m.var_from_vix(np.array([vix0]), np.array([level]))[0])
+    q = q_expectations(m, 84)
+    n = 40_000
+    for steps in (VVIX_STEPS, 84):
+        x = _q_mc(m, level, var, steps, n, seed=steps + level)
+        se = x.std(ddof=1) / math.sqrt(n)
+        f = float(q.at(q.mean_vix, level, var, steps))
+        assert abs(f - x.mean()) < 4 * se + 0.05, (steps, f, x.mean(), se)
+    x = _q_mc(m, level, var, VVIX_STEPS, n, seed=99 + level)
+    t = VVIX_STEPS * H
+    # the same functional on the Monte Carlo sample; its SE by the delta method over paths
+    lf, el = math.log(x.mean()), np.log(x).mean()
+    vv_mc = 100.0 * math.sqrt(2.0 * (lf - el) / t)
+    g = (x / x.mean() - np.log(x))          # influence of each path on 2 (ln F - E ln X)
+    se_vv = 100.0 / (2.0 * math.sqrt(2.0 * (lf - el) / t)) * 2.0 / t * g.std(ddof=1) / math.sqrt(n)
+    vv = float(model_vvix(q, level, var))
+    assert abs(vv - vv_mc) < 4 * se_vv + 1.0, (vv, vv_mc, se_vv)
+
+
+def test_model_vvix_is_cboes_formula_on_the_option_strip():
+    """Cboe's discrete VVIX on Monte Carlo VIX option prices at 0.5-point strikes equals the continuum
+    form ``2 (ln F - E ln VIX_T) / T`` on the same sample (the sum is its quadrature; DDKZ 1999 eq. 26)."""
+    m = _model()
+    var = float(m.var_from_vix(np.array([16.0]), np.array([2]))[0])
+    x = _q_mc(m, 2, var, VVIX_STEPS, 100_000, seed=7)
+    t = VVIX_STEPS * H
+    strikes = np.arange(max(0.5, math.floor(x.min()) - 0.5), math.ceil(x.max()) + 1.0, 0.5)
+    calls = np.maximum(x[None, :] - strikes[:, None], 0.0).mean(axis=1)
+    puts = np.maximum(strikes[:, None] - x[None, :], 0.0).mean(axis=1)
+    cboe = vix_index(strip_terms(strikes, calls, puts, rate=0.0, tau=t))
+    continuum = 100.0 * math.sqrt(2.0 * (math.log(x.mean()) - np.log(x).mean()) / t)
+    assert cboe == pytest.approx(continuum, abs=0.5)
+    assert 40.0 < continuum < 200.0          # a VVIX, not a variance or a fraction
+
+
+def test_vix_coefficients_match_the_continuous_double_mean_reverting_mean():
+    """With a slow chain (kappa_m small) the 30-day VIX^2 from a level is close to the continuous
+    central tendency model's: E[v_s] = m + (v - m) exp(-kappa_Q s) when m barely moves in 30 days."""
+    m = _model(kappa_m=0.05, sigma_m=0.02)
+    v = 0.03
+    for r in range(m.n_regimes):
+        th = m.theta_q[r]
+        kq = m.kappa_q[r]
+        exact = th + (v - th) * (1 - math.exp(-kq * VIX_TAU)) / (kq * VIX_TAU)
+        assert m.vix_a[r] * v + m.vix_b[r] == pytest.approx(exact, rel=2e-3)
+
+
+@pytest.mark.slow
+def test_calibration_fits_the_real_futures_curve_by_bucket():
+    """The fitted model's futures M1..M7 are within 1.0 vol point of the real bucket means for VIX up
+    to 30 and its VVIX within 12 points for VIX up to 20 (the scorecard's tolerances; real data: the
+    bundled Cboe futures and VVIX, 2008-2024)."""
+    from alvh.scorecard import q_rows, real_p_window
+
+    real = real_p_window()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from alvh.models.twofactor import calibrate_two_factor
+        model, fit = calibrate_two_factor(real["spx"].to_numpy(), real["vix"].to_numpy(), real.index.values)
+    rows = q_rows("two_factor", model)
+    fut = [r for r in rows if r["statistic"].startswith("futures") and r["bucket"] != ">30"]
+    assert len(fut) == 28 and all(r["pass"] for r in fut), [r for r in fut if not r["pass"]]
+    vv = [r for r in rows if r["statistic"] == "vvix" and r["bucket"] in ("<=13", "13-16", "16-20")]
+    assert all(r["pass"] for r in vv), vv
+    # P: the stationary mean of v is the window's realised variance (the default P target)
+    realised = float(np.mean(np.diff(np.log(real["spx"].to_numpy())) ** 2)) * 252
+    assert float(np.dot(model.stationary_probabilities, model.theta)) == pytest.approx(realised, rel=0.05)
+
+
+def test_real_levels_read_the_vix6m_where_it_exists_and_the_slow_mean_before():
+    """The replay's level of a real day: the VIX6M filter from 2008 (checked against filter_levels on the
+    bundled VIX6M), and before it the level whose year-long VIX^2 is nearest the slow mean of the VIX^2."""
+    from alvh.models.twofactor import filter_levels
+    from alvh.realdata import load
+
+    m = _model()
+    vix = load("vix").frame["CLOSE"].loc["2006-01-03":"2009-12-31"]
+    got = m.real_levels(vix.index.values, vix.to_numpy())
+    assert got.dtype == np.int8 and got.shape == vix.shape
+    six = load("vix6m").frame["CLOSE"]
+    later = vix.index >= six.index[0]
+    ref = filter_levels(m, vix[later].to_numpy(), six.reindex(vix.index[later]).to_numpy())[0]
+    assert np.array_equal(got[later], ref)
+    # before the VIX6M: the slow mean of VIX^2 puts calm 2006 in the lower half, and the level rises
+    # through the 2007 turmoil
+    early = got[~later]
+    assert np.median(early[vix.index[~later] < "2007-01-01"]) <= 2
+    assert early[-1] > np.median(early[vix.index[~later] < "2007-01-01"])
