@@ -69,6 +69,8 @@ class HestonCalibration:
         The VIX-implied variance path ``v_t`` at the fitted parameters (annualised).
     start, end : str
         First and last date of the sample.
+    converged : bool
+        Whether Nelder-Mead reported convergence of the restricted fit (``scipy`` ``success``).
     """
 
     params: HestonParams
@@ -80,6 +82,7 @@ class HestonCalibration:
     implied_variance: np.ndarray = field(repr=False)
     start: str = ""
     end: str = ""
+    converged: bool = True
 
     @property
     def lr_statistic(self) -> float:
@@ -269,7 +272,7 @@ def calibrate_heston(
         )
     return HestonCalibration(
         params=params, stderr=stderr, loglik=-float(res.fun), loglik_free_q=loglik_free,
-        n_obs=int(r.size), dt=dt, implied_variance=v_path, start=start, end=end,
+        n_obs=int(r.size), dt=dt, implied_variance=v_path, start=start, end=end, converged=bool(res.success),
     )
 
 
@@ -349,7 +352,7 @@ def heston_fit_report(cal: HestonCalibration) -> FitReport:
     values = {k: float(getattr(p, k)) for k in (*_NAMES, "kappa_q", "theta_q")}
     return FitReport(
         model="heston", params=values, stderr={k: float(v) for k, v in cal.stderr.items()}, loglik=float(cal.loglik),
-        n_obs=int(cal.n_obs), n_params=len(_NAMES),
+        n_obs=int(cal.n_obs), n_params=len(_NAMES), converged=bool(cal.converged), objective=-float(cal.loglik),
         method="joint Euler quasi-ML on SPX returns and the VIX-implied variance (Ait-Sahalia & Kimmel 2007)",
         sample=f"{cal.start} .. {cal.end}",
         notes=[

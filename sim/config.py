@@ -23,6 +23,7 @@ from alvh.models.stress import PRESETS
 from alvh.costs import SPX_MULTIPLIER, VIX_FUTURE_MULTIPLIER, VIX_OPTION_MULTIPLIER, Frictions, InstrumentCosts
 from alvh.data import BUILTIN_DATA, BUNDLED_SOURCES
 from alvh.modelspec import MODEL_TYPES
+from alvh.models.twofactor import N_LEVELS
 from alvh.pricing import SpxSmile
 from alvh.strategy import (INSTRUMENTS, SIZINGS, STRIKE_RULES, TRIGGERS, CondorSpec, HedgeSpec, LayerSpec,
                           MarketSpec, baseline_hedges, default_alvh_layers, dte_to_steps)
@@ -131,8 +132,12 @@ SCHEMA: dict[str, Any] = _table(
             "mu": {"oneOf": [{"enum": ["fit"]}, _num(minimum=-1.0, maximum=1.0)], "default": "fit",
                    "description": "P drift of SPX per year (heston, bates, svcj)"},
             "k_regimes": {"enum": [2, 3], "default": 3, "description": "regimes of regime_heston"},
-            "regime0": {"oneOf": [{"enum": ["last"]}, _int(0, 2)], "default": "last",
-                        "description": "initial regime: the most likely on the window's last day, or its index"},
+            "regime0": {"oneOf": [{"enum": ["last"]}, _int(0, N_LEVELS - 1)], "default": "last",
+                        "description": "initial regime (regime_heston) or central-tendency level (two_factor): the "
+                                       "most likely on the window's last day, or its index"},
+            "allow_unconverged": {"type": "boolean", "default": False,
+                                  "description": "run even when the calibration reports that it did not converge "
+                                                 "(the run then says so); by default such a run is refused"},
             "pricing": {"enum": ["heston", "bates", "svcj"], "default": "heston",
                         "description": "model that prices options along a replay"},
         }),
@@ -462,14 +467,14 @@ def parse_scenario(text: str, where: str = "<scenario>", path: Path | None = Non
         if sh["day"] > n_steps and m["type"] != "replay":
             raise ConfigError(f"{where}: key 'stress.shocks[{i}].day': day {sh['day']} is beyond the horizon "
                               f"({n_steps} trading days)")
-    n_regimes = m["k_regimes"] if m["type"] == "regime_heston" else 1
+    n_regimes = {"regime_heston": m["k_regimes"], "two_factor": N_LEVELS}.get(m["type"], 1)
     for i, sh in enumerate(stress["shocks"]):   # the runner's rule, checked before any work
         if "regime" in sh and not sh["regime"] < n_regimes:
             raise ConfigError(f"{where}: key 'stress.shocks[{i}].regime': regime {sh['regime']} is outside "
                               f"0..{n_regimes - 1} for the {m['type']} model")
-    if m["type"] == "regime_heston" and m["regime0"] != "last" and not m["regime0"] < n_regimes:
+    if n_regimes > 1 and m["regime0"] != "last" and not m["regime0"] < n_regimes:
         raise ConfigError(f"{where}: key 'model.regime0': regime {m['regime0']} is outside 0..{n_regimes - 1} "
-                          f"(model.k_regimes = {n_regimes})")
+                          f"(the {m['type']} model has {n_regimes} regimes)")
     if len(set(days)) != len(days):
         raise ConfigError(f"{where}: key 'stress.shocks': shock days must be distinct, got {sorted(days)}")
     if m["type"] == "replay" and (stress["shocks"] or stress["events"]):
@@ -477,7 +482,7 @@ def parse_scenario(text: str, where: str = "<scenario>", path: Path | None = Non
     if m["mu"] != "fit" and m["type"] not in ("heston", "bates", "svcj"):
         raise ConfigError(f"{where}: key 'model.mu': a number is allowed only for heston, bates and svcj "
                           f"(annual drift); {m['type']} takes \"fit\"")
-    if m["regime0"] not in ("last", 0) and m["type"] != "regime_heston":
+    if m["regime0"] not in ("last", 0) and n_regimes == 1:
         raise ConfigError(f"{where}: key 'model.regime0': model {m['type']!r} has a single regime (0)")
     for key in ("spx", "vix"):    # the data files exist (their contents are read by the run's preparation)
         src = d[key]

@@ -26,7 +26,7 @@ __all__ = ["MODEL_TYPES", "calibrate", "build_model", "write_params", "read_para
            "calibration_cache_key", "CACHED_TYPES", "model_warnings", "FELLER_WARN_BELOW", "VIX_RANGE_TOP"]
 
 #: Model types a scenario may name (``replay`` is built from the data, with a pricing model).
-MODEL_TYPES = ("heston", "bates", "svcj", "gjr_garch", "regime_heston", "replay")
+MODEL_TYPES = ("heston", "bates", "svcj", "gjr_garch", "regime_heston", "two_factor", "replay")
 
 #: Types whose parameter ``mu`` is the annual P drift of the SPX (a scenario may override it).
 _HAS_ANNUAL_MU = ("heston", "bates", "svcj")
@@ -34,6 +34,10 @@ _HAS_ANNUAL_MU = ("heston", "bates", "svcj")
 
 class ParamsFileError(ValueError):
     """A parameter file is missing, unreadable, or for another model type."""
+
+
+class CalibrationError(ValueError):
+    """A calibration that did not converge, for a scenario that does not allow it."""
 
 
 def _long_spx(where: str) -> tuple[np.ndarray, np.ndarray]:
@@ -90,6 +94,10 @@ def calibrate(model_type: str, data: MarketData, dt: float = 1.0 / 252.0, option
             # the chain is estimated on the long 1999-2018 SPX sample, which holds 2008
             return calibrate_regimes(spx, vix, dates=np.asarray(data.dates), k_regimes=options.get("k_regimes", 3),
                                      dt=dt, regime_spx=_long_spx(start))
+        if model_type == "two_factor":
+            from alvh.models.twofactor import calibrate_two_factor
+            # Q from the bundled VIX futures / VVIX / VIX6M; P from this window
+            return calibrate_two_factor(spx, vix, np.asarray(data.dates), dt, start, end)
     raise ValueError(f"no calibrator for model type {model_type!r}; known: {', '.join(MODEL_TYPES[:-1])}")
 
 
@@ -105,6 +113,9 @@ def _model_class(model_type: str) -> type[PathModel]:
     if model_type == "regime_heston":
         from alvh.models.regimes import RegimeSwitchingModel
         return RegimeSwitchingModel
+    if model_type == "two_factor":
+        from alvh.models.twofactor import TwoFactorModel
+        return TwoFactorModel
     raise ValueError(f"model type {model_type!r} has no parameter file form")
 
 
@@ -152,6 +163,8 @@ def _from_doc(doc, model_type: str, where: str, note: str | None = None) -> tupl
             model=model_type, params=dict(f.get("params", doc["params"])), stderr=stderr, loglik=loglik,
             n_obs=int(f.get("n_obs", 0)), n_params=int(f.get("n_params", 0)), method=str(f.get("method", "from file")),
             sample=str(f.get("sample", "")), notes=[str(n) for n in f.get("notes", [])] + ([note] if note else []),
+            converged=bool(f.get("converged", True)),
+            objective=None if f.get("objective") is None else float(f["objective"]),
         )
     except (AttributeError, TypeError, ValueError) as exc:
         raise ParamsFileError(f"{where}: malformed 'fit' block: {exc}") from None
@@ -161,7 +174,7 @@ def _from_doc(doc, model_type: str, where: str, note: str | None = None) -> tupl
 #: Model types whose calibration :func:`calibrate_cached` keeps: models defined by their parameters
 #: alone (a parameter file reproduces them exactly). The others carry a filtered state of the window
 #: (GARCH's last conditional variance, the regime chain's last regime) and are calibrated every time.
-CACHED_TYPES = ("heston", "bates", "svcj")
+CACHED_TYPES = ("heston", "bates", "svcj", "two_factor")
 
 
 def calibration_cache_dir() -> Path:
@@ -193,6 +206,10 @@ def calibration_cache_key(model_type: str, data: MarketData, dt: float, options:
 
     for src in sorted(Path(alvh.models.__file__).parent.glob("*.py")) + [Path(__file__)]:
         h.update(src.read_bytes())
+    if model_type == "two_factor":   # its Q side is fitted to the bundled futures, VVIX and VIX6M
+        from alvh.realdata import bundled_path
+        for name in ("vix", "vix6m", "vix3m", "vvix", "vix_futures"):
+            h.update(bundled_path(name).read_bytes())
     for arr in (np.asarray(data.dates.values, dtype="datetime64[ns]").view(np.int64),
                 np.ascontiguousarray(data.spx, dtype=np.float64), np.ascontiguousarray(data.vix, dtype=np.float64)):
         h.update(arr.tobytes())
@@ -275,6 +292,13 @@ def build_model(scenario, data: MarketData, dt: float, cache: bool = False
         fit.notes.append(f"replay of the real path, priced by the calibrated {pricing.name} model")
         return model, fit, model.default_var0, 0
     model, fit = _calibrated(mtype, scenario, data, dt, spec, cache)
+    if not fit.converged:
+        objective = "" if fit.objective is None else f" (objective {fit.objective:.6g})"
+        if not spec.get("allow_unconverged", False):
+            raise CalibrationError(
+                f"key 'model.type': the {mtype} calibration did not converge{objective}; refusing to run "
+                f"on it (set [model] allow_unconverged = true to run anyway)")
+        fit.notes.append(f"the calibration did not converge{objective}; run anyway (model.allow_unconverged)")
     model = _with_overrides(mtype, model, spec)
     r0 = spec.get("regime0", "last")
     if r0 == "last":

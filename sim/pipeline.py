@@ -127,12 +127,30 @@ def run_scenario(scenario: Scenario, out_dir: Path, n_paths: int | None = None, 
 
     for warning in model_warnings(prepared.model, prepared.fit):
         say(f"alvh: warning: {scenario.path or scenario.name}: {warning}")
+    _say_scorecard(scenario, prepared, say)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     with output_lock(out_dir):
         _tidy(out_dir)
         check_result_folder(out_dir, out_key)
         return _run_locked(scenario, out_dir, n_paths, seed, jobs, backend, scheduler, client, resume, fresh,
                            progress, on_chunk, command, checkpoint, prepared, say, out_key)
+
+
+def _say_scorecard(scenario: Scenario, prepared, say) -> None:
+    """Name the realism scorecard rows the run's model fails (:mod:`alvh.scorecard`, cached by its parameters)."""
+    if scenario.model["type"] == "replay":
+        return
+    import textwrap
+
+    from alvh.scorecard import failed_rows, model_scorecard
+
+    try:
+        line = failed_rows(model_scorecard(scenario.model["type"], prepared.model))
+    except (ValueError, OSError) as exc:    # the run does not depend on it; say why it is missing
+        say(f"alvh: warning: realism scorecard not computed: {exc}")
+        return
+    say(textwrap.fill(f"alvh: realism scorecard of the {scenario.model['type']} model (alvh validate --market "
+                      f"for the table): {line}", width=100, subsequent_indent="    "))
 
 
 def analyse_run(scenario: Scenario, prepared, n_paths: int | None, seed: int, jobs: int = 1,

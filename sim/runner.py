@@ -821,7 +821,9 @@ def replay(prepared: Prepared) -> ReplayResult:
 
     Options are priced by the scenario's calibrated model (its Q side, the run's own VIX table and
     SPX surface) on the state it implies from the real VIX (:class:`alvh.models.replay.HistoricalReplay`);
-    a regime model is priced in its regime 0 (the real path has no regime label).
+    a regime model is priced in the regime it reads off the real data
+    (:meth:`~alvh.models.base.PathModel.real_levels`: the two-factor model's level from the VIX6M), or
+    in its regime 0 when it cannot.
 
     Raises
     ------
@@ -835,8 +837,9 @@ def replay(prepared: Prepared) -> ReplayResult:
     n_steps = rp.n_days - 1
     paths = rp.simulate(rp.initial_state(0.0, 1), n_steps, prepared.dt)
     market = prepared.market or sc.market
+    regime = paths.regime if prepared.model.n_regimes > 1 else None
     book = run_books(paths.spot, paths.var, paths.vix, prepared.surface, market, sc.condor, sc.hedges,
-                     prepared.table, prepared.dt, trace=True)
+                     prepared.table, prepared.dt, regime=regime, trace=True)
     n_layers = max([len(h.layers) for h in sc.hedges] + [1])
     layer_daily = np.zeros((len(sc.hedges) + 1, n_layers, n_steps + 1))
     for j, h in enumerate(book.hedges, 1):

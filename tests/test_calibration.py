@@ -68,3 +68,36 @@ def test_bad_inputs_are_refused():
         calibrate_heston(np.ones(10), np.ones(10))
     with pytest.raises(ValueError, match="> 0"):
         calibrate_heston(np.r_[np.ones(99), -1.0], np.ones(100) * 15)
+
+
+def test_a_calibration_that_did_not_converge_refuses_the_run_unless_allowed(monkeypatch, tmp_path, capsys):
+    """The fit report's ``converged`` flag: False refuses the run (exit 2, one line naming the key and
+    the objective value, nothing written); ``[model] allow_unconverged = true`` runs and notes it."""
+    import dataclasses
+
+    from alvh import modelspec
+    from alvh.cli import main
+    from alvh.config import load_scenario
+    from alvh.data import load_market_data
+    from conftest import TINY
+
+    monkeypatch.setenv("ALVH_CACHE_DIR", str(tmp_path / "cache"))   # no cached (converged) fit to find
+    real = modelspec.calibrate
+
+    def unconverged(model_type, data, dt=1.0 / 252.0, options=None):
+        model, fit = real(model_type, data, dt, options)
+        return model, dataclasses.replace(fit, converged=False, objective=1234.5)
+
+    monkeypatch.setattr(modelspec, "calibrate", unconverged)
+    sc = load_scenario(TINY)
+    data = load_market_data(sc.data, "tiny", TINY.parent)
+    with pytest.raises(modelspec.CalibrationError, match=r"key 'model.type'.*did not converge \(objective 1234.5\)"
+                       r".*allow_unconverged"):
+        modelspec.build_model(sc, data, 1.0 / 252.0)
+    out = tmp_path / "o"
+    assert main(["run", str(TINY), "--paths", "8", "--out", str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "did not converge (objective 1234.5)" in err and not out.exists()
+    allowed = dataclasses.replace(sc, model={**sc.model, "allow_unconverged": True})
+    model, fit, _, _ = modelspec.build_model(allowed, data, 1.0 / 252.0)
+    assert any("did not converge" in n for n in fit.notes)

@@ -36,8 +36,16 @@ def test_baseline_parses_to_the_documented_defaults():
     assert names == ["alvh", "vix_ladder", "vxth", "spx_put_spread", "alvh_budget_0.5", "alvh_budget_1",
                      "alvh_budget_2", "alvh_budget_3"]
     assert all(h.kind == "sweep" for h in sc.hedges[4:])
-    assert sc.data["start"] == "2014-01-03" and sc.n_steps == 252
+    # the default world is the two-factor model on 35 years of bundled data (issue "market-true");
+    # the one-factor Heston world keeps its 2014-2018 window and every strategy key of the baseline
+    assert sc.model["type"] == "two_factor" and sc.data["spx"] == "bundled:spx"
+    assert sc.data["start"] == "1990-01-02" and sc.data["end"] == "2024-12-31" and sc.n_steps == 252
     assert sc.text == BASELINE.read_text()
+    heston = load_scenario(BASELINE.with_name("heston_2014_2018.toml"))
+    assert heston.model["type"] == "heston" and heston.data["start"] == "2014-01-03"
+    # the same condor but for the wings, 2.0% of the start's SPX close in both (50 of 2,506.85; 120 of 5,881.63)
+    from dataclasses import replace
+    assert heston.hedges == sc.hedges and replace(heston.condor, wing_width=120.0) == sc.condor
 
 
 def test_minimal_scenario_takes_defaults():

@@ -40,7 +40,7 @@ PARAMS_DIR = Path(os.environ.get("ALVH_PARAMS_DIR", ROOT / "reports" / "params")
 DT = 1.0 / 252.0
 RATE = 0.02
 #: Scenario holding each model type.
-SCENARIO = {"heston": "baseline", "bates": "bates", "svcj": "svcj", "gjr_garch": "gjr_garch",
+SCENARIO = {"heston": "heston_2014_2018", "bates": "bates", "svcj": "svcj", "gjr_garch": "gjr_garch",
             "regime_heston": "regime_heston"}
 #: The chain's documented accuracy under Heston (sim/pricing.py, MarkovVixTable), VIX points.
 CHAIN_TOL = {"futures": 0.015, "call": 0.01}
