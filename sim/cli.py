@@ -10,6 +10,10 @@
   standard errors (:mod:`alvh.agree`);
 - ``alvh calibrate MODEL [--data SCENARIO.toml] [--start D] [--end D] [--out FILE]``: fit a model
   to the real data and write a parameter file a scenario can name in ``[model] params``;
+- ``alvh market-replay [--start D] [--end D] [--out FILE.csv]``: long VIX futures and the VXTH rule at
+  real prices (:mod:`alvh.marketreplay`), by year and episode.
+- ``alvh validate --market [MODEL ...] [--paths N] [--out FILE.csv]``: the realism scorecard
+  (:mod:`alvh.scorecard`), each model's P and Q rows against the bundled real data, pass or fail.
 - ``alvh validate [MODEL ...] [--paths N] [--seed S] [--params-dir DIR] [--out FILE]``: simulated vs
   real statistics per model (VIX mean and quantiles, SPX volatility, kurtosis, crash days, largest
   VIX rise). With ``--pricing``: each model's VIX futures/call pricer against Monte Carlo under its
@@ -38,6 +42,7 @@ import argparse
 import os
 import shlex
 import sys
+import textwrap
 import warnings
 from pathlib import Path
 
@@ -145,9 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      "with the fit report (log-likelihood, AIC/BIC, standard errors).")
     cal.add_argument("model", choices=[t for t in _model_types() if t != "replay"], metavar="MODEL",
                      help="one of: " + ", ".join(t for t in _model_types() if t != "replay"))
-    cal.add_argument("--data", metavar="SCENARIO.toml", help="take the data sources and window from this scenario")
-    cal.add_argument("--start", metavar="YYYY-MM-DD", help="first day of the window")
-    cal.add_argument("--end", metavar="YYYY-MM-DD", help="last day of the window")
+    _window_arguments(cal)
     cal.add_argument("--k-regimes", type=int, choices=[2, 3], default=3, help="regimes of regime_heston (default 3)")
     cal.add_argument("--out", metavar="FILE", help="parameter file (default: reports/params/MODEL.json)")
 
@@ -164,8 +167,21 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument("--out", metavar="FILE", help="also write the table here (Markdown)")
     val.add_argument("--pricing", action="store_true",
                      help="instead: VIX pricer vs Monte Carlo under Q, and the VIX futures curve, per model")
+    _window_arguments(val, " (--market: default 1990-01-02)", " (--market: default 2024-12-31)")
+    val.add_argument("--market", action="store_true",
+                     help="instead: the realism scorecard (P rows on 1990-2024 histories, Q rows by VIX bucket "
+                          "against real futures, VVIX, VIX3M, VIX6M); --out writes it as CSV")
     val.add_argument("--mc-paths", type=_int_option(1000), default=200_000,
                      help="Q Monte Carlo paths per start state with --pricing (default 200000)")
+
+    mrp = sub.add_parser("market-replay", help="VIX hedges at real prices, 2004-2024: long front-month futures and VXTH",
+                         description="The plainest VIX hedge (one long front-month VX contract, rolled at each "
+                                     "settlement) and Cboe's VXTH rule (one-month 30-delta VIX calls, Black-76 on the "
+                                     "real future with a VVIX-based vol, under each smile rule), on the bundled real "
+                                     "settlements; P&L by calendar year and episode (sim/marketreplay.py).")
+    mrp.add_argument("--start", metavar="YYYY-MM-DD", default="2004-03-26", help="first day (default 2004-03-26)")
+    mrp.add_argument("--end", metavar="YYYY-MM-DD", default="2024-12-31", help="last day (default 2024-12-31)")
+    mrp.add_argument("--out", metavar="FILE.csv", help="also write the table here (a new file)")
 
     ben = sub.add_parser("bench", help="benchmarks, measured on this machine in one run",
                          description="Without TARGET: five measurements, each a ratio with its target (sim/bench.py): "
@@ -457,13 +473,23 @@ def _rerun(args: argparse.Namespace) -> int:
     return 4
 
 
-def _data_for(args: argparse.Namespace):
-    """The calibration data: a scenario's [data] table (or the defaults) with --start/--end applied."""
+def _window_arguments(parser, start_note: str = "", end_note: str = "") -> None:
+    """``--data``, ``--start`` and ``--end``: where the calibration data and window come from."""
+    parser.add_argument("--data", metavar="SCENARIO.toml", help="take the data sources and window from this scenario")
+    parser.add_argument("--start", metavar="YYYY-MM-DD", help="first day of the window" + start_note)
+    parser.add_argument("--end", metavar="YYYY-MM-DD", help="last day of the window" + end_note)
+
+
+def _data_for(args: argparse.Namespace, default_data: dict | None = None):
+    """The calibration data: a scenario's [data] table (or the defaults, updated by ``default_data``)
+    with --start/--end applied."""
     from alvh.config import ConfigError, load_scenario, parse_scenario
     from alvh.data import load_market_data
 
     scenario = load_scenario(args.data) if getattr(args, "data", None) else parse_scenario('name = "calibrate"')
     spec = dict(scenario.data)
+    if not getattr(args, "data", None) and default_data:
+        spec.update(default_data)
     for key in ("start", "end"):
         value = getattr(args, key, None)
         if value:
@@ -587,6 +613,9 @@ def pricing_validation(models: dict, n_paths: int, mc_paths: int, seed: int) -> 
 def _validate(args: argparse.Namespace) -> int:
     import numpy as np
 
+    if args.market:
+        return _validate_market(args)
+
     from alvh.models.calibration import market_statistics, model_statistics
     from alvh.config import ConfigError
     from alvh.data import DataError
@@ -634,6 +663,120 @@ def _validate(args: argparse.Namespace) -> int:
     print(table)
     if args.out:
         Path(args.out).write_text(table + "\n", encoding="utf-8")
+    return 0
+
+
+def _validate_market(args: argparse.Namespace) -> int:
+    """``alvh validate --market``: the realism scorecard of each model (:mod:`alvh.scorecard`)."""
+    from alvh.config import ConfigError
+    from alvh.data import DataError
+    from alvh.modelspec import MODEL_TYPES, ParamsFileError, calibrate_cached, read_params
+    from alvh.scorecard import scorecard
+
+    known = [t for t in MODEL_TYPES if t != "replay"]
+    models = args.models or known
+    bad = [m for m in models if m not in known]
+    if bad:
+        return _fail(f"unknown model {bad[0]!r}; known: {', '.join(known)}")
+    if args.pricing:
+        return _fail("--market and --pricing are two different checks; give one")
+    if args.out and (why := _new_csv(args.out)):
+        return _fail(f"--out {why}")
+    if not getattr(args, "data", None):
+        args.start = args.start or "1990-01-02"
+        args.end = args.end or "2024-12-31"
+    try:
+        data = _data_for(args, default_data={"spx": "bundled:spx", "vix": "bundled:vix"})
+    except (ConfigError, DataError) as exc:
+        return _fail(str(exc))
+    fitted, skipped = {}, {}
+    for name in models:
+        params = Path(args.params_dir) / f"{name}.json" if args.params_dir else None
+        try:
+            if params is not None:
+                print(f"alvh: {name}: parameters from {params}", file=sys.stderr)
+                fitted[name], _ = read_params(params, name)
+            else:
+                print(f"alvh: {name}: calibrating on {data.dates[0].date()} .. {data.dates[-1].date()} "
+                      "(cached)...", file=sys.stderr)
+                fitted[name], _ = calibrate_cached(name, data)
+        except ParamsFileError as exc:
+            return _fail(str(exc))
+        except ValueError as exc:   # one model that cannot be fitted on this window does not stop the others
+            skipped[name] = str(exc)
+            print(f"alvh: warning: {name}: not scored, its calibration failed: {exc}", file=sys.stderr)
+    if not fitted:
+        return _fail("no model could be calibrated on this window; nothing to score")
+    start, end = str(data.dates[0].date()), str(data.dates[-1].date())
+    table = scorecard(fitted, n_paths=args.paths, seed=args.seed, start=start, end=end,
+                      progress=lambda line: print(f"alvh: {line}", file=sys.stderr))
+    print(f"Realism scorecard: P rows on {args.paths} simulated histories of the real window {start} .. {end} "
+          f"(pass: real value inside the 5-95% range of the histories); Q rows by VIX bucket on real days "
+          f"2008-2024 (pass: within the stated tolerance).")
+    for name, rows in table.groupby("model", sort=False):
+        failed = rows[~rows["pass"]]
+        print(f"{name}: passes {int(rows['pass'].sum())} of {len(rows)} rows")
+        for side, part in failed.groupby("side", sort=False):
+            items = ", ".join(f"{r.statistic}[{r.bucket}] {r.simulated:.3g} vs {r.real:.3g}" for r in part.itertuples())
+            print(textwrap.fill(f"fails ({side}): {items}", width=100, initial_indent="  ", subsequent_indent="    "))
+    for name, why in skipped.items():
+        print(textwrap.fill(f"{name}: not scored (calibration failed: {why})", width=100, subsequent_indent="    "))
+    if args.out:
+        table.to_csv(args.out, index=False)
+        print(f"Scorecard: {args.out}")
+    return 3 if skipped else 0
+
+
+def _new_csv(out) -> str | None:
+    """Why ``out`` cannot take a new CSV table (one line), or None."""
+    if not str(out).lower().endswith(".csv"):
+        return f"{out}: give a file name ending in .csv"
+    if Path(out).exists() or Path(out).is_symlink():
+        return f"{out}: exists; alvh writes its tables only to a new file (rule: never replace a file alvh did not write)"
+    return None
+
+
+def _market_replay(args: argparse.Namespace) -> int:
+    """``alvh market-replay``: :func:`alvh.marketreplay.market_replay`, printed and optionally written."""
+    import pandas as pd
+
+    from alvh.marketreplay import SMILE_RULES, market_replay
+
+    for key in ("start", "end"):
+        try:
+            pd.Timestamp(getattr(args, key))
+        except ValueError:
+            return _fail(f"--{key} {getattr(args, key)}: not a date (YYYY-MM-DD)")
+    if pd.Timestamp(args.start) >= pd.Timestamp(args.end):
+        return _fail(f"--start {args.start} must be before --end {args.end}")
+    if pd.Timestamp(args.start) < pd.Timestamp("2004-03-26") or pd.Timestamp(args.end) > pd.Timestamp("2024-12-31"):
+        return _fail(f"--start/--end {args.start} .. {args.end}: the bundled VIX futures cover 2004-03-26 .. 2024-12-31")
+    if args.out and (why := _new_csv(args.out)):
+        return _fail(f"--out {why}")
+    try:
+        table = market_replay(args.start, args.end)
+    except ValueError as exc:
+        return _fail(str(exc))
+    fut = table[table["strategy"] == "long_futures"].set_index(["period_kind", "period"])
+    vx = table[table["strategy"] == "vxth"].pivot_table(index=["period_kind", "period"], columns="smile",
+                                                         values="pnl_pct", sort=False)
+    default = SMILE_RULES[0].name
+    print(textwrap.fill(
+        f"VIX hedges at real prices, {args.start} .. {args.end}, in % of a $1,000,000 portfolio (the hedge alone). "
+        "Futures: one long front-month VX contract, rolled (also as summed daily returns on its notional). VXTH: "
+        f"Cboe's rule from 2006-03, calls by Black-76 with the smile rule '{default}'; its range over the "
+        f"{len(SMILE_RULES)} smile rules beside it.", width=100))
+    print(f"{'period':<17} {'futures':>8} {'on notional':>12} {'VXTH':>8} {'VXTH range':>16}")
+    for (kind, period), row in fut.iterrows():
+        if (kind, period) in vx.index:
+            v = vx.loc[(kind, period)]
+            vx_txt = f"{v[default]:>8.2f} {f'{v.min():.2f} .. {v.max():.2f}':>16}"
+        else:
+            vx_txt = f"{'':>8} {'no VVIX':>16}"
+        print(f"{period:<17} {row['pnl_pct']:>8.2f} {row['return_on_notional_pct']:>12.1f} {vx_txt}")
+    if args.out:
+        table.to_csv(args.out, index=False)
+        print(f"Table: {args.out}")
     return 0
 
 
@@ -747,7 +890,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _dispatch(args) -> int:
     commands = {"run": _run, "batch": _batch, "rerun": _rerun, "agree": _agree, "calibrate": _calibrate,
-                "validate": _validate, "bench": _bench}
+                "validate": _validate, "bench": _bench, "market-replay": _market_replay}
     if args.command not in commands:
         return _fail(f"unknown command {args.command!r}")
     return commands[args.command](args)
