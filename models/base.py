@@ -359,5 +359,8 @@ class FitReport:
                 lines.append(f"  {k:<14} {v}")
         if self.loglik is not None:
             lines.append(f"  log-likelihood {self.loglik:.2f}, AIC {self.aic:.2f}, BIC {self.bic:.2f}, k = {self.n_params}")
+        if not self.converged:
+            obj = "" if self.objective is None else f" (objective {self.objective:.6g})"
+            lines.append(f"  NOT CONVERGED: the optimiser reported no convergence{obj}")
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)

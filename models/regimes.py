@@ -302,6 +302,10 @@ class RegimeSwitchingModel(PathModel):
     regime0 : int, default 0
         The regime that goes with ``v0`` (after calibration: the last day of the window);
         :meth:`initial_state` uses it by default.
+    jump_drift_q : float, default 0
+        Variance a subclass's jumps add per year under Q (rate x mean size); the Q mean of ``v`` then
+        reverts to ``theta_mean_q = theta_Q + jump_drift_q / kappa_Q``, which the VIX coefficients use
+        (:class:`alvh.models.twofactor.TwoFactorModel`). The paths' jumps are the subclass's.
 
     Attributes
     ----------
@@ -330,7 +334,7 @@ class RegimeSwitchingModel(PathModel):
     step_dt = STEP_DT
 
     def __init__(self, params: Sequence[HestonParams], transition, regime_names: Sequence[str] | None = None,
-                 *, v0: float | None = None, regime0: int = 0) -> None:
+                 *, v0: float | None = None, regime0: int = 0, jump_drift_q: float = 0.0) -> None:
         params = tuple(params)
         if len(params) < 1:
             raise ValueError("need at least one regime, got 0 parameter sets")
@@ -360,6 +364,10 @@ class RegimeSwitchingModel(PathModel):
         self.lam = np.array([p.lam for p in params])
         self.kappa_q = self.kappa + self.lam
         self.theta_q = self.kappa * self.theta / self.kappa_q
+        if not (math.isfinite(jump_drift_q) and jump_drift_q >= 0):
+            raise ValueError(f"jump_drift_q must be finite and >= 0, got {jump_drift_q}")
+        # the level the Q mean of v reverts to: theta_Q, plus the variance jumps add per year over kappa_Q
+        self.theta_mean_q = self.theta_q + float(jump_drift_q) / self.kappa_q
         self.stationary_probabilities = stationary_distribution(self.transition)
         self._cum = np.cumsum(self.transition, axis=1)
         self._cum[:, -1] = 1.0
@@ -379,8 +387,8 @@ class RegimeSwitchingModel(PathModel):
         kmax = int(k.max()) if k.size else 0
         if self._tables is None or self._tables.iv.shape[0] <= kmax:
             size = max(kmax, 64 if self._tables is None else 2 * (self._tables.iv.shape[0] - 1))
-            self._tables = _build_tables(size, self.kappa_q, self.theta_q, self.transition, self.step_dt)
-        return _coefficients_from_tables(self._tables, k, u, self.kappa_q, self.theta_q, regime)
+            self._tables = _build_tables(size, self.kappa_q, self.theta_mean_q, self.transition, self.step_dt)
+        return _coefficients_from_tables(self._tables, k, u, self.kappa_q, self.theta_mean_q, regime)
 
     def _regime_array(self, regime, shape) -> np.ndarray:
         if regime is None:
@@ -434,7 +442,8 @@ class RegimeSwitchingModel(PathModel):
         return super().initial_state(s0, n_paths, var0, r0)
 
     def simulate(self, state0: State, n_steps: int, dt: float, rng: np.random.Generator,
-                 intensity: np.ndarray | None = None, *, regimes: np.ndarray | None = None) -> Paths:
+                 intensity: np.ndarray | None = None, *, regimes: np.ndarray | None = None,
+                 var_jumps: np.ndarray | None = None) -> Paths:
         """Simulate P-paths: the regime chain, then QE steps with each path's regime parameters.
 
         Parameters
@@ -451,6 +460,9 @@ class RegimeSwitchingModel(PathModel):
             the chain. With identical regimes the paths equal Heston's for the same seed.
         intensity : ignored
             The model has no jumps.
+        var_jumps : ndarray of shape (n_paths, n_steps), optional
+            Variance added at the end of each step (jumps in variance, drawn by a subclass such as
+            :class:`alvh.models.twofactor.TwoFactorModel`); none by default.
         regimes : ndarray of int, shape (n_steps,) or (n_paths, n_steps), optional
             A given regime path instead of a drawn one (replay of a historical regime sequence,
             or a scripted crisis): ``regimes[..., t]`` is in force during step ``t -> t + 1``.
@@ -502,6 +514,8 @@ class RegimeSwitchingModel(PathModel):
                 log_s[:, t], var[:, t], normals[:, t, 0], normals[:, t, 1],
                 self.kappa[r], self.theta[r], self.sigma[r], self.rho[r], self.mu[r], self.step_dt,
             )
+            if var_jumps is not None:
+                var[:, t + 1] += var_jumps[:, t]
         spot = np.exp(log_s)
         spot[:, 0] = state0.spot
         return Paths(spot, var, self.vix(var, regime), regime)

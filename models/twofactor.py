@@ -5,15 +5,19 @@ The model
 Under P (time in years, variance annualised)::
 
     dS / S = mu dt + sqrt(v) dW^S,
-    dv     = kappa (m_t - v) dt + sigma sqrt(v) dW^v,      d<W^S, W^v> = rho dt,
-    dm     = kappa_m (theta_m - m) dt + sigma_m sqrt(m) dZ  (independent of W^S, W^v),
+    dv     = kappa (m_t - v) dt + sigma (m_t / theta_m)^beta sqrt(v) dW^v + J dN,   d<W^S, W^v> = rho dt,
+    dm     = kappa_m (theta_m - m) dt + sigma_m sqrt(m) dZ  (independent of W^S, W^v, N),
 
 the "double mean-reverting" model of Gatheral (2008, "Consistent modeling of SPX and VIX options",
 Bachelier Congress) and the stochastic central tendency model that Mencía & Sentana (2013,
 "Valuation of VIX derivatives", J. Financial Economics 108, sec. 2) find fits VIX futures and options
 best among the one- and two-factor models they test. A one-factor Heston model must use one speed
 for both the fast daily mean reversion of the VIX and the slow term structure of its futures; here
-``kappa`` (days to weeks) and ``kappa_m`` (a year or more) split the two.
+``kappa`` (days to weeks) and ``kappa_m`` (a year or more) split the two. Two additions, each a
+measured need of the scorecard: the vol of variance rises with the level by the elasticity ``beta``
+(without it the model VVIX falls as the VIX rises, while the real one rises), and the variance jumps
+by ``J = jump_min_v + Exp(mu_v)`` at the times of a Poisson process ``N`` of rate ``lam_v`` (without
+them the largest one-day VIX rise in 35 simulated years is about 7 points, against the real 24.9).
 
 The slow factor on a chain
 --------------------------
@@ -29,42 +33,50 @@ next level up and down, the up and down rates ``u, l`` solve::
 ``expm(G / 252)``. The levels are the mid-quantiles ``(i + 1/2) / n`` of the stationary gamma law
 of ``m`` (Cox, Ingersoll & Ross 1985, eq. 20: shape ``2 kappa_m theta_m / sigma_m^2``, scale
 ``sigma_m^2 / (2 kappa_m)``). Given its level the model is the Markov-modulated Heston model of
-:mod:`alvh.models.regimes` with one ``kappa, sigma, rho, mu, lam`` and ``theta_r = m_r``; so its
-paths (Andersen's QE step), its VIX (exact expected integrated variance of the discrete model), its
-VIX futures and options (:class:`alvh.pricing.MarkovVixTable`: a Markov chain on level x variance
-under Q) and both engines are those of the regime model, unchanged.
+:mod:`alvh.models.regimes` with one ``kappa, rho, mu, lam``, ``theta_r = m_r`` and
+``sigma_r = sigma (m_r / theta_m)^beta``; so its paths (Andersen's QE step, the jumps added at the
+end of a step), its VIX, its VIX futures and options (:class:`alvh.pricing.MarkovVixTable`: a Markov
+chain on level x variance under Q, with this model's :meth:`TwoFactorModel.q_step`) and both engines
+are those of the regime model.
 
 Measures
 --------
 The market price of fast-variance risk ``lam`` gives ``kappa_Q = kappa + lam`` and
-``theta_Q,r = kappa m_r / kappa_Q`` (Heston 1993, eq. 6, per level); the chain of ``m`` has the
-same law under Q as under P (as in :mod:`alvh.models.regimes`). Under Q the central tendency is then
-``kappa m / kappa_Q``: a CIR with ``theta_m kappa / kappa_Q`` and ``sigma_m sqrt(kappa / kappa_Q)``.
+``theta_Q,r = kappa m_r / kappa_Q`` (Heston 1993, eq. 6, per level); the chain of ``m`` and the jumps
+have the same law under Q as under P (no premium for level or jump risk: the bundled data hold no
+option prices that could identify one). Under Q the central tendency is then ``kappa m / kappa_Q``: a
+CIR with ``theta_m kappa / kappa_Q`` and ``sigma_m sqrt(kappa / kappa_Q)``. The model VIX is
+``VIX^2 / 100^2 = E_Q[(1/tau) int v ds]`` (no SPX jumps), the regime model's exact expectation with
+the Q mean of ``v`` reverting to ``theta_Q,r + lam_v E[J] / kappa_Q`` (the jumps' drift).
 
 Estimation (:func:`calibrate_two_factor`)
 -----------------------------------------
+0. **Jumps** on the scenario's window (:func:`variance_jumps`): peaks over threshold of the daily
+   rise of ``(VIX/100)^2`` from a VIX below 30, converted to variance units by the VIX coefficient
+   ``a`` of each candidate ``kappa_Q``.
 1. **Q** from the real VIX futures, VVIX and VIX6M (bundled Cboe data, 2008-01-02 .. 2024-12-31,
    every 5th trading day): on each day the level ``r`` is the one whose model VIX6M, given the day's
    VIX, is nearest the real VIX6M, and ``v`` follows from the VIX; the model's futures M1..M7 at
-   their real trading days to settlement (:mod:`alvh.expiries`) and its VVIX are compared with the
-   real ones. Least squares (scipy ``least_squares``, trust region reflective) on the residuals
-   ``F_model - F_real`` (vol points, 7 per day) and ``(VVIX_model - VVIX_real) / 12`` (the
-   scorecard's tolerances, +-1 and +-12 points), over ``log kappa_Q, log sigma, log kappa_m,
-   log theta_mQ, log sigma_mQ``. Standard errors from the Jacobian, ``s^2 (J'J)^-1``; the days are
-   autocorrelated, so they understate the uncertainty.
+   their real trading days to settlement (:mod:`alvh.expiries`; counted to the settlement day's
+   close, half a session after the opening quotation that settles the contract) and its VVIX are
+   compared with the real ones. Least squares (scipy ``least_squares``, trust region reflective) on
+   the residuals ``F_model - F_real`` (vol points, 7 per day) and
+   ``(VVIX_model - VVIX_real) / VVIX_SCALE`` (6 points), over the six
+   ``log kappa_Q, log sigma, log kappa_m, log theta_mQ, log sigma_mQ, beta``. Standard errors from
+   the Jacobian, ``s^2 (J'J)^-1``; the days are autocorrelated, so they understate the uncertainty.
    The model VVIX is Cboe's formula on a continuum of 30-day VIX options,
    ``VVIX^2 T = 2 (ln F - E_Q[ln VIX_T])`` with ``T = 30/365`` (the log contract of Demeterfi,
    Derman, Kamal & Zou 1999, eq. 26, which Cboe's sum discretises; :func:`model_vvix`).
 2. **P** on the scenario's SPX/VIX window: ``rho`` is the sample correlation of the daily SPX log
-   return with the daily change of ``VIX^2`` (within a level, ``dVIX^2 = a dv``, so the two
-   correlate with ``rho``); ``kappa`` makes the P-stationary mean of ``v`` (``sum_r pi_r m_r``)
-   equal the window's realised variance (mean squared daily log return x 252), so the model's
-   variance risk premium is the real one on average (``p_target="realized"``, the default; with
-   ``"vix2"`` it matches the window's mean ``VIX^2`` instead, which leaves the P variance close to
-   the Q variance: about 20% volatility against the real 18% on 1990-2024); ``lam = kappa_Q -
-   kappa``; ``mu`` from the mean log return plus half the mean variance. With one P parameter the
-   two targets cannot both hold: given the Q fit, ``E_P[VIX^2] = a E_P[v] + b`` on average, and the
-   real pair needs a larger ``b`` than a diffusive Q can give (the missing jump premium).
+   return with the daily change of ``VIX^2`` (within a level and without a jump, ``dVIX^2 = a dv``,
+   so the two correlate with ``rho``); ``kappa`` makes the P-stationary mean of ``v``
+   (``sum_r pi_r m_r + lam_v E[J] / kappa``) equal the window's realised variance (mean squared daily
+   log return x 252), so the model's variance risk premium is the real one on average
+   (``p_target="realized"``, the default; with ``"vix2"`` it matches the window's mean ``VIX^2``
+   instead, which leaves the P variance close to the Q variance); ``lam = kappa_Q - kappa``; ``mu``
+   from the mean log return plus half the realised variance. With one P parameter the two targets
+   cannot both hold: given the Q fit, ``E_P[VIX^2] = a E_P[v] + b`` on average, and the real pair
+   needs a larger ``b`` than the fitted Q gives.
 """
 
 from __future__ import annotations
@@ -77,9 +89,9 @@ import numpy as np
 import pandas as pd
 from scipy import linalg, optimize, stats
 
-from alvh.models.base import FitReport
+from alvh.models.base import FitReport, Paths
 from alvh.models.heston import VIX_TAU, FellerConditionWarning, HestonParams
-from alvh.models.regimes import STEP_DT, RegimeSwitchingModel, regime_integral_coefficients
+from alvh.models.regimes import STEP_DT, RegimeSwitchingModel
 
 __all__ = ["N_LEVELS", "TwoFactorModel", "central_tendency_chain", "q_expectations", "model_vvix",
            "calibrate_two_factor", "filter_levels", "q_days", "VIX3M_TAU", "VIX6M_TAU", "VVIX_STEPS"]
@@ -157,13 +169,20 @@ class TwoFactorModel(RegimeSwitchingModel):
     Parameters
     ----------
     kappa, sigma, rho, mu, lam : float
-        Fast variance under P: mean reversion (per year), vol of variance, price-variance
-        correlation, SPX drift (per year), market price of variance risk (``kappa + lam > 0``).
+        Fast variance under P: mean reversion (per year), vol of variance at ``m = theta_m``,
+        price-variance correlation, SPX drift (per year), market price of variance risk
+        (``kappa + lam > 0``).
     kappa_m, theta_m, sigma_m : float
         Central tendency under P: mean reversion (per year), long-run mean (annualised
         variance), volatility.
+    beta : float, default 0
+        Elasticity of the vol of variance to the level: ``sigma_r = sigma (m_r / theta_m)^beta``,
+        in [-2, 3].
     n_levels : int, default :data:`N_LEVELS`
         Levels of the chain.
+    lam_v, jump_min_v, mu_v : float, default 0
+        Variance jumps: rate per year, and size ``jump_min_v + Exp(mu_v)`` (annualised variance);
+        each in [0, 100]. The same under P and Q.
     v0 : float, optional
         Default initial variance (annualised); default the level ``regime0``.
     regime0 : int, default middle level
@@ -184,9 +203,16 @@ class TwoFactorModel(RegimeSwitchingModel):
 
     def __init__(self, kappa: float, sigma: float, rho: float, mu: float, lam: float, kappa_m: float,
                  theta_m: float, sigma_m: float, beta: float = 0.0, n_levels: int = N_LEVELS, *,
+                 lam_v: float = 0.0, jump_min_v: float = 0.0, mu_v: float = 0.0,
                  v0: float | None = None, regime0: int | None = None) -> None:
         if not (math.isfinite(beta) and -2.0 <= beta <= 3.0):
             raise ValueError(f"beta must be in [-2, 3], got {beta}")
+        for name, x in (("lam_v", lam_v), ("jump_min_v", jump_min_v), ("mu_v", mu_v)):
+            if not (math.isfinite(x) and 0.0 <= x <= 100.0):
+                raise ValueError(f"{name} must be in [0, 100], got {x}")
+        if lam_v > 0 and jump_min_v + mu_v <= 0:
+            raise ValueError(f"with lam_v = {lam_v} > 0 the jumps need a size: jump_min_v + mu_v > 0")
+        self.lam_v, self.jump_min_v, self.mu_v = float(lam_v), float(jump_min_v), float(mu_v)
         levels, transition = central_tendency_chain(kappa_m, theta_m, sigma_m, n_levels)
         r0 = int(n_levels) // 2 if regime0 is None else int(regime0)
         with warnings.catch_warnings():
@@ -194,15 +220,76 @@ class TwoFactorModel(RegimeSwitchingModel):
             params = [HestonParams(v0=float(m), kappa=kappa, theta=float(m), sigma=sigma * (m / theta_m) ** beta,
                                    rho=rho, mu=mu, lam=lam) for m in levels]
         names = [f"m{i + 1}" for i in range(int(n_levels))]
-        super().__init__(params, transition, names, v0=v0, regime0=r0)
+        super().__init__(params, transition, names, v0=v0, regime0=r0,
+                         jump_drift_q=self.lam_v * (self.jump_min_v + self.mu_v))
         self.structural = {"kappa": float(kappa), "sigma": float(sigma), "rho": float(rho), "mu": float(mu),
                            "lam": float(lam), "kappa_m": float(kappa_m), "theta_m": float(theta_m),
-                           "sigma_m": float(sigma_m), "beta": float(beta), "n_levels": int(n_levels)}
+                           "sigma_m": float(sigma_m), "beta": float(beta), "n_levels": int(n_levels),
+                           "lam_v": self.lam_v, "jump_min_v": self.jump_min_v, "mu_v": self.mu_v}
         self.levels = levels
 
-    def q_model(self, drift: float = 0.0) -> RegimeSwitchingModel:
-        """The regime-model form of the Q dynamics (see :meth:`RegimeSwitchingModel.q_model`)."""
-        return RegimeSwitchingModel.q_model(self, drift)
+    @property
+    def jump_mean(self) -> float:
+        """Mean variance jump, ``jump_min_v + mu_v`` (annualised variance)."""
+        return self.jump_min_v + self.mu_v
+
+    @property
+    def long_run_var(self) -> float:
+        """Stationary P mean of ``v``: the levels' mean plus the jumps' ``lam_v E[J] / kappa``."""
+        return float(np.dot(self.stationary_probabilities, self.theta)) + self.lam_v * self.jump_mean / self.kappa[0]
+
+    def simulate(self, state0, n_steps: int, dt: float, rng: np.random.Generator, intensity=None, *,
+                 regimes=None) -> Paths:
+        """P paths of :meth:`RegimeSwitchingModel.simulate` plus the variance jumps.
+
+        Draws, in this order: the number of jumps per path and step (Poisson, mean ``lam_v dt``) and
+        their total excess size (Gamma with that shape and scale ``mu_v``), shape ``(n_paths,
+        n_steps)``; then the regime model's draws. ``k`` jumps in a step add ``k jump_min_v +
+        Gamma(k, mu_v)`` to the variance at the step's end (module docstring, "Jumps").
+        """
+        n = state0.n_paths
+        jumps = None
+        if self.lam_v > 0 and int(n_steps) >= 1:
+            counts = rng.poisson(self.lam_v * float(dt), (n, int(n_steps)))
+            jumps = counts * self.jump_min_v + rng.gamma(counts, self.mu_v) if self.mu_v > 0 else counts * self.jump_min_v
+        return RegimeSwitchingModel.simulate(self, state0, n_steps, dt, rng, intensity, regimes=regimes,
+                                             var_jumps=jumps)
+
+    def q_step(self, x, dt: float, regime: int = 0, m: int = 256):
+        """One-step Q law: the level's CIR step (:meth:`RegimeSwitchingModel.q_step`), and with
+        probability ``1 - exp(-lam_v dt)`` a jump added to the step's conditional mean, at 16
+        mid-quantiles of ``jump_min_v + Exp(mu_v)`` (at most one jump per step; the step's CIR
+        dispersion is left out of the jump branch, whose probability is about ``lam_v / 252``).
+
+        Returns
+        -------
+        x_next : ndarray of shape (n_nodes, m) or (n_nodes, m + 16)
+        weights : ndarray of shape (m,) or (m + 16,)
+        """
+        x_next, w = RegimeSwitchingModel.q_step(self, x, dt, regime, m)
+        if self.lam_v <= 0:
+            return x_next, w
+        p = -math.expm1(-self.lam_v * float(dt))
+        u = (np.arange(16) + 0.5) / 16
+        sizes = self.jump_min_v - self.mu_v * np.log1p(-u)
+        jumped = x_next.mean(axis=1)[:, None] + sizes[None, :]
+        return (np.concatenate((x_next, jumped), axis=1),
+                np.concatenate((np.asarray(w) * (1.0 - p), np.full(16, p / 16))))
+
+    def q_model(self, drift: float = 0.0) -> "TwoFactorModel":
+        """The model whose P dynamics are this model's Q dynamics (``lam = 0``).
+
+        Under Q the fast variance reverts at ``kappa_Q`` to ``kappa m / kappa_Q``: the same chain with
+        every level scaled by ``c = kappa / kappa_Q`` (a CIR with ``c theta_m`` and ``sqrt(c) sigma_m``
+        has the levels ``c m_r`` and the same transition matrix), the same ``sigma``, ``beta``,
+        ``rho`` and jumps (no jump risk premium), SPX drift ``drift``.
+        """
+        s = self.structural
+        c = s["kappa"] / (s["kappa"] + s["lam"])
+        return TwoFactorModel(s["kappa"] + s["lam"], s["sigma"], s["rho"], float(drift), 0.0, s["kappa_m"],
+                              s["theta_m"] * c, s["sigma_m"] * math.sqrt(c), s["beta"], s["n_levels"],
+                              lam_v=self.lam_v, jump_min_v=self.jump_min_v, mu_v=self.mu_v, v0=self.v0,
+                              regime0=self.regime0)
 
     def real_levels(self, dates, vix) -> np.ndarray:
         """Central-tendency level of each real day (for the historical replay).
@@ -228,7 +315,7 @@ class TwoFactorModel(RegimeSwitchingModel):
         idx = pd.DatetimeIndex(np.asarray(dates))
         halflife = 252.0 * math.log(2.0) / self.structural["kappa_m"]
         ewma = pd.Series((vix / 100.0) ** 2).ewm(halflife=halflife).mean().to_numpy()
-        level_mean = self.vix_a * self.theta + self.vix_b
+        level_mean = self.vix_a * (self.theta + self.lam_v * self.jump_mean / self.kappa) + self.vix_b
         levels = np.argmin(np.abs(ewma[:, None] - level_mean[None, :]), axis=1)
         six = load("vix6m").frame["CLOSE"].reindex(idx).to_numpy()
         have = np.isfinite(six)
@@ -255,7 +342,9 @@ class TwoFactorModel(RegimeSwitchingModel):
             raise ValueError(f"two_factor parameters need {', '.join(repr(k) for k in missing)}")
         return cls(float(d["kappa"]), float(d["sigma"]), float(d["rho"]), float(d.get("mu", 0.0)),
                    float(d.get("lam", 0.0)), float(d["kappa_m"]), float(d["theta_m"]), float(d["sigma_m"]),
-                   float(d.get("beta", 0.0)), int(d.get("n_levels", N_LEVELS)), v0=d.get("v0"), regime0=d.get("regime0"))
+                   float(d.get("beta", 0.0)), int(d.get("n_levels", N_LEVELS)), lam_v=float(d.get("lam_v", 0.0)),
+                   jump_min_v=float(d.get("jump_min_v", 0.0)), mu_v=float(d.get("mu_v", 0.0)), v0=d.get("v0"),
+                   regime0=d.get("regime0"))
 
     def summary(self) -> str:
         """Structural parameters, then the level table of the regime form."""
@@ -387,14 +476,20 @@ def filter_levels(model: RegimeSwitchingModel, vix, vix6m) -> tuple[np.ndarray, 
     """
     vix, vix6m = np.asarray(vix, float), np.asarray(vix6m, float)
     n_reg = model.n_regimes
-    a6, b6 = regime_integral_coefficients(VIX6M_TAU, model.kappa_q, model.theta_q, model.transition)
     v = np.stack([model.var_from_vix(vix, np.full(vix.shape, r)) for r in range(n_reg)], axis=1)
-    vix6m_model = 100.0 * np.sqrt((a6[None, :] * v + b6[None, :]) / VIX6M_TAU)
+    levels = np.broadcast_to(np.arange(n_reg), v.shape)
+    vix6m_model = 100.0 * np.sqrt(model.atm_total_variance(v, VIX6M_TAU, levels) / VIX6M_TAU)
     level = np.argmin(np.abs(vix6m_model - vix6m[:, None]), axis=1)
     return level, v[np.arange(vix.size), level]
 
 
-def _q_residuals(model, days: pd.DataFrame, vvix_scale: float = 12.0, n_nodes: int = 160, m: int = 48):
+#: The VVIX residual's divisor in the Q fit (points): one VVIX day weighs as much as a futures
+#: maturity missed by 1 point when the VVIX misses by 6, half the scorecard's 12-point tolerance (the
+#: futures, 7 a day, fit well within their tolerance; the VVIX is the harder row).
+VVIX_SCALE = 6.0
+
+
+def _q_residuals(model, days: pd.DataFrame, vvix_scale: float = None, n_nodes: int = 160, m: int = 48):
     kmax = int(days[[f"k{i}" for i in range(1, 8)]].to_numpy().max())
     q = q_expectations(model, max(kmax, VVIX_STEPS), n_nodes=n_nodes, m=m)
     level, var = filter_levels(model, days["vix"].to_numpy(), days["vix6m"].to_numpy())
@@ -404,19 +499,73 @@ def _q_residuals(model, days: pd.DataFrame, vvix_scale: float = 12.0, n_nodes: i
         f = q.at(q.mean_vix, level, var, days[f"k{i}"].to_numpy())
         res.append(np.where(np.isfinite(real), f - real, 0.0))
     vv = days["vvix"].to_numpy()
-    res.append(np.where(np.isfinite(vv), (model_vvix(q, level, var) - vv) / vvix_scale, 0.0))
+    scale = VVIX_SCALE if vvix_scale is None else vvix_scale
+    res.append(np.where(np.isfinite(vv), (model_vvix(q, level, var) - vv) / scale, 0.0))
     return np.concatenate(res)
 
 
-def _q_model(x) -> TwoFactorModel:
-    """The Q form (``lam = 0``) from ``log kappa_Q, log sigma, log kappa_m, log theta_mQ, log sigma_mQ, beta``."""
+#: Daily rise of ``(VIX/100)^2`` above which a day counts as a variance jump (:func:`variance_jumps`):
+#: 0.03, e.g. VIX 15 -> 22 or 25 -> 30.
+JUMP_THRESHOLD_VIX2 = 0.03
+#: Only rises from a VIX below this level count (points): above it the level-dependent diffusion of the
+#: crisis levels makes such rises without a jump.
+JUMP_FROM_BELOW_VIX = 30.0
+
+
+def variance_jumps(vix, threshold: float = JUMP_THRESHOLD_VIX2, below: float = JUMP_FROM_BELOW_VIX,
+                   dt: float = STEP_DT) -> tuple[float, float, float]:
+    """Peaks over threshold of the daily rise of ``(VIX/100)^2``: the jumps' rate and size in ``VIX^2`` units.
+
+    Days whose rise exceeds ``threshold`` from a previous close below ``below`` are jump days; the
+    excesses are fitted by an exponential law (the generalised Pareto law of Pickands 1975 and
+    Balkema & de Haan 1974 with shape 0, whose maximum-likelihood scale is the mean excess). So a jump
+    adds ``threshold + Exp(mean excess)`` to ``VIX^2``, at the rate of the exceedances per year spent
+    below ``below``. The real excesses are heavier-tailed than exponential (their mean grows with
+    the threshold: 0.015 above 0.01, 0.034 above 0.03, 0.049 above 0.05 on 1990-2024 without the
+    level condition), so the largest jumps are understated.
+
+    Parameters
+    ----------
+    vix : ndarray of shape (n,)
+        Daily VIX closes (points).
+    threshold : float
+        In ``(VIX/100)^2`` units.
+    below : float
+        VIX level (points) the rise must start below.
+
+    Returns
+    -------
+    rate : float
+        Jumps per year.
+    jump_min : float
+        ``threshold``.
+    mean_excess : float
+        Mean of the excesses (``(VIX/100)^2`` units); 0 when no day exceeds.
+    """
+    vix = np.asarray(vix, float)
+    rise = np.diff((vix / 100.0) ** 2)
+    calm = vix[:-1] < below
+    exc = rise[calm & (rise > threshold)] - threshold
+    years = max(int(calm.sum()), 1) * dt
+    return exc.size / years, float(threshold), float(exc.mean()) if exc.size else 0.0
+
+
+def _q_model(x, jumps2=(0.0, 0.0, 0.0)) -> TwoFactorModel:
+    """The Q form (``lam = 0``) from ``log kappa_Q, log sigma, log kappa_m, log theta_mQ, log sigma_mQ, beta``,
+    with the variance jumps ``(rate, min, mean excess)`` given in ``VIX^2`` units (divided by the VIX
+    coefficient ``a`` of the candidate ``kappa_Q`` to give variance units)."""
+    from alvh.models.heston import vix_coefficients
+
     kq, sig, km, thm, sm = np.exp(x[:5])
-    return TwoFactorModel(kq, sig, -0.7, 0.0, 0.0, km, thm, sm, float(x[5]))
+    a = vix_coefficients(float(kq), 1.0)[0]
+    return TwoFactorModel(kq, sig, -0.7, 0.0, 0.0, km, thm, sm, float(x[5]), lam_v=jumps2[0],
+                          jump_min_v=jumps2[1] / a, mu_v=jumps2[2] / a)
 
 
 def calibrate_two_factor(spx, vix, dates, dt: float = STEP_DT, start: str = "", end: str = "",
                          x0=(math.log(4.5), math.log(0.5), math.log(0.9), math.log(0.05), math.log(0.25), 0.7),
-                         max_nfev: int = 60, p_target: str = "realized") -> tuple[TwoFactorModel, FitReport]:
+                         max_nfev: int = 60, p_target: str = "realized", jumps: bool = True
+                         ) -> tuple[TwoFactorModel, FitReport]:
     """Fit Q to the real VIX futures / VVIX / VIX6M, then P to the SPX/VIX window (module docstring).
 
     Parameters
@@ -428,12 +577,15 @@ def calibrate_two_factor(spx, vix, dates, dt: float = STEP_DT, start: str = "", 
         Must be 1/252.
     start, end : str
         Window labels for the report.
-    x0 : sequence of 5 floats
-        Start of the Q search (logs of ``kappa_Q, sigma, kappa_m, theta_mQ, sigma_mQ``).
+    x0 : sequence of 6 floats
+        Start of the Q search: logs of ``kappa_Q, sigma, kappa_m, theta_mQ, sigma_mQ``, then ``beta``.
     max_nfev : int, default 60
         Most objective evaluations of the least-squares search.
     p_target : {"realized", "vix2"}, default "realized"
         What ``kappa`` matches on the P window (module docstring, Estimation 2).
+    jumps : bool, default True
+        Estimate variance jumps on the P window (:func:`variance_jumps`) and keep them in both
+        measures; ``False`` fits the model without jumps.
 
     Returns
     -------
@@ -453,11 +605,12 @@ def calibrate_two_factor(spx, vix, dates, dt: float = STEP_DT, start: str = "", 
     if spx.size < 250 or spx.shape != vix.shape:
         raise ValueError(f"need aligned SPX and VIX of at least 250 days, got {spx.size} and {vix.size}")
     days = q_days()
+    jumps2 = variance_jumps(vix, dt=dt) if jumps else (0.0, 0.0, 0.0)
 
     def fun(x):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return _q_residuals(_q_model(x), days)
+            return _q_residuals(_q_model(x, jumps2), days)
 
     lo = np.r_[np.log([0.2, 0.05, 0.02, 0.002, 0.01]), -1.0]
     hi = np.r_[np.log([60.0, 5.0, 20.0, 1.0, 3.0]), 2.5]
@@ -472,7 +625,7 @@ def calibrate_two_factor(spx, vix, dates, dt: float = STEP_DT, start: str = "", 
         se_log = np.sqrt(np.clip(np.diag(cov), 0.0, None))
     except np.linalg.LinAlgError:
         se_log = np.full(6, np.nan)
-    qm = _q_model(sol.x)
+    qm = _q_model(sol.x, jumps2)
     # ---- P on the window
     r_spx = np.diff(np.log(spx))
     d_vix2 = np.diff((vix / 100.0) ** 2)
@@ -480,24 +633,26 @@ def calibrate_two_factor(spx, vix, dates, dt: float = STEP_DT, start: str = "", 
     pi = qm.stationary_probabilities
     realised = float(np.mean(r_spx**2)) / dt
     if p_target == "realized":     # E_P[v] = sum pi_r m_r = sum pi_r theta_Q,r kappa_Q / kappa
-        kappa = kq * float(np.sum(pi * qm.theta_q)) / realised
+        # E_P[v] = (kappa_Q sum pi_r theta_Q,r + lam_v E[J]) / kappa
+        kappa = (kq * float(np.sum(pi * qm.theta_q)) + qm.lam_v * qm.jump_mean) / realised
     else:                          # E_P[VIX^2] = sum pi_r (a_r m_r + b_r)
         ev2 = float(np.mean((vix / 100.0) ** 2))
         den = ev2 - float(np.sum(pi * qm.vix_b))
         if not den > 0:
             raise ValueError(f"two_factor P fit: the window's mean VIX^2 {ev2:.4g} is below the model's floor")
-        kappa = float(np.sum(pi * qm.vix_a * qm.theta_q)) * kq / den
+        kappa = float(qm.vix_a[0]) * (kq * float(np.sum(pi * qm.theta_q)) + qm.lam_v * qm.jump_mean) / den
     c = kq / kappa                                     # m_r (P) = c theta_Q,r
     mean_var = realised
     mu = float(np.mean(r_spx)) / dt + 0.5 * mean_var
     dates = pd.DatetimeIndex(np.asarray(dates))
-    model = TwoFactorModel(kappa, sig, rho, mu, kq - kappa, km, thm_q * c, sm_q * math.sqrt(c), beta)
+    model = TwoFactorModel(kappa, sig, rho, mu, kq - kappa, km, thm_q * c, sm_q * math.sqrt(c), beta,
+                           lam_v=qm.lam_v, jump_min_v=qm.jump_min_v, mu_v=qm.mu_v)
     last6 = _last_vix6m(dates[-1])
     if last6 is not None:
         lvl, v = filter_levels(model, np.array([vix[-1]]), np.array([last6]))
         model = TwoFactorModel(**{**model.structural}, v0=float(v[0]), regime0=int(lvl[0]))
     rmse_f = float(np.sqrt(np.mean(sol.fun[:-days.shape[0]] ** 2)))
-    rmse_vv = float(np.sqrt(np.mean(sol.fun[-days.shape[0]:] ** 2))) * 12.0
+    rmse_vv = float(np.sqrt(np.mean(sol.fun[-days.shape[0]:] ** 2))) * VVIX_SCALE
     names = ["kappa_q", "sigma", "kappa_m", "theta_m_q", "sigma_m_q", "beta"]
     params = {**model.structural, "kappa_q": kq, "theta_m_q": thm_q, "sigma_m_q": sm_q}
     stderr = {n: float((np.exp(x) if n != "beta" else 1.0) * s) for n, x, s in zip(names, sol.x, se_log)}

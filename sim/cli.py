@@ -615,6 +615,8 @@ def _validate(args: argparse.Namespace) -> int:
 
     if args.market:
         return _validate_market(args)
+    if args.out and (why := _new_file(args.out)):
+        return _fail(f"--out {why}")
 
     from alvh.models.calibration import market_statistics, model_statistics
     from alvh.config import ConfigError
@@ -689,17 +691,19 @@ def _validate_market(args: argparse.Namespace) -> int:
         data = _data_for(args, default_data={"spx": "bundled:spx", "vix": "bundled:vix"})
     except (ConfigError, DataError) as exc:
         return _fail(str(exc))
-    fitted, skipped = {}, {}
+    fitted, skipped, unconverged = {}, {}, {}
     for name in models:
         params = Path(args.params_dir) / f"{name}.json" if args.params_dir else None
         try:
             if params is not None:
                 print(f"alvh: {name}: parameters from {params}", file=sys.stderr)
-                fitted[name], _ = read_params(params, name)
+                fitted[name], fit = read_params(params, name)
             else:
                 print(f"alvh: {name}: calibrating on {data.dates[0].date()} .. {data.dates[-1].date()} "
                       "(cached)...", file=sys.stderr)
-                fitted[name], _ = calibrate_cached(name, data)
+                fitted[name], fit = calibrate_cached(name, data)
+            if not fit.converged:
+                unconverged[name] = "" if fit.objective is None else f" (objective {fit.objective:.6g})"
         except ParamsFileError as exc:
             return _fail(str(exc))
         except ValueError as exc:   # one model that cannot be fitted on this window does not stop the others
@@ -708,8 +712,11 @@ def _validate_market(args: argparse.Namespace) -> int:
     if not fitted:
         return _fail("no model could be calibrated on this window; nothing to score")
     start, end = str(data.dates[0].date()), str(data.dates[-1].date())
-    table = scorecard(fitted, n_paths=args.paths, seed=args.seed, start=start, end=end,
-                      progress=lambda line: print(f"alvh: {line}", file=sys.stderr))
+    try:
+        table = scorecard(fitted, n_paths=args.paths, seed=args.seed, start=start, end=end,
+                          progress=lambda line: print(f"alvh: {line}", file=sys.stderr))
+    except ValueError as exc:
+        return _fail(str(exc))
     print(f"Realism scorecard: P rows on {args.paths} simulated histories of the real window {start} .. {end} "
           f"(pass: real value inside the 5-95% range of the histories); Q rows by VIX bucket on real days "
           f"2008-2024 (pass: within the stated tolerance).")
@@ -721,19 +728,38 @@ def _validate_market(args: argparse.Namespace) -> int:
             print(textwrap.fill(f"fails ({side}): {items}", width=100, initial_indent="  ", subsequent_indent="    "))
     for name, why in skipped.items():
         print(textwrap.fill(f"{name}: not scored (calibration failed: {why})", width=100, subsequent_indent="    "))
+    for name, note in unconverged.items():
+        print(f"{name}: its calibration did not converge{note}; its rows describe that fit")
     if args.out:
-        table.to_csv(args.out, index=False)
+        try:
+            table.to_csv(args.out, index=False)
+        except OSError as exc:
+            return _fail(f"--out {args.out}: cannot write: {exc}", 1)
         print(f"Scorecard: {args.out}")
-    return 3 if skipped else 0
+    # a model named on the command line that could not be scored is a failure; from the default list
+    # (every model) it is named above and skipped
+    return 3 if skipped and args.models else 0
+
+
+def _new_file(out, suffix: str | None = None) -> str | None:
+    """Why ``out`` cannot take a new table file (one line), or None: a wrong suffix, an existing
+    file (alvh never replaces a file it did not write), or a folder that is missing or read-only."""
+    if suffix and not str(out).lower().endswith(suffix):
+        return f"{out}: give a file name ending in {suffix}"
+    p = Path(out)
+    if p.exists() or p.is_symlink():
+        return f"{out}: exists; alvh writes its tables only to a new file (rule: never replace a file alvh did not write)"
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        return f"{out}: the folder {parent} does not exist"
+    if not os.access(parent, os.W_OK):
+        return f"{out}: the folder {parent} cannot be written"
+    return None
 
 
 def _new_csv(out) -> str | None:
-    """Why ``out`` cannot take a new CSV table (one line), or None."""
-    if not str(out).lower().endswith(".csv"):
-        return f"{out}: give a file name ending in .csv"
-    if Path(out).exists() or Path(out).is_symlink():
-        return f"{out}: exists; alvh writes its tables only to a new file (rule: never replace a file alvh did not write)"
-    return None
+    """:func:`_new_file` for a CSV table."""
+    return _new_file(out, ".csv")
 
 
 def _market_replay(args: argparse.Namespace) -> int:
@@ -775,7 +801,10 @@ def _market_replay(args: argparse.Namespace) -> int:
             vx_txt = f"{'':>8} {'no VVIX':>16}"
         print(f"{period:<17} {row['pnl_pct']:>8.2f} {row['return_on_notional_pct']:>12.1f} {vx_txt}")
     if args.out:
-        table.to_csv(args.out, index=False)
+        try:
+            table.to_csv(args.out, index=False)
+        except OSError as exc:
+            return _fail(f"--out {args.out}: cannot write: {exc}", 1)
         print(f"Table: {args.out}")
     return 0
 

@@ -26,7 +26,9 @@ the alternatives whose results the report shows beside it (the VVIX is a 30-day 
 above the at-the-money implied vol, and the VIX smile slopes upward).
 
 Results: by calendar year and by episode (:data:`EPISODES`), as P&L in % of the portfolio (the
-hedge overlay alone, no SPX holding), each with the number of months and trades.
+hedge overlay alone, no SPX holding). A VXTH purchase is booked in the period of its expiry (the
+calls bought at the 2015-08-19 roll count in September 2015); ``trades`` counts purchases for
+``vxth`` and trading days for ``long_futures``.
 """
 
 from __future__ import annotations
@@ -113,6 +115,8 @@ def futures_rolls(start: str, end: str) -> pd.DataFrame:
     from alvh.realdata import load
 
     fut = load("vix_futures").frame.loc[start:end, ["M1", "M2"]].dropna()
+    if fut.empty:
+        raise ValueError(f"no VIX futures settlements from {start} to {end} (bundled: 2004-03-26 .. 2024-12-31)")
     vix = _vix_frame()
     exp = vix_expiries(fut.index[0], fut.index[-1] + pd.DateOffset(months=2))
     nxt = np.searchsorted(exp.values, fut.index.values, side="right")
@@ -184,8 +188,13 @@ def vxth_trades(start: str = "2004-03-26", end: str = "2024-12-31", rule: SmileR
     flagged = [i.date for i in series.issues if i.column == "VVIX"]
     vvix.loc[vvix.index.isin(flagged)] = np.nan          # reported outliers: the previous day's value stands in
     vvix = vvix.ffill()
-    start = max(pd.Timestamp(start), vvix.index[0]).strftime("%Y-%m-%d")   # the VVIX starts 2006-03-06
-    fr = futures_rolls(start, end)
+    columns = ["trade_date", "expiry", "future", "vvix", "strike", "vol", "price", "budget_pct", "payoff", "pnl_pct"]
+    start = max(pd.Timestamp(start), vvix.index[0])          # the VVIX starts 2006-03-06
+    if start >= pd.Timestamp(end):
+        return pd.DataFrame(columns=columns)
+    fr = futures_rolls(start.strftime("%Y-%m-%d"), end)
+    if fr.empty:
+        return pd.DataFrame(columns=columns)
     vvix = vvix.reindex(fr.index.union(vvix.index)).sort_index().ffill()   # a day the VVIX file lacks: the day before
     rate = load("tbill3m").frame["DTB3"] / 100.0
     rate = rate.reindex(fr.index.union(rate.index)).sort_index().ffill().bfill()
@@ -212,7 +221,7 @@ def vxth_trades(start: str = "2004-03-26", end: str = "2024-12-31", rule: SmileR
             payoff = max(_final_settlement(pd.Timestamp(expiry)) - k, 0.0)
             row.update(strike=k, vol=vol, price=price, payoff=payoff, pnl_pct=budget * (payoff / price - 1.0))
         rows.append(row)
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=columns)
 
 
 def _periods(index: pd.DatetimeIndex) -> list[tuple[str, str, pd.Timestamp, pd.Timestamp]]:

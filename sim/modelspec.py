@@ -188,6 +188,17 @@ def calibration_cache_dir() -> Path:
     return Path(base) / "alvh" / "calibrations"
 
 
+def q_fit_sources() -> list[Path]:
+    """The files a fit to the bundled market data depends on beyond the models: the data files, their
+    loader, the expiry calendar and the VIX chain pricer (two-factor calibration, realism scorecard)."""
+    import alvh
+    from alvh.realdata import bundled_path
+
+    here = Path(alvh.__file__).parent
+    return ([bundled_path(n) for n in ("spx", "vix", "vix6m", "vix3m", "vvix", "vix_futures")]
+            + [here / f for f in ("realdata.py", "expiries.py", "pricing.py")])
+
+
 def calibration_cache_key(model_type: str, data: MarketData, dt: float, options: dict | None = None) -> str:
     """SHA-256 of everything a calibration depends on: the model type and options, the step, the
     data (dates and closes, bit for bit), the versions of alvh and the numerical packages, and the
@@ -207,9 +218,8 @@ def calibration_cache_key(model_type: str, data: MarketData, dt: float, options:
     for src in sorted(Path(alvh.models.__file__).parent.glob("*.py")) + [Path(__file__)]:
         h.update(src.read_bytes())
     if model_type == "two_factor":   # its Q side is fitted to the bundled futures, VVIX and VIX6M
-        from alvh.realdata import bundled_path
-        for name in ("vix", "vix6m", "vix3m", "vvix", "vix_futures"):
-            h.update(bundled_path(name).read_bytes())
+        for src in q_fit_sources():
+            h.update(src.read_bytes())
     for arr in (np.asarray(data.dates.values, dtype="datetime64[ns]").view(np.int64),
                 np.ascontiguousarray(data.spx, dtype=np.float64), np.ascontiguousarray(data.vix, dtype=np.float64)):
         h.update(arr.tobytes())
@@ -235,6 +245,8 @@ def calibrate_cached(model_type: str, data: MarketData, dt: float = 1.0 / 252.0,
     except (OSError, ValueError):     # absent (or unreadable): calibrate and keep it
         pass
     model, fit = calibrate(model_type, data, dt, options)
+    if not fit.converged:     # kept only when it can be trusted; an unconverged fit is redone next time
+        return model, fit
     try:
         folder.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.part-{os.getpid()}")
@@ -292,13 +304,6 @@ def build_model(scenario, data: MarketData, dt: float, cache: bool = False
         fit.notes.append(f"replay of the real path, priced by the calibrated {pricing.name} model")
         return model, fit, model.default_var0, 0
     model, fit = _calibrated(mtype, scenario, data, dt, spec, cache)
-    if not fit.converged:
-        objective = "" if fit.objective is None else f" (objective {fit.objective:.6g})"
-        if not spec.get("allow_unconverged", False):
-            raise CalibrationError(
-                f"key 'model.type': the {mtype} calibration did not converge{objective}; refusing to run "
-                f"on it (set [model] allow_unconverged = true to run anyway)")
-        fit.notes.append(f"the calibration did not converge{objective}; run anyway (model.allow_unconverged)")
     model = _with_overrides(mtype, model, spec)
     r0 = spec.get("regime0", "last")
     if r0 == "last":
@@ -348,9 +353,15 @@ def _calibrated(mtype: str, scenario, data: MarketData, dt: float, spec: dict, c
         except ValueError as exc:
             raise ParamsFileError(f"{where}: key 'model.params': {exc}") from None
     options = {"k_regimes": spec.get("k_regimes", 3)} if mtype == "regime_heston" else {}
-    if cache:
-        return calibrate_cached(mtype, data, dt, options)
-    return calibrate(mtype, data, dt, options)
+    model, fit = calibrate_cached(mtype, data, dt, options) if cache else calibrate(mtype, data, dt, options)
+    if not fit.converged:      # a replay's pricing model too
+        objective = "" if fit.objective is None else f" (objective {fit.objective:.6g})"
+        if not spec.get("allow_unconverged", False):
+            raise CalibrationError(
+                f"key 'model.type': the {mtype} calibration did not converge{objective}; refusing to run "
+                f"on it (set [model] allow_unconverged = true to run anyway)")
+        fit.notes.append(f"the calibration did not converge{objective}; run anyway (model.allow_unconverged)")
+    return model, fit
 
 
 def check_params_file(path: Path, model_type: str) -> tuple[PathModel, FitReport]:

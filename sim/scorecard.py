@@ -16,7 +16,8 @@ correlation of daily SPX log returns with daily VIX changes.
 
 **Q rows** (the model's prices against real prices, by VIX bucket). On every real day from
 2008-01-02 to 2024-12-31 with VIX, VIX6M and the futures, the model's state is read off the real
-VIX (and, for a model with a level chain, the VIX6M: :func:`alvh.models.twofactor.filter_levels`);
+VIX (and, for a model with several regimes, the VIX6M: :func:`alvh.models.twofactor.filter_levels`
+picks the regime whose model VIX6M is nearest);
 the model then prices the futures M1..M7 at their real trading days to settlement, its VVIX
 (:func:`alvh.models.twofactor.model_vvix`, Cboe's formula on a continuum of 30-day VIX options) and
 its VIX3M. ``real`` and ``simulated`` are means over the days of the bucket; the values are
@@ -223,8 +224,9 @@ def model_scorecard(name: str, model: PathModel, n_paths: int = 50, seed: int = 
     """:func:`scorecard` of one model, kept on disk by its parameters (beside the calibration cache).
 
     The key is the SHA-256 of the model's parameters (:meth:`~alvh.models.base.PathModel.to_dict`), the
-    name, ``n_paths``, ``seed``, the source of this module and of the models, and the bundled data
-    files; a cache that cannot be read or written is ignored.
+    name, ``n_paths``, ``seed``, the versions of alvh and the numerical packages, the source of this
+    module and of the models, and the bundled data with its loader, calendar and VIX pricer
+    (:func:`alvh.modelspec.q_fit_sources`); a cache that cannot be read or written is ignored.
     """
     import hashlib
     import json
@@ -233,16 +235,14 @@ def model_scorecard(name: str, model: PathModel, n_paths: int = 50, seed: int = 
     from pathlib import Path
 
     import alvh.models
-    from alvh.modelspec import calibration_cache_dir
-    from alvh.realdata import bundled_path
+    from alvh.modelspec import calibration_cache_dir, q_fit_sources
+    from alvh.parallel import pinned_versions
 
     h = hashlib.sha256(json.dumps({"format": "alvh-scorecard/1", "name": name, "type": model.name,
-                                   "params": model.to_dict(), "n_paths": n_paths, "seed": seed},
-                                  sort_keys=True, default=float).encode())
-    for src in sorted(Path(alvh.models.__file__).parent.glob("*.py")) + [Path(__file__)]:
+                                   "params": model.to_dict(), "n_paths": n_paths, "seed": seed,
+                                   "versions": pinned_versions()}, sort_keys=True, default=float).encode())
+    for src in sorted(Path(alvh.models.__file__).parent.glob("*.py")) + [Path(__file__)] + q_fit_sources():
         h.update(src.read_bytes())
-    for data in ("spx", "vix", "vix6m", "vix3m", "vvix", "vix_futures"):
-        h.update(bundled_path(data).read_bytes())
     folder = Path(cache_dir) if cache_dir is not None else calibration_cache_dir()
     path = folder / f"scorecard-{h.hexdigest()[:32]}.csv"
     try:

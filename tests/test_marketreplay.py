@@ -128,3 +128,10 @@ def test_the_command_prints_writes_a_new_csv_and_refuses_bad_input(tmp_path):
                         (("--start", "2001-01-02"), "2004-03-26"), (("--end", "2024-13-40"), "not a date")):
         bad = cli(*args)
         assert bad.returncode == 2 and words in bad.stderr, (args, bad.stderr)
+
+
+def test_windows_without_a_purchase_or_without_the_vvix_give_futures_rows_only():
+    for start, end in (("2004-03-26", "2005-06-30"), ("2024-12-01", "2024-12-31"), ("2006-01-03", "2006-03-10")):
+        r = market_replay(start, end)
+        assert set(r["strategy"]) == {"long_futures"} and len(r) >= 1, (start, end)
+    assert vxth_trades("2004-03-26", "2005-06-30").empty

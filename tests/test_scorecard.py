@@ -119,3 +119,29 @@ def test_validate_market_writes_the_csv_and_refuses_bad_input(tmp_path):
     assert bad.returncode == 2 and "exists" in bad.stderr and out.read_bytes() == mine
     bad = _cli("validate", "--market", "nomodel", cwd=tmp_path)
     assert bad.returncode == 2 and "unknown model 'nomodel'" in bad.stderr
+
+
+def test_model_scorecard_is_cached_by_the_models_parameters(tmp_path, monkeypatch):
+    """The second call with the same parameters reads the cache (the scorecard is not computed again);
+    other parameters are a new key."""
+    from alvh import scorecard as sc_mod
+
+    calls = []
+    real = sc_mod.scorecard
+
+    def counted(models, **kw):
+        calls.append(list(models))
+        return real(models, **kw)
+
+    monkeypatch.setattr(sc_mod, "scorecard", counted)
+    m = _heston()
+    first = sc_mod.model_scorecard("heston", m, n_paths=3, cache_dir=tmp_path)
+    again = sc_mod.model_scorecard("heston", m, n_paths=3, cache_dir=tmp_path)
+    assert len(calls) == 1 and tuple(again.columns) == COLUMNS
+    pd.testing.assert_frame_equal(first.reset_index(drop=True), again, check_dtype=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        other = HestonModel(HestonParams(v0=0.03, kappa=4.0, theta=0.03, sigma=0.6, rho=-0.7, mu=0.08, lam=-1.5))
+    sc_mod.model_scorecard("heston", other, n_paths=3, cache_dir=tmp_path)
+    assert len(calls) == 2
+    assert "fails" in sc_mod.failed_rows(first) or "passes all" in sc_mod.failed_rows(first)
