@@ -443,7 +443,7 @@ class RegimeSwitchingModel(PathModel):
 
     def simulate(self, state0: State, n_steps: int, dt: float, rng: np.random.Generator,
                  intensity: np.ndarray | None = None, *, regimes: np.ndarray | None = None,
-                 var_jumps: np.ndarray | None = None) -> Paths:
+                 var_jumps: np.ndarray | None = None, log_spot_jumps: np.ndarray | None = None) -> Paths:
         """Simulate P-paths: the regime chain, then QE steps with each path's regime parameters.
 
         Parameters
@@ -460,9 +460,9 @@ class RegimeSwitchingModel(PathModel):
             the chain. With identical regimes the paths equal Heston's for the same seed.
         intensity : ignored
             The model has no jumps.
-        var_jumps : ndarray of shape (n_paths, n_steps), optional
-            Variance added at the end of each step (jumps in variance, drawn by a subclass such as
-            :class:`alvh.models.twofactor.TwoFactorModel`); none by default.
+        var_jumps, log_spot_jumps : ndarray of shape (n_paths, n_steps), optional
+            Variance and SPX log return added at the end of each step (jumps, drawn and compensated by
+            a subclass such as :class:`alvh.models.twofactor.TwoFactorModel`); none by default.
         regimes : ndarray of int, shape (n_steps,) or (n_paths, n_steps), optional
             A given regime path instead of a drawn one (replay of a historical regime sequence,
             or a scripted crisis): ``regimes[..., t]`` is in force during step ``t -> t + 1``.
@@ -516,6 +516,8 @@ class RegimeSwitchingModel(PathModel):
             )
             if var_jumps is not None:
                 var[:, t + 1] += var_jumps[:, t]
+            if log_spot_jumps is not None:
+                log_s[:, t + 1] += log_spot_jumps[:, t]
         spot = np.exp(log_s)
         spot[:, 0] = state0.spot
         return Paths(spot, var, self.vix(var, regime), regime)

@@ -4,7 +4,7 @@ The model
 ---------
 Under P (time in years, variance annualised)::
 
-    dS / S = mu dt + sqrt(v) dW^S,
+    dS / S = (mu - lam_v E[e^Z - 1]) dt + sqrt(v) dW^S + (e^Z - 1) dN,
     dv     = kappa (m_t - v) dt + sigma (m_t / theta_m)^beta sqrt(v) dW^v + J dN,   d<W^S, W^v> = rho dt,
     dm     = kappa_m (theta_m - m) dt + sigma_m sqrt(m) dZ  (independent of W^S, W^v, N),
 
@@ -17,7 +17,9 @@ for both the fast daily mean reversion of the VIX and the slow term structure of
 measured need of the scorecard: the vol of variance rises with the level by the elasticity ``beta``
 (without it the model VVIX falls as the VIX rises, while the real one rises), and the variance jumps
 by ``J = jump_min_v + Exp(mu_v)`` at the times of a Poisson process ``N`` of rate ``lam_v`` (without
-them the largest one-day VIX rise in 35 simulated years is about 7 points, against the real 24.9).
+them the largest one-day VIX rise in 35 simulated years is about 7 points, against the real 24.9),
+and the SPX falls with it by ``Z = mu_s + rho_j J + sigma_s eps`` (the co-jumps of Duffie, Pan &
+Singleton 2000's SVCJ: a VIX spike comes with an SPX drop, as on 2018-02-05).
 
 The slow factor on a chain
 --------------------------
@@ -53,7 +55,9 @@ Estimation (:func:`calibrate_two_factor`)
 -----------------------------------------
 0. **Jumps** on the scenario's window (:func:`variance_jumps`): peaks over threshold of the daily
    rise of ``(VIX/100)^2`` from a VIX below 30, converted to variance units by the VIX coefficient
-   ``a`` of each candidate ``kappa_Q``.
+   ``a`` of each candidate ``kappa_Q``; the SPX's move on those days by least squares on the rise
+   (:func:`spx_co_jumps`). The model VIX then holds the SPX jumps' ``2 lam_v E[e^Z - 1 - Z]`` (Carr &
+   Wu 2009, eq. 4), and the P target below their ``lam_v E[Z^2]`` of realised variance.
 1. **Q** from the real VIX futures, VVIX and VIX6M (bundled Cboe data, 2008-01-02 .. 2024-12-31,
    every 5th trading day): on each day the level ``r`` is the one whose model VIX6M, given the day's
    VIX, is nearest the real VIX6M, and ``v`` follows from the VIX; the model's futures M1..M7 at
@@ -94,7 +98,8 @@ from alvh.models.heston import VIX_TAU, FellerConditionWarning, HestonParams
 from alvh.models.regimes import STEP_DT, RegimeSwitchingModel
 
 __all__ = ["N_LEVELS", "TwoFactorModel", "central_tendency_chain", "q_expectations", "model_vvix",
-           "calibrate_two_factor", "filter_levels", "q_days", "VIX3M_TAU", "VIX6M_TAU", "VVIX_STEPS"]
+           "calibrate_two_factor", "filter_levels", "q_days", "variance_jumps", "spx_co_jumps", "VIX3M_TAU",
+           "VIX6M_TAU", "VVIX_STEPS"]
 
 #: Levels of the central tendency chain (regime labels of the engine).
 N_LEVELS = 6
@@ -183,6 +188,9 @@ class TwoFactorModel(RegimeSwitchingModel):
     lam_v, jump_min_v, mu_v : float, default 0
         Variance jumps: rate per year, and size ``jump_min_v + Exp(mu_v)`` (annualised variance);
         each in [0, 100]. The same under P and Q.
+    mu_s, rho_j, sigma_s : float, default 0
+        The SPX log jump at a variance jump ``J``: ``mu_s + rho_j J + sigma_s eps`` (``sigma_s >= 0``,
+        ``rho_j mu_v < 1``). The same under P and Q.
     v0 : float, optional
         Default initial variance (annualised); default the level ``regime0``.
     regime0 : int, default middle level
@@ -204,6 +212,7 @@ class TwoFactorModel(RegimeSwitchingModel):
     def __init__(self, kappa: float, sigma: float, rho: float, mu: float, lam: float, kappa_m: float,
                  theta_m: float, sigma_m: float, beta: float = 0.0, n_levels: int = N_LEVELS, *,
                  lam_v: float = 0.0, jump_min_v: float = 0.0, mu_v: float = 0.0,
+                 mu_s: float = 0.0, rho_j: float = 0.0, sigma_s: float = 0.0,
                  v0: float | None = None, regime0: int | None = None) -> None:
         if not (math.isfinite(beta) and -2.0 <= beta <= 3.0):
             raise ValueError(f"beta must be in [-2, 3], got {beta}")
@@ -213,6 +222,14 @@ class TwoFactorModel(RegimeSwitchingModel):
         if lam_v > 0 and jump_min_v + mu_v <= 0:
             raise ValueError(f"with lam_v = {lam_v} > 0 the jumps need a size: jump_min_v + mu_v > 0")
         self.lam_v, self.jump_min_v, self.mu_v = float(lam_v), float(jump_min_v), float(mu_v)
+        for name, x in (("mu_s", mu_s), ("rho_j", rho_j), ("sigma_s", sigma_s)):
+            if not (math.isfinite(x) and abs(x) <= 100.0):
+                raise ValueError(f"{name} must be finite and within +-100, got {x}")
+        if sigma_s < 0:
+            raise ValueError(f"sigma_s must be >= 0, got {sigma_s}")
+        if rho_j * mu_v >= 1.0:
+            raise ValueError(f"rho_j * mu_v must be < 1 (E[exp(Z)] finite), got {rho_j * mu_v}")
+        self.mu_s, self.rho_j, self.sigma_s = float(mu_s), float(rho_j), float(sigma_s)
         levels, transition = central_tendency_chain(kappa_m, theta_m, sigma_m, n_levels)
         r0 = int(n_levels) // 2 if regime0 is None else int(regime0)
         with warnings.catch_warnings():
@@ -225,8 +242,28 @@ class TwoFactorModel(RegimeSwitchingModel):
         self.structural = {"kappa": float(kappa), "sigma": float(sigma), "rho": float(rho), "mu": float(mu),
                            "lam": float(lam), "kappa_m": float(kappa_m), "theta_m": float(theta_m),
                            "sigma_m": float(sigma_m), "beta": float(beta), "n_levels": int(n_levels),
-                           "lam_v": self.lam_v, "jump_min_v": self.jump_min_v, "mu_v": self.mu_v}
+                           "lam_v": self.lam_v, "jump_min_v": self.jump_min_v, "mu_v": self.mu_v,
+                           "mu_s": self.mu_s, "rho_j": self.rho_j, "sigma_s": self.sigma_s}
         self.levels = levels
+        # the SPX jumps' share of the VIX: Cboe's VIX^2 is (2/T) E[int dS/S - d ln S], which adds
+        # 2 lam_v E[e^Z - 1 - Z] to the integrated variance (Carr & Wu 2009, eq. 4)
+        self.vix_b = self.vix_b + 2.0 * self.lam_v * self.spx_jump_moments()[2]
+
+    def spx_jump_moments(self) -> tuple[float, float, float, float]:
+        """``E[Z], E[Z^2], E[e^Z - 1 - Z], E[e^Z] - 1`` of one SPX log jump
+        ``Z = mu_s + rho_j J + sigma_s eps`` with ``J = jump_min_v + Exp(mu_v)``, ``eps ~ N(0, 1)``
+        (``E[e^{rho_j J}] = e^{rho_j jump_min_v} / (1 - rho_j mu_v)``, the exponential law's moment
+        generating function)."""
+        mean = self.mu_s + self.rho_j * (self.jump_min_v + self.mu_v)
+        second = (self.rho_j * self.mu_v) ** 2 + self.sigma_s**2 + mean**2
+        mgf = math.exp(self.mu_s + 0.5 * self.sigma_s**2 + self.rho_j * self.jump_min_v) / (1.0 - self.rho_j * self.mu_v)
+        return mean, second, mgf - 1.0 - mean, mgf - 1.0
+
+    def atm_total_variance(self, var, tau, regime=None) -> np.ndarray:
+        """Q-expected total variance of the SPX log return over ``tau``: the integrated variance
+        (:meth:`RegimeSwitchingModel.atm_total_variance`) plus the SPX jumps' ``lam_v tau E[Z^2]``."""
+        base = RegimeSwitchingModel.atm_total_variance(self, var, tau, regime)
+        return base + self.lam_v * np.asarray(tau, float) * self.spx_jump_moments()[1]
 
     @property
     def jump_mean(self) -> float:
@@ -242,18 +279,25 @@ class TwoFactorModel(RegimeSwitchingModel):
                  regimes=None) -> Paths:
         """P paths of :meth:`RegimeSwitchingModel.simulate` plus the variance jumps.
 
-        Draws, in this order: the number of jumps per path and step (Poisson, mean ``lam_v dt``) and
-        their total excess size (Gamma with that shape and scale ``mu_v``), shape ``(n_paths,
-        n_steps)``; then the regime model's draws. ``k`` jumps in a step add ``k jump_min_v +
-        Gamma(k, mu_v)`` to the variance at the step's end (module docstring, "Jumps").
+        Draws, in this order: the number of jumps per path and step (Poisson, mean ``lam_v dt``),
+        their total excess size (Gamma with that shape and scale ``mu_v``) and one normal for the SPX
+        jumps' own noise, each of shape ``(n_paths, n_steps)`` (only with ``lam_v > 0``); then the
+        regime model's draws. ``k`` jumps in a step add ``J = k jump_min_v + Gamma(k, mu_v)`` to the
+        variance and ``k mu_s + rho_j J + sigma_s sqrt(k) eps`` to the SPX log price at the step's
+        end, less the compensator ``lam_v (E[e^Z] - 1) dt``.
         """
         n = state0.n_paths
-        jumps = None
+        jumps = log_jumps = None
         if self.lam_v > 0 and int(n_steps) >= 1:
             counts = rng.poisson(self.lam_v * float(dt), (n, int(n_steps)))
             jumps = counts * self.jump_min_v + rng.gamma(counts, self.mu_v) if self.mu_v > 0 else counts * self.jump_min_v
+            eps = rng.standard_normal((n, int(n_steps)))
+            # k jumps in a step: sum of k (mu_s + rho_j J_i + sigma_s eps_i), less the compensator
+            # lam_v (E[e^Z] - 1) dt, so that E[dS/S] stays mu dt
+            log_jumps = (counts * self.mu_s + self.rho_j * jumps + self.sigma_s * np.sqrt(counts) * eps
+                         - self.lam_v * self.spx_jump_moments()[3] * float(dt))
         return RegimeSwitchingModel.simulate(self, state0, n_steps, dt, rng, intensity, regimes=regimes,
-                                             var_jumps=jumps)
+                                             var_jumps=jumps, log_spot_jumps=log_jumps)
 
     def q_step(self, x, dt: float, regime: int = 0, m: int = 256):
         """One-step Q law: the level's CIR step (:meth:`RegimeSwitchingModel.q_step`), and with
@@ -288,8 +332,8 @@ class TwoFactorModel(RegimeSwitchingModel):
         c = s["kappa"] / (s["kappa"] + s["lam"])
         return TwoFactorModel(s["kappa"] + s["lam"], s["sigma"], s["rho"], float(drift), 0.0, s["kappa_m"],
                               s["theta_m"] * c, s["sigma_m"] * math.sqrt(c), s["beta"], s["n_levels"],
-                              lam_v=self.lam_v, jump_min_v=self.jump_min_v, mu_v=self.mu_v, v0=self.v0,
-                              regime0=self.regime0)
+                              lam_v=self.lam_v, jump_min_v=self.jump_min_v, mu_v=self.mu_v, mu_s=self.mu_s,
+                              rho_j=self.rho_j, sigma_s=self.sigma_s, v0=self.v0, regime0=self.regime0)
 
     def real_levels(self, dates, vix) -> np.ndarray:
         """Central-tendency level of each real day (for the historical replay).
@@ -343,7 +387,9 @@ class TwoFactorModel(RegimeSwitchingModel):
         return cls(float(d["kappa"]), float(d["sigma"]), float(d["rho"]), float(d.get("mu", 0.0)),
                    float(d.get("lam", 0.0)), float(d["kappa_m"]), float(d["theta_m"]), float(d["sigma_m"]),
                    float(d.get("beta", 0.0)), int(d.get("n_levels", N_LEVELS)), lam_v=float(d.get("lam_v", 0.0)),
-                   jump_min_v=float(d.get("jump_min_v", 0.0)), mu_v=float(d.get("mu_v", 0.0)), v0=d.get("v0"),
+                   jump_min_v=float(d.get("jump_min_v", 0.0)), mu_v=float(d.get("mu_v", 0.0)),
+                   mu_s=float(d.get("mu_s", 0.0)), rho_j=float(d.get("rho_j", 0.0)),
+                   sigma_s=float(d.get("sigma_s", 0.0)), v0=d.get("v0"),
                    regime0=d.get("regime0"))
 
     def summary(self) -> str:
@@ -550,16 +596,63 @@ def variance_jumps(vix, threshold: float = JUMP_THRESHOLD_VIX2, below: float = J
     return exc.size / years, float(threshold), float(exc.mean()) if exc.size else 0.0
 
 
-def _q_model(x, jumps2=(0.0, 0.0, 0.0)) -> TwoFactorModel:
+def spx_co_jumps(spx, vix, threshold: float = JUMP_THRESHOLD_VIX2, below: float = JUMP_FROM_BELOW_VIX,
+                 dt: float = STEP_DT) -> tuple[float, float, float]:
+    """The SPX's move on the jump days of :func:`variance_jumps`: ``r = mu_s + rho2 dVIX^2 + e`` by least
+    squares, over the days whose ``(VIX/100)^2`` rose by more than ``threshold`` from a VIX below
+    ``below``.
+
+    The residual variance holds the day's diffusive return too, whose variance is about the previous
+    day's ``(VIX/100)^2 dt``; ``sigma_s`` is what is left, floored at 0.
+
+    Parameters
+    ----------
+    spx, vix : ndarray of shape (n,)
+        Daily closes on the same days (points).
+
+    Returns
+    -------
+    mu_s : float
+        Intercept (log return).
+    rho2 : float
+        Slope on the ``(VIX/100)^2`` rise (log return per unit); ``rho_j = rho2 a`` per unit of
+        variance, with ``a`` the VIX coefficient.
+    sigma_s : float
+        The jumps' own noise (log return), from the residual variance less the diffusion's.
+
+    Raises
+    ------
+    ValueError
+        Fewer than 5 jump days, or ``spx``/``vix`` of different lengths.
+    """
+    spx, vix = np.asarray(spx, float), np.asarray(vix, float)
+    if spx.shape != vix.shape:
+        raise ValueError(f"spx and vix must have one length, got {spx.shape} and {vix.shape}")
+    rise = np.diff((vix / 100.0) ** 2)
+    days = (vix[:-1] < below) & (rise > threshold)
+    if days.sum() < 5:
+        raise ValueError(f"only {int(days.sum())} jump days (rise of (VIX/100)^2 > {threshold}); need >= 5")
+    r = np.diff(np.log(spx))[days]
+    x = rise[days]
+    design = np.column_stack((np.ones_like(x), x))
+    coef, *_ = np.linalg.lstsq(design, r, rcond=None)
+    resid = r - design @ coef
+    diffusive = float(np.mean((vix[:-1][days] / 100.0) ** 2)) * dt
+    sigma_s = math.sqrt(max(float(resid.var(ddof=2)) - diffusive, 0.0))
+    return float(coef[0]), float(coef[1]), sigma_s
+
+
+def _q_model(x, jumps2=(0.0, 0.0, 0.0), co=(0.0, 0.0, 0.0)) -> TwoFactorModel:
     """The Q form (``lam = 0``) from ``log kappa_Q, log sigma, log kappa_m, log theta_mQ, log sigma_mQ, beta``,
     with the variance jumps ``(rate, min, mean excess)`` given in ``VIX^2`` units (divided by the VIX
-    coefficient ``a`` of the candidate ``kappa_Q`` to give variance units)."""
+    coefficient ``a`` of the candidate ``kappa_Q`` to give variance units) and the SPX co-jumps
+    ``(mu_s, rho2, sigma_s)`` of :func:`spx_co_jumps` (``rho_j = rho2 a``)."""
     from alvh.models.heston import vix_coefficients
 
     kq, sig, km, thm, sm = np.exp(x[:5])
     a = vix_coefficients(float(kq), 1.0)[0]
     return TwoFactorModel(kq, sig, -0.7, 0.0, 0.0, km, thm, sm, float(x[5]), lam_v=jumps2[0],
-                          jump_min_v=jumps2[1] / a, mu_v=jumps2[2] / a)
+                          jump_min_v=jumps2[1] / a, mu_v=jumps2[2] / a, mu_s=co[0], rho_j=co[1] * a, sigma_s=co[2])
 
 
 def calibrate_two_factor(spx, vix, dates, dt: float = STEP_DT, start: str = "", end: str = "",
@@ -606,11 +699,12 @@ def calibrate_two_factor(spx, vix, dates, dt: float = STEP_DT, start: str = "", 
         raise ValueError(f"need aligned SPX and VIX of at least 250 days, got {spx.size} and {vix.size}")
     days = q_days()
     jumps2 = variance_jumps(vix, dt=dt) if jumps else (0.0, 0.0, 0.0)
+    co = spx_co_jumps(spx, vix, dt=dt) if jumps else (0.0, 0.0, 0.0)
 
     def fun(x):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return _q_residuals(_q_model(x, jumps2), days)
+            return _q_residuals(_q_model(x, jumps2, co), days)
 
     lo = np.r_[np.log([0.2, 0.05, 0.02, 0.002, 0.01]), -1.0]
     hi = np.r_[np.log([60.0, 5.0, 20.0, 1.0, 3.0]), 2.5]
@@ -625,7 +719,7 @@ def calibrate_two_factor(spx, vix, dates, dt: float = STEP_DT, start: str = "", 
         se_log = np.sqrt(np.clip(np.diag(cov), 0.0, None))
     except np.linalg.LinAlgError:
         se_log = np.full(6, np.nan)
-    qm = _q_model(sol.x, jumps2)
+    qm = _q_model(sol.x, jumps2, co)
     # ---- P on the window
     r_spx = np.diff(np.log(spx))
     d_vix2 = np.diff((vix / 100.0) ** 2)
@@ -634,7 +728,12 @@ def calibrate_two_factor(spx, vix, dates, dt: float = STEP_DT, start: str = "", 
     realised = float(np.mean(r_spx**2)) / dt
     if p_target == "realized":     # E_P[v] = sum pi_r m_r = sum pi_r theta_Q,r kappa_Q / kappa
         # E_P[v] = (kappa_Q sum pi_r theta_Q,r + lam_v E[J]) / kappa
-        kappa = (kq * float(np.sum(pi * qm.theta_q)) + qm.lam_v * qm.jump_mean) / realised
+        # realised variance = E_P[v] + lam_v E[Z^2] (the SPX jumps' share)
+        target = realised - qm.lam_v * qm.spx_jump_moments()[1]
+        if not target > 0:
+            raise ValueError(f"two_factor P fit: the SPX jumps ({qm.lam_v:.3g} a year, E[Z^2] "
+                             f"{qm.spx_jump_moments()[1]:.3g}) exceed the window's realised variance {realised:.4g}")
+        kappa = (kq * float(np.sum(pi * qm.theta_q)) + qm.lam_v * qm.jump_mean) / target
     else:                          # E_P[VIX^2] = sum pi_r (a_r m_r + b_r)
         ev2 = float(np.mean((vix / 100.0) ** 2))
         den = ev2 - float(np.sum(pi * qm.vix_b))
@@ -646,7 +745,8 @@ def calibrate_two_factor(spx, vix, dates, dt: float = STEP_DT, start: str = "", 
     mu = float(np.mean(r_spx)) / dt + 0.5 * mean_var
     dates = pd.DatetimeIndex(np.asarray(dates))
     model = TwoFactorModel(kappa, sig, rho, mu, kq - kappa, km, thm_q * c, sm_q * math.sqrt(c), beta,
-                           lam_v=qm.lam_v, jump_min_v=qm.jump_min_v, mu_v=qm.mu_v)
+                           lam_v=qm.lam_v, jump_min_v=qm.jump_min_v, mu_v=qm.mu_v, mu_s=qm.mu_s, rho_j=qm.rho_j,
+                           sigma_s=qm.sigma_s)
     last6 = _last_vix6m(dates[-1])
     if last6 is not None:
         lvl, v = filter_levels(model, np.array([vix[-1]]), np.array([last6]))

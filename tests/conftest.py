@@ -35,6 +35,22 @@ def snapshot(root: Path) -> dict:
     return out
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _session_calibration_cache(tmp_path_factory):
+    """One calibration cache for the whole session, outside the user's home: a model calibrated once
+    (the two-factor fit takes about 2 minutes) serves every later test, and no test reads a fit that an
+    earlier session, or the user, left behind. Tests of the cache itself set their own folder."""
+    import os
+
+    old = os.environ.get("ALVH_CACHE_DIR")
+    os.environ["ALVH_CACHE_DIR"] = str(tmp_path_factory.mktemp("alvh-cache"))
+    yield
+    if old is None:
+        os.environ.pop("ALVH_CACHE_DIR", None)
+    else:
+        os.environ["ALVH_CACHE_DIR"] = old
+
+
 @pytest.fixture(scope="session")
 def tiny_scenario():
     from alvh.config import load_scenario

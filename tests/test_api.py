@@ -32,8 +32,7 @@ def test_the_distribution_installs_one_import_name():
 
 def test_the_worked_example_of_the_docs_runs(monkeypatch, tmp_path, capsys):
     """Every ```python block of docs/pages/api.md, run as written from the repository's root."""
-    monkeypatch.chdir(ROOT)
-    monkeypatch.setenv("ALVH_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.chdir(ROOT)       # the session's calibration cache (conftest) keeps the fit for later tests
     blocks = re.findall(r"```python\n(.*?)```", (ROOT / "docs" / "pages" / "api.md").read_text(encoding="utf-8"), re.S)
     assert blocks
     for code in blocks:

@@ -35,7 +35,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::alvh.models.heston.FellerCondit
 H = 1.0 / 252.0
 # The order of magnitude calibrate_two_factor finds on 2008-2024 futures / VVIX (docs/pages/models.md).
 PARAMS = dict(kappa=8.5, sigma=0.45, rho=-0.70, mu=0.10, lam=-4.0, kappa_m=0.9, theta_m=0.026, sigma_m=0.18,
-              beta=0.54, lam_v=0.97, jump_min_v=0.036, mu_v=0.023)
+              beta=0.54, lam_v=0.97, jump_min_v=0.036, mu_v=0.023, mu_s=-0.027, rho_j=-0.13, sigma_s=0.01)
 
 
 def _model(**kw) -> TwoFactorModel:
@@ -143,7 +143,7 @@ def test_the_log_contract_form_of_model_vvix_is_cboes_strip_formula():
 def test_vix_coefficients_match_the_continuous_double_mean_reverting_mean():
     """With a slow chain (kappa_m small) the 30-day VIX^2 from a level is close to the continuous
     central tendency model's: E[v_s] = m' + (v - m') exp(-kappa_Q s) when m barely moves in 30 days,
-    with m' = theta_Q + lam_v E[J] / kappa_Q (the jumps' drift)."""
+    with m' = theta_Q + lam_v E[J] / kappa_Q (the jumps' drift), plus the SPX jumps' 2 lam_v E[e^Z - 1 - Z]."""
     m = _model(kappa_m=0.05, sigma_m=0.02)
     v = 0.03
     jump_drift = PARAMS["lam_v"] * (PARAMS["jump_min_v"] + PARAMS["mu_v"])
@@ -151,6 +151,7 @@ def test_vix_coefficients_match_the_continuous_double_mean_reverting_mean():
         kq = m.kappa_q[r]
         th = m.theta_q[r] + jump_drift / kq
         exact = th + (v - th) * (1 - math.exp(-kq * VIX_TAU)) / (kq * VIX_TAU)
+        exact += 2 * PARAMS["lam_v"] * m.spx_jump_moments()[2]          # the SPX jumps' share
         assert m.vix_a[r] * v + m.vix_b[r] == pytest.approx(exact, rel=2e-3)
 
 
@@ -242,10 +243,12 @@ def test_real_levels_read_the_vix6m_where_it_exists_and_the_slow_mean_before():
     theta_mean = m.theta_q + PARAMS["lam_v"] * (PARAMS["jump_min_v"] + PARAMS["mu_v"]) / m.kappa_q
     a6, b6 = regime_integral_coefficients(VIX6M_TAU, m.kappa_q, theta_mean, m.transition)
     a30, b30 = regime_integral_coefficients(VIX_TAU, m.kappa_q, theta_mean, m.transition)
+    z2, convex = m.spx_jump_moments()[1], m.spx_jump_moments()[2]
     for day in ("2008-01-02", "2008-10-24", "2009-06-15", "2009-12-31"):
         x, y = vix.loc[day], six.loc[day]
-        v = ((x / 100) ** 2 * VIX_TAU - b30) / a30
-        model6 = 100 * np.sqrt((a6 * v + b6) / VIX6M_TAU)
+        # the VIX holds 2 lam E[e^Z - 1 - Z] of SPX jumps; the filter's VIX6M their lam E[Z^2]
+        v = (((x / 100) ** 2 - 2 * PARAMS["lam_v"] * convex) * VIX_TAU - b30) / a30
+        model6 = 100 * np.sqrt((a6 * v + b6) / VIX6M_TAU + PARAMS["lam_v"] * z2)
         assert got[vix.index.get_loc(day)] == int(np.argmin(np.abs(model6 - y))), day
     assert np.array_equal(got[later], filter_levels(m, vix[later].to_numpy(), six.reindex(vix.index[later]).to_numpy())[0])
     # before the VIX6M: the slow mean of VIX^2 puts calm 2006 in the lower half, and the level rises
@@ -253,3 +256,55 @@ def test_real_levels_read_the_vix6m_where_it_exists_and_the_slow_mean_before():
     early = got[~later]
     assert np.median(early[vix.index[~later] < "2007-01-01"]) <= 2
     assert early[-1] > np.median(early[vix.index[~later] < "2007-01-01"])
+
+
+def test_spx_jump_moments_and_the_vix_share_of_the_jumps_match_a_sample_of_jumps():
+    """E[Z], E[Z^2], E[e^Z - 1 - Z] in closed form (exponential MGF) against 10^6 drawn jumps, in SEs;
+    and the model VIX^2 exceeds the integrated variance by 2 lam_v E[e^Z - 1 - Z] (Cboe's VIX of a
+    jump-diffusion; Carr & Wu 2009, eq. 4)."""
+    m = _model()
+    rng = np.random.default_rng(11)
+    n = 1_000_000
+    j = PARAMS["jump_min_v"] + rng.exponential(PARAMS["mu_v"], n)
+    z = PARAMS["mu_s"] + PARAMS["rho_j"] * j + PARAMS["sigma_s"] * rng.standard_normal(n)
+    mean, second, convex, mgf1 = m.spx_jump_moments()
+    for got, sample in ((mean, z), (second, z**2), (convex, np.expm1(z) - z), (mgf1, np.expm1(z))):
+        assert abs(got - sample.mean()) < 4 * sample.std() / math.sqrt(n)
+    plain = _model(mu_s=0.0, rho_j=0.0, sigma_s=0.0)       # same variance jumps, no SPX jump
+    v = np.array([0.01, 0.04, 0.2])
+    for r in (0, 3, 5):
+        diff = (m.vix(v, np.full(3, r)) / 100) ** 2 - (plain.vix(v, np.full(3, r)) / 100) ** 2
+        assert np.allclose(diff, 2 * PARAMS["lam_v"] * convex, rtol=1e-12)
+
+
+def test_spx_stays_a_martingale_at_its_drift_with_the_jumps():
+    """E[S_T] = S_0 exp(mu T) under P with the co-jumps compensated, within 4 SE (one year, daily)."""
+    m = _model(lam_v=4.0)
+    n = 40_000
+    st = m.initial_state(100.0, n, var0=0.03, regime0=2)
+    paths = m.simulate(st, 252, H, np.random.default_rng(21))
+    s_t = paths.spot[:, -1]
+    expected = 100.0 * math.exp(PARAMS["mu"] * 252 * H)
+    assert abs(s_t.mean() - expected) < 4 * s_t.std() / math.sqrt(n)
+    jumped = np.diff(paths.var, axis=1) > 0.5 * PARAMS["jump_min_v"]
+    r = np.diff(np.log(paths.spot), axis=1)
+    assert r[jumped].mean() < -0.02 < r[~jumped].mean() + 0.02   # the SPX falls when the variance jumps
+
+
+def test_spx_co_jumps_recover_a_known_relation():
+    """Least squares on made-up jump days: r = -0.02 - 0.2 dVIX^2 exactly on the jump days."""
+    from alvh.models.twofactor import spx_co_jumps
+
+    rng = np.random.default_rng(2)
+    n = 3000
+    vix = np.full(n, 14.0)
+    spx = np.empty(n)
+    spx[0] = 1000.0
+    r = rng.normal(0.0, 1e-6, n - 1)
+    for i in range(100, n - 1, 150):                  # a jump day, then back to 14 the next day
+        vix[i + 1] = 14.0 + 6.0 + (i % 7)
+        rise = (vix[i + 1] / 100) ** 2 - (vix[i] / 100) ** 2
+        r[i] = -0.02 - 0.2 * rise
+    spx[1:] = 1000.0 * np.exp(np.cumsum(r))
+    mu_s, rho2, sigma_s = spx_co_jumps(spx, vix, threshold=0.01)
+    assert mu_s == pytest.approx(-0.02, abs=1e-4) and rho2 == pytest.approx(-0.2, abs=2e-3) and sigma_s == 0.0
