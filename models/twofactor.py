@@ -497,7 +497,8 @@ def q_days(start="2008-01-02", end="2024-12-31", every: int = 5) -> pd.DataFrame
     fut = load("vix_futures").frame
     both = pd.concat([load("vix").frame["CLOSE"].rename("vix"), load("vix6m").frame["CLOSE"].rename("vix6m"),
                       load("vix3m").frame["CLOSE"].rename("vix3m"), load("vvix").frame["VVIX"].rename("vvix"),
-                      fut[[f"M{i}" for i in range(1, 8)]]], axis=1).loc[start:end]
+                      load("skew").frame["SKEW"].rename("skew"), fut[[f"M{i}" for i in range(1, 8)]]],
+                     axis=1).loc[start:end]
     both = both.dropna(subset=["vix", "vix6m", "M1"])
     dates = both.index
     expiries = vix_expiries(dates[0], dates[-1] + pd.DateOffset(months=9))

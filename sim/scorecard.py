@@ -20,12 +20,12 @@ VIX (and, for a model with several regimes, the VIX6M: :func:`alvh.models.twofac
 picks the regime whose model VIX6M is nearest);
 the model then prices the futures M1..M7 at their real trading days to settlement, its VVIX
 (:func:`alvh.models.twofactor.model_vvix`, Cboe's formula on a continuum of 30-day VIX options) and
-its VIX3M. ``real`` and ``simulated`` are means over the days of the bucket; the values are
-quadratures (no Monte Carlo), so ``simulated_se`` is 0. Bands are ``real`` plus or minus a stated
-tolerance: 1.0 point for futures and 12 points for VVIX (the issue's acceptance rule), 0.03 for the
-VIX3M/VIX and VIX6M/VIX ratios. A level-chain model's VIX6M/VIX row is close by construction (the
-VIX6M picks its level) and says so in its statistic name. SKEW is not scored yet (the model's 30-day
-SPX strip is not computed here).
+its VIX3M, and its SKEW (:func:`model_skew`: Cboe's formula on the model's 30-day SPX strip).
+``real`` and ``simulated`` are means over the days of the bucket; the values are quadratures (no
+Monte Carlo), so ``simulated_se`` is 0. Bands are ``real`` plus or minus a stated tolerance: 1.0
+point for futures and 12 points for VVIX (the issue's acceptance rule), 0.03 for the VIX3M/VIX and
+VIX6M/VIX ratios, 8 points for SKEW. A level-chain model's VIX6M/VIX row is close by construction
+(the VIX6M picks its level) and says so in its statistic name.
 
 The table has exactly the columns :data:`COLUMNS`.
 """
@@ -38,7 +38,7 @@ import pandas as pd
 from alvh.models.base import PathModel
 
 __all__ = ["COLUMNS", "P_STATISTICS", "Q_TOLERANCES", "p_statistics", "p_rows", "q_rows", "scorecard",
-           "real_p_window"]
+           "real_p_window", "model_skew", "SKEW_TAU"]
 
 COLUMNS = ("model", "side", "statistic", "bucket", "real", "simulated", "simulated_se", "band_low",
            "band_high", "pass")
@@ -50,8 +50,58 @@ P_STATISTICS = {
     "spx_vol": "% per year", "spx_kurtosis": "excess", "spx_q001": "% per day", "spx_vix_corr": "1",
 }
 
-#: Q tolerances (band half-widths) by statistic prefix, in the statistic's unit.
-Q_TOLERANCES = {"futures": 1.0, "vvix": 12.0, "vix3m_over_vix": 0.03, "vix6m_over_vix": 0.03}
+#: Q tolerances (band half-widths) by statistic prefix, in the statistic's unit. SKEW: 8 points, a little
+#: less than the real daily SKEW's standard deviation within a VIX bucket (7-12 points, 2008-2024).
+Q_TOLERANCES = {"futures": 1.0, "vvix": 12.0, "vix3m_over_vix": 0.03, "vix6m_over_vix": 0.03, "skew": 8.0}
+
+#: SKEW horizon: Cboe's 30 calendar days, in years.
+SKEW_TAU = 30.0 / 365.0
+
+
+def model_skew(model: PathModel, level, var, n_strikes: int = 301, surface=None) -> np.ndarray:
+    """Model SKEW (points) of states ``(level, var)``: Cboe's SKEW formula on the model's 30-day SPX strip.
+
+    The strip is the model's SPX surface (:func:`alvh.surface.make_surface`, ``"auto"``: the Fourier
+    surface for Heston, Bates and SVCJ, SSVI anchored to the model's ATM variance otherwise) at
+    ``n_strikes`` strikes evenly spaced in log-moneyness over +-8 ATM standard deviations, priced by
+    Black's formula on the forward (rate 0: the SKEW does not depend on it, beyond Cboe's
+    discounting); :func:`alvh.cboe.skew_index` on one expiry of exactly 30 days (Cboe SKEW white
+    paper).
+
+    Parameters
+    ----------
+    model : PathModel
+    level, var : ndarray of shape (n,)
+        Regime and variance state of each day.
+
+    Returns
+    -------
+    ndarray of shape (n,)
+    """
+    from scipy.special import ndtr
+
+    from alvh.cboe import skew_index, strip_terms
+    from alvh.surface import make_surface
+
+    surface = make_surface(model, "auto") if surface is None else surface
+    var = np.asarray(var, float)
+    level = np.broadcast_to(np.asarray(level, np.int64), var.shape)
+    regime = level if model.n_regimes > 1 else None
+    w_atm = surface.total_variance(np.zeros(var.shape), SKEW_TAU, var, regime)
+    unit = np.linspace(-8.0, 8.0, n_strikes)
+    k = np.sqrt(np.maximum(w_atm, 1e-8))[:, None] * unit[None, :]
+    reg = None if regime is None else np.repeat(regime, n_strikes)
+    w = surface.total_variance(k.ravel(), SKEW_TAU, np.repeat(var, n_strikes), reg).reshape(k.shape)
+    sd = np.sqrt(np.maximum(w, 1e-12))
+    strikes = np.exp(k)
+    d1 = (-k + 0.5 * w) / sd
+    calls = ndtr(d1) - strikes * ndtr(d1 - sd)
+    puts = calls - 1.0 + strikes
+    out = np.empty(var.shape)
+    for i in range(var.size):
+        out[i] = skew_index(strip_terms(strikes[i], np.maximum(calls[i], 0.0), np.maximum(puts[i], 0.0), 0.0,
+                                        SKEW_TAU))
+    return out
 
 _STEP = 1.0 / 252.0
 
@@ -159,6 +209,7 @@ def q_rows(name: str, model: PathModel, days: pd.DataFrame | None = None) -> lis
     iv6 = model.atm_total_variance(var, VIX6M_TAU, level if model.n_regimes > 1 else None)
     key6 = "vix6m_over_vix" if model.n_regimes == 1 else "vix6m_over_vix (filters the level)"
     values[key6] = (days["vix6m"].to_numpy() / vix, 100.0 * np.sqrt(iv6 / VIX6M_TAU) / vix)
+    values["skew"] = (days["skew"].to_numpy(), model_skew(model, level, var))
     rows = []
     for stat, (real, sim) in values.items():
         tol = Q_TOLERANCES[stat.split("_M")[0].split(" ")[0]]
@@ -263,8 +314,8 @@ def model_scorecard(name: str, model: PathModel, n_paths: int = 50, seed: int = 
 
 
 def failed_rows(table: pd.DataFrame) -> str:
-    """One line naming a scorecard's failed rows, e.g. ``"fails 14 of 61 rows: P vix_max_rise, ...;
-    Q futures_M3[>30], ..."`` (or ``"passes all 61 rows"``)."""
+    """One line naming a scorecard's failed rows, e.g. ``"fails 12 of 66 rows: P vix_change_q99, ...;
+    Q futures_M4[>30], ..."`` (or ``"passes all 66 rows"``)."""
     ok = table["pass"].astype(bool)
     if ok.all():
         return f"passes all {len(table)} rows"

@@ -145,3 +145,25 @@ def test_model_scorecard_is_cached_by_the_models_parameters(tmp_path, monkeypatc
     sc_mod.model_scorecard("heston", other, n_paths=3, cache_dir=tmp_path)
     assert len(calls) == 2
     assert "fails" in sc_mod.failed_rows(first) or "passes all" in sc_mod.failed_rows(first)
+
+
+class _FlatSurface:
+    """A Black-Scholes world: the same implied variance at every strike."""
+
+    def __init__(self, vol):
+        self.vol = vol
+
+    def total_variance(self, k, tau, var, regime=None):
+        return np.full(np.broadcast(np.asarray(k), np.asarray(var)).shape, self.vol**2 * float(tau))
+
+
+def test_model_skew_is_100_without_skew_and_above_100_with_heston_leverage():
+    """Cboe's SKEW is 100 - 10 S with S the risk-neutral skewness of the 30-day log return: 0 for a
+    flat smile, within the strip's discretisation (SKEW white paper); Heston with rho < 0 has a
+    negatively skewed log return, so a SKEW above 100."""
+    from alvh.scorecard import model_skew
+
+    flat = model_skew(_heston(), np.zeros(3, int), np.full(3, 0.04), surface=_FlatSurface(0.2))
+    assert np.allclose(flat, 100.0, atol=0.05)
+    lev = model_skew(_heston(), np.zeros(2, int), np.array([0.02, 0.06]))
+    assert (lev > 105.0).all() and (lev < 200.0).all()
