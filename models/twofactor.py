@@ -48,8 +48,9 @@ The market price of fast-variance risk ``lam`` gives ``kappa_Q = kappa + lam`` a
 have the same law under Q as under P (no premium for level or jump risk: the bundled data hold no
 option prices that could identify one). Under Q the central tendency is then ``kappa m / kappa_Q``: a
 CIR with ``theta_m kappa / kappa_Q`` and ``sigma_m sqrt(kappa / kappa_Q)``. The model VIX is
-``VIX^2 / 100^2 = E_Q[(1/tau) int v ds]`` (no SPX jumps), the regime model's exact expectation with
-the Q mean of ``v`` reverting to ``theta_Q,r + lam_v E[J] / kappa_Q`` (the jumps' drift).
+``VIX^2 / 100^2 = E_Q[(1/tau) int v ds] + 2 lam_v E[e^Z - 1 - Z]`` (the SPX jumps' share, Carr & Wu
+2009, eq. 4), the regime model's exact expectation with the Q mean of ``v`` reverting to
+``theta_Q,r + lam_v E[J] / kappa_Q`` (the jumps' drift).
 
 Estimation (:func:`calibrate_two_factor`)
 -----------------------------------------
@@ -72,8 +73,9 @@ Estimation (:func:`calibrate_two_factor`)
    ``VVIX^2 T = 2 (ln F - E_Q[ln VIX_T])`` with ``T = 30/365`` (the log contract of Demeterfi,
    Derman, Kamal & Zou 1999, eq. 26, which Cboe's sum discretises; :func:`model_vvix`).
 2. **P** on the scenario's SPX/VIX window: ``rho`` is the sample correlation of the daily SPX log
-   return with the daily change of ``VIX^2`` (within a level and without a jump, ``dVIX^2 = a dv``,
-   so the two correlate with ``rho``); ``kappa`` makes the P-stationary mean of ``v``
+   return with the daily change of ``VIX^2`` on the days without a jump (within a level and without
+   a jump, ``dVIX^2 = a dv``, so the two correlate with ``rho``; a window with fewer than 5 jump days
+   gets no SPX co-jump); ``kappa`` makes the P-stationary mean of ``v``
    (``sum_r pi_r m_r + lam_v E[J] / kappa``) equal the window's realised variance (mean squared daily
    log return x 252), so the model's variance risk premium is the real one on average
    (``p_target="realized"``, the default; with ``"vix2"`` it matches the window's mean ``VIX^2``
@@ -700,7 +702,9 @@ def calibrate_two_factor(spx, vix, dates, dt: float = STEP_DT, start: str = "", 
         raise ValueError(f"need aligned SPX and VIX of at least 250 days, got {spx.size} and {vix.size}")
     days = q_days()
     jumps2 = variance_jumps(vix, dt=dt) if jumps else (0.0, 0.0, 0.0)
-    co = spx_co_jumps(spx, vix, dt=dt) if jumps else (0.0, 0.0, 0.0)
+    # a window with too few jump days (a calm one) keeps the variance jumps without an SPX move
+    n_jump_days = int(np.sum((vix[:-1] < JUMP_FROM_BELOW_VIX) & (np.diff((vix / 100.0) ** 2) > JUMP_THRESHOLD_VIX2)))
+    co = spx_co_jumps(spx, vix, dt=dt) if jumps and n_jump_days >= 5 else (0.0, 0.0, 0.0)
 
     def fun(x):
         with warnings.catch_warnings():
@@ -724,7 +728,9 @@ def calibrate_two_factor(spx, vix, dates, dt: float = STEP_DT, start: str = "", 
     # ---- P on the window
     r_spx = np.diff(np.log(spx))
     d_vix2 = np.diff((vix / 100.0) ** 2)
-    rho = float(np.corrcoef(r_spx, d_vix2)[0, 1])
+    # on the days without a jump: the jump days' SPX move is the co-jump's (spx_co_jumps)
+    calm = ~((vix[:-1] < JUMP_FROM_BELOW_VIX) & (d_vix2 > JUMP_THRESHOLD_VIX2)) if jumps else np.ones(d_vix2.size, bool)
+    rho = float(np.corrcoef(r_spx[calm], d_vix2[calm])[0, 1])
     pi = qm.stationary_probabilities
     realised = float(np.mean(r_spx**2)) / dt
     if p_target == "realized":     # E_P[v] = sum pi_r m_r = sum pi_r theta_Q,r kappa_Q / kappa

@@ -195,7 +195,7 @@ def q_fit_sources() -> list[Path]:
     from alvh.realdata import bundled_path
 
     here = Path(alvh.__file__).parent
-    return ([bundled_path(n) for n in ("spx", "vix", "vix6m", "vix3m", "vvix", "vix_futures")]
+    return ([bundled_path(n) for n in ("spx", "vix", "vix6m", "vix3m", "vvix", "skew", "vix_futures")]
             + [here / f for f in ("realdata.py", "expiries.py", "pricing.py")])
 
 

@@ -25,7 +25,9 @@ its VIX3M, and its SKEW (:func:`model_skew`: Cboe's formula on the model's 30-da
 Monte Carlo), so ``simulated_se`` is 0. Bands are ``real`` plus or minus a stated tolerance: 1.0
 point for futures and 12 points for VVIX (the issue's acceptance rule), 0.03 for the VIX3M/VIX and
 VIX6M/VIX ratios, 8 points for SKEW. A level-chain model's VIX6M/VIX row is close by construction
-(the VIX6M picks its level) and says so in its statistic name.
+(the VIX6M picks its level) and says so in its statistic name; so does the SKEW row of a model priced
+on the SSVI surface, whose smile shape is the scenario default (:class:`alvh.pricing.SpxSmile`), not
+the model's.
 
 The table has exactly the columns :data:`COLUMNS`.
 """
@@ -189,7 +191,7 @@ def q_rows(name: str, model: PathModel, days: pd.DataFrame | None = None) -> lis
     name : str
     model : PathModel
     days : pandas.DataFrame, optional
-        Real days with ``vix, vix6m, vix3m, vvix, M1..M7, k1..k7`` (default
+        Real days with ``vix, vix6m, vix3m, vvix, skew, M1..M7, k1..k7`` (default
         :func:`alvh.models.twofactor.q_days` over 2008-2024).
     """
     from alvh.models.twofactor import VIX3M_TAU, VVIX_STEPS, model_vvix, q_days, q_expectations
@@ -209,7 +211,12 @@ def q_rows(name: str, model: PathModel, days: pd.DataFrame | None = None) -> lis
     iv6 = model.atm_total_variance(var, VIX6M_TAU, level if model.n_regimes > 1 else None)
     key6 = "vix6m_over_vix" if model.n_regimes == 1 else "vix6m_over_vix (filters the level)"
     values[key6] = (days["vix6m"].to_numpy() / vix, 100.0 * np.sqrt(iv6 / VIX6M_TAU) / vix)
-    values["skew"] = (days["skew"].to_numpy(), model_skew(model, level, var))
+    from alvh.surface import SsviSurface, make_surface
+
+    surface = make_surface(model, "auto")
+    # on the SSVI surface the smile's shape is the scenario default, not the model's: the row says so
+    key_skew = "skew (SSVI default shape)" if isinstance(surface, SsviSurface) else "skew"
+    values[key_skew] = (days["skew"].to_numpy(), model_skew(model, level, var, surface=surface))
     rows = []
     for stat, (real, sim) in values.items():
         tol = Q_TOLERANCES[stat.split("_M")[0].split(" ")[0]]

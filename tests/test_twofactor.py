@@ -220,7 +220,8 @@ def test_calibration_fits_the_real_futures_curve_by_bucket():
     assert len(vv) == 4 and all(r["pass"] for r in vv), vv
     # P: the stationary mean of v is the window's realised variance (the default P target)
     realised = float(np.mean(np.diff(np.log(real["spx"].to_numpy())) ** 2)) * 252
-    assert model.long_run_var == pytest.approx(realised, rel=1e-6)
+    # (with the SPX jumps' share of realised variance, lam_v E[Z^2])
+    assert model.long_run_var + model.lam_v * model.spx_jump_moments()[1] == pytest.approx(realised, rel=1e-6)
 
 
 def test_real_levels_read_the_vix6m_where_it_exists_and_the_slow_mean_before():
@@ -288,7 +289,9 @@ def test_spx_stays_a_martingale_at_its_drift_with_the_jumps():
     assert abs(s_t.mean() - expected) < 4 * s_t.std() / math.sqrt(n)
     jumped = np.diff(paths.var, axis=1) > 0.5 * PARAMS["jump_min_v"]
     r = np.diff(np.log(paths.spot), axis=1)
-    assert r[jumped].mean() < -0.02 < r[~jumped].mean() + 0.02   # the SPX falls when the variance jumps
+    # the SPX falls when the variance jumps (by mu_s + rho_j E[J] = -3.5% on average), not otherwise
+    expected_jump = PARAMS["mu_s"] + PARAMS["rho_j"] * (PARAMS["jump_min_v"] + PARAMS["mu_v"])
+    assert abs(r[jumped].mean() - expected_jump) < 0.005 and abs(r[~jumped].mean()) < 0.002
 
 
 def test_spx_co_jumps_recover_a_known_relation():
@@ -308,3 +311,23 @@ def test_spx_co_jumps_recover_a_known_relation():
     spx[1:] = 1000.0 * np.exp(np.cumsum(r))
     mu_s, rho2, sigma_s = spx_co_jumps(spx, vix, threshold=0.01)
     assert mu_s == pytest.approx(-0.02, abs=1e-4) and rho2 == pytest.approx(-0.2, abs=2e-3) and sigma_s == 0.0
+
+
+def test_a_calm_window_calibrates_without_spx_co_jumps_and_the_units_hold():
+    """2012-2016 has fewer than 5 jump days: the fit keeps its variance jumps but no SPX co-jump (it used
+    to raise). And the co-jump slope converts from VIX^2 units to variance units by the model's own VIX
+    coefficient: an SPX move of rho2 per unit of VIX^2 rise is rho_j = rho2 a per unit of variance."""
+    from alvh.models.twofactor import _q_model, calibrate_two_factor, variance_jumps
+    from alvh.scorecard import real_p_window
+
+    real = real_p_window("2012-01-03", "2016-12-30")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model, fit = calibrate_two_factor(real["spx"].to_numpy(), real["vix"].to_numpy(), real.index.values,
+                                          max_nfev=1)
+    assert model.mu_s == model.rho_j == model.sigma_s == 0.0
+    assert model.lam_v == pytest.approx(variance_jumps(real["vix"].to_numpy())[0])
+    m = _q_model(np.log([4.5, 0.5, 0.9, 0.05, 0.25]).tolist() + [0.6], (1.0, 0.03, 0.02), (-0.02, -0.2, 0.0))
+    a = float(m.vix_a[0])                       # the regime model's own 30-day coefficient
+    j_v = 0.05                                  # a jump in variance is a rise of a j_v in VIX^2
+    assert m.rho_j * j_v == pytest.approx(-0.2 * a * j_v, rel=2e-3)
