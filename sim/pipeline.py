@@ -136,21 +136,32 @@ def run_scenario(scenario: Scenario, out_dir: Path, n_paths: int | None = None, 
                            progress, on_chunk, command, checkpoint, prepared, say, out_key)
 
 
-def _say_scorecard(scenario: Scenario, prepared, say) -> None:
-    """Name the realism scorecard rows the run's model fails (:mod:`alvh.scorecard`, cached by its parameters)."""
+def _scorecard(scenario: Scenario, prepared):
+    """The realism scorecard of the run's model (:func:`alvh.scorecard.model_scorecard`, cached by its
+    parameters), or the reason it is missing (a replay is scored by its pricing model elsewhere)."""
     if scenario.model["type"] == "replay":
-        return
-    import textwrap
-
-    from alvh.scorecard import failed_rows, model_scorecard
+        return None, "a replay is the real path"
+    from alvh.scorecard import model_scorecard
 
     try:
-        line = failed_rows(model_scorecard(scenario.model["type"], prepared.model))
+        return model_scorecard(scenario.model["type"], prepared.model), ""
     except (ValueError, OSError) as exc:    # the run does not depend on it; say why it is missing
-        say(f"alvh: warning: realism scorecard not computed: {exc}")
+        return None, str(exc)
+
+
+def _say_scorecard(scenario: Scenario, prepared, say) -> None:
+    """Name the realism scorecard rows the run's model fails."""
+    import textwrap
+
+    from alvh.scorecard import failed_rows
+
+    card, why = _scorecard(scenario, prepared)
+    if card is None:
+        if scenario.model["type"] != "replay":
+            say(f"alvh: warning: realism scorecard not computed: {why}")
         return
     say(textwrap.fill(f"alvh: realism scorecard of the {scenario.model['type']} model (alvh validate --market "
-                      f"for the table): {line}", width=100, subsequent_indent="    "))
+                      f"for the table): {failed_rows(card)}", width=100, subsequent_indent="    "))
 
 
 def analyse_run(scenario: Scenario, prepared, n_paths: int | None, seed: int, jobs: int = 1,
@@ -210,6 +221,9 @@ def analyse_run(scenario: Scenario, prepared, n_paths: int | None, seed: int, jo
         "run_identity_json": json.dumps(runner.run_identity(prepared, n_paths, seed, result.chunk_size)),
         "resumed_chunks": int(result.resumed_chunks),
     })
+    card, _ = _scorecard(scenario, prepared)
+    if card is not None:      # the report's "Realism scorecard" section
+        ds.attrs["scorecard_json"] = card.to_json(orient="records")
     return ds
 
 

@@ -950,6 +950,23 @@ def _stats_rows(ds: xr.Dataset) -> list[dict]:
     return rows
 
 
+def _scorecard_section(ds: xr.Dataset) -> dict | None:
+    """The run's realism scorecard (:mod:`alvh.scorecard`): counts, and the rows the model fails."""
+    rows = _json_attr(ds, "scorecard_json", None)
+    if not isinstance(rows, list) or not rows:
+        return None
+    failed = [r for r in rows if not r.get("pass")]
+
+    def cell(x):
+        return "-" if x is None else _fmt(float(x))
+
+    return {"n": len(rows), "n_pass": len(rows) - len(failed),
+            "n_p": sum(r.get("side") == "P" for r in rows), "n_q": sum(r.get("side") == "Q" for r in rows),
+            "failed": [{"side": r.get("side"), "statistic": r.get("statistic"), "bucket": r.get("bucket"),
+                        "real": cell(r.get("real")), "model": cell(r.get("simulated")),
+                        "band": f"{cell(r.get('band_low'))} .. {cell(r.get('band_high'))}"} for r in failed]}
+
+
 def _meta(ds: xr.Dataset) -> dict:
     a = ds.attrs
 
@@ -985,8 +1002,8 @@ def render_report(ds: xr.Dataset, path: Path) -> None:
     Sections, in order: headline (main hedge), claim check (a table per claim and the claim-1 budget
     sweep), metrics per strategy, sample-path fan charts, annual P&L distributions, hedge cost
     histograms, CVaR bars, layer and condor-leg attribution, the 20 worst paths, the historical replay
-    (when present), capital definitions, strategy rules, calibration, fit diagnostics, scenario text,
-    package versions. Every figure is a PNG inlined as a ``data:`` URI; the file references nothing
+    (when present), capital definitions, strategy rules, calibration, the realism scorecard (the rows
+    the model fails against the real market), fit diagnostics, scenario text, package versions. Every figure is a PNG inlined as a ``data:`` URI; the file references nothing
     outside itself. Missing optional parts (replay, regimes, sweep, samples) are replaced by a sentence.
 
     Parameters
@@ -1035,7 +1052,7 @@ def render_report(ds: xr.Dataset, path: Path) -> None:
         capital_definitions=_json_attr(ds, "capital_definitions_json", []),
         rules=[{"strategy": labels.get(k, k), "lines": v if isinstance(v, list) else [str(v)]}
                for k, v in (rules.items() if isinstance(rules, dict) else [])],
-        cal_rows=_cal_rows(ds), stats=_stats_rows(ds),
+        cal_rows=_cal_rows(ds), stats=_stats_rows(ds), scorecard=_scorecard_section(ds),
         scenario_text=ds.attrs.get("scenario_text", ""),
         versions=_json_attr(ds, "package_versions_json", {}),
         cost_band=COST_BAND,

@@ -34,7 +34,7 @@ SECTIONS = [
     "Headline", "Claim check", "Metrics per strategy", "Sample paths: SPX and VIX",
     "Annual P&amp;L: hedged vs unhedged", "Annual hedge cost", "Tail risk: CVaR of the annual loss",
     "Attribution: hedge layers and condor legs", "worst paths", "Historical replay",
-    "Costs, margin and capital: definitions", "Strategy rules", "Model and calibration",
+    "Costs, margin and capital: definitions", "Strategy rules", "Model and calibration", "Realism scorecard",
     "Fit diagnostics: history vs model", "Scenario", "Package versions",
 ]
 
@@ -226,6 +226,30 @@ def test_report_content(full):
     assert "2018-02-05" in html and "17.31" in html and "37.32" in html and "-4.10%" in html
     assert "Layer 1 enters first." in html and "kappa" in html and "VIX mean" in html and "numpy" in html
     assert "calm, crisis" in html
+
+
+def test_report_shows_the_scorecard_rows_the_model_fails(tmp_path):
+    """The run's realism scorecard (attrs["scorecard_json"], written by alvh.pipeline.analyse_run): the
+    pass count and a table of exactly the failed rows; without it, one sentence."""
+    import json
+
+    rows = [{"model": "m", "side": "P", "statistic": "vix_max_rise", "bucket": "all", "real": 24.86,
+             "simulated": 6.8, "simulated_se": 0.1, "band_low": 5.3, "band_high": 7.9, "pass": False},
+            {"model": "m", "side": "Q", "statistic": "futures_M1", "bucket": "13-16", "real": 15.4,
+             "simulated": 15.3, "simulated_se": 0.0, "band_low": 14.4, "band_high": 16.4, "pass": True},
+            {"model": "m", "side": "Q", "statistic": "vvix", "bucket": ">30", "real": 107.8,
+             "simulated": 80.5, "simulated_se": 0.0, "band_low": 95.8, "band_high": 119.8, "pass": False}]
+    ds = make_ds()
+    ds.attrs["scorecard_json"] = json.dumps(rows)
+    render_report(ds, tmp_path / "r.html")
+    html = (tmp_path / "r.html").read_text(encoding="utf-8")
+    section = html[html.index("<h2>Realism scorecard</h2>"):html.index("<h2>Fit diagnostics")]
+    assert "It passes <b>1 of 3</b>" in section and "1 rows on simulated" in section
+    assert "vix_max_rise" in section and "vvix" in section and "futures_M1" not in section
+    assert section.count("<tr>") == 3          # header + the two failed rows
+    del ds.attrs["scorecard_json"]
+    render_report(ds, tmp_path / "r2.html")
+    assert "No realism scorecard in this result." in (tmp_path / "r2.html").read_text(encoding="utf-8")
 
 
 def test_report_without_optional_parts(tmp_path):
