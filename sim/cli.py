@@ -730,12 +730,8 @@ def _validate_market(args: argparse.Namespace) -> int:
         print(textwrap.fill(f"{name}: not scored (calibration failed: {why})", width=100, subsequent_indent="    "))
     for name, note in unconverged.items():
         print(f"{name}: its calibration did not converge{note}; its rows describe that fit")
-    if args.out:
-        try:
-            table.to_csv(args.out, index=False)
-        except OSError as exc:
-            return _fail(f"--out {args.out}: cannot write: {exc}", 1)
-        print(f"Scorecard: {args.out}")
+    if args.out and (failed := _write_csv(table, args.out, "Scorecard")) is not None:
+        return failed
     # a model named on the command line that could not be scored is a failure; from the default list
     # (every model) it is named above and skipped
     return 3 if skipped and args.models else 0
@@ -754,6 +750,17 @@ def _new_file(out, suffix: str | None = None) -> str | None:
         return f"{out}: the folder {parent} does not exist"
     if not os.access(parent, os.W_OK):
         return f"{out}: the folder {parent} cannot be written"
+    return None
+
+
+def _write_csv(table, out, what: str) -> int | None:
+    """Write ``table`` to the new file ``out`` (checked by :func:`_new_csv`) and name it; the exit
+    status 1 with one line when the disk refuses, else None."""
+    try:
+        table.to_csv(out, index=False)
+    except OSError as exc:
+        return _fail(f"--out {out}: cannot write: {exc}", 1)
+    print(f"{what}: {out}")
     return None
 
 
@@ -800,12 +807,8 @@ def _market_replay(args: argparse.Namespace) -> int:
         else:
             vx_txt = f"{'':>8} {'no VVIX':>16}"
         print(f"{period:<17} {row['pnl_pct']:>8.2f} {row['return_on_notional_pct']:>12.1f} {vx_txt}")
-    if args.out:
-        try:
-            table.to_csv(args.out, index=False)
-        except OSError as exc:
-            return _fail(f"--out {args.out}: cannot write: {exc}", 1)
-        print(f"Table: {args.out}")
+    if args.out and (failed := _write_csv(table, args.out, "Table")) is not None:
+        return failed
     return 0
 
 
