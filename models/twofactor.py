@@ -491,8 +491,9 @@ def model_vvix(q: QExpectations, level, var) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------- calibration
-def q_days(start="2008-01-02", end="2024-12-31", every: int = 5) -> pd.DataFrame:
-    """Days with VIX, VIX6M, VVIX, futures M1..M7 and each contract's trading days to settlement."""
+def q_days(start="2008-01-02", end="2024-12-31", every: int = 5, need=("vix", "vix6m", "M1")) -> pd.DataFrame:
+    """Days with VIX, VIX6M, VVIX, futures M1..M7 and each contract's trading days to settlement
+    (``k1`` .. ``k7``), every ``every``-th of the days where the ``need`` columns exist."""
     from alvh.expiries import trading_days, vix_expiries
     from alvh.realdata import load
 
@@ -500,8 +501,8 @@ def q_days(start="2008-01-02", end="2024-12-31", every: int = 5) -> pd.DataFrame
     both = pd.concat([load("vix").frame["CLOSE"].rename("vix"), load("vix6m").frame["CLOSE"].rename("vix6m"),
                       load("vix3m").frame["CLOSE"].rename("vix3m"), load("vvix").frame["VVIX"].rename("vvix"),
                       load("skew").frame["SKEW"].rename("skew"), fut[[f"M{i}" for i in range(1, 8)]]],
-                     axis=1).loc[start:end]
-    both = both.dropna(subset=["vix", "vix6m", "M1"])
+                     axis=1, sort=True).loc[start:end]
+    both = both.dropna(subset=list(need))
     dates = both.index
     expiries = vix_expiries(dates[0], dates[-1] + pd.DateOffset(months=9))
     sessions = trading_days(dates[0], expiries[-1])

@@ -10,8 +10,10 @@
   standard errors (:mod:`alvh.agree`);
 - ``alvh calibrate MODEL [--data SCENARIO.toml] [--start D] [--end D] [--out FILE]``: fit a model
   to the real data and write a parameter file a scenario can name in ``[model] params``;
-- ``alvh market-replay [--start D] [--end D] [--out FILE.csv]``: long VIX futures and the VXTH rule at
-  real prices (:mod:`alvh.marketreplay`), by year and episode.
+- ``alvh market-replay [--start D] [--end D] [--scenario SCENARIO.toml] [--out FILE.csv]``: long VIX
+  futures and the VXTH rule at real prices (:mod:`alvh.marketreplay`), by year and episode; with
+  ``--scenario``, every strategy of the scenario with its VIX layers at real prices too
+  (:mod:`alvh.realprices`).
 - ``alvh validate --market [MODEL ...] [--paths N] [--out FILE.csv]``: the realism scorecard
   (:mod:`alvh.scorecard`), each model's P and Q rows against the bundled real data, pass or fail.
 - ``alvh validate [MODEL ...] [--paths N] [--seed S] [--params-dir DIR] [--out FILE]``: simulated vs
@@ -182,6 +184,10 @@ def build_parser() -> argparse.ArgumentParser:
     mrp.add_argument("--start", metavar="YYYY-MM-DD", default="2004-03-26", help="first day (default 2004-03-26)")
     mrp.add_argument("--end", metavar="YYYY-MM-DD", default="2024-12-31", help="last day (default 2024-12-31)")
     mrp.add_argument("--out", metavar="FILE.csv", help="also write the table here (a new file)")
+    mrp.add_argument("--scenario", metavar="SCENARIO.toml",
+                     help="also every strategy of this scenario on the real days of 2006-03-06 .. 2024-12-31 in its "
+                          "data window, its VIX layers at real prices (each smile rule) and at its model's prices "
+                          "(sim/realprices.py)")
 
     ben = sub.add_parser("bench", help="benchmarks, measured on this machine in one run",
                          description="Without TARGET: five measurements, each a ratio with its target (sim/bench.py): "
@@ -786,6 +792,16 @@ def _market_replay(args: argparse.Namespace) -> int:
         return _fail(f"--start/--end {args.start} .. {args.end}: the bundled VIX futures cover 2004-03-26 .. 2024-12-31")
     if args.out and (why := _new_csv(args.out)):
         return _fail(f"--out {why}")
+    scenario = None
+    if args.scenario:
+        from alvh.config import ConfigError, load_scenario
+
+        try:
+            scenario = load_scenario(args.scenario)
+        except ConfigError as exc:
+            return _fail(str(exc))
+        if scenario.model["type"] == "replay":
+            return _fail(f"{args.scenario}: key 'model.type': a replay has no model to price its SPX options")
     try:
         table = market_replay(args.start, args.end)
     except ValueError as exc:
@@ -807,9 +823,65 @@ def _market_replay(args: argparse.Namespace) -> int:
         else:
             vx_txt = f"{'':>8} {'no VVIX':>16}"
         print(f"{period:<17} {row['pnl_pct']:>8.2f} {row['return_on_notional_pct']:>12.1f} {vx_txt}")
+    if scenario is not None:
+        strat = _scenario_at_real_prices(scenario)
+        if isinstance(strat, int):
+            return strat
+        table = pd.concat([table.assign(hedge_pnl_pct=table["pnl_pct"], pricing="real"), strat], ignore_index=True)
     if args.out and (failed := _write_csv(table, args.out, "Table")) is not None:
         return failed
     return 0
+
+
+def _scenario_at_real_prices(scenario):
+    """``market-replay --scenario``: the scenario's strategies at real and at model VIX prices, printed;
+    the rows of :func:`alvh.realprices.replay_periods` (columns as the market-replay table), or an exit
+    status."""
+    import pandas as pd
+
+    from alvh import runner
+    from alvh.data import DataError
+    from alvh.marketreplay import SMILE_RULES
+    from alvh.modelspec import ParamsFileError
+    from alvh.realprices import real_price_replay, real_price_window, replay_periods
+
+    path = scenario.path or scenario.name
+    _say(f"alvh: scenario '{scenario.name}': calibrating (cached) ...")
+    try:
+        prep = runner.prepare(scenario, scenario.simulation["seed"], cache=True)
+        if real_price_window(prep.data.dates).sum() < 2:
+            return _fail(f"{path}: key 'data': its window has no day in 2006-03-06 .. 2024-12-31 (real VIX prices)")
+        names = ["condor"] + [h.name for h in scenario.hedges]
+        cap = prep.market.capital
+        _say(f"alvh: replaying {len(names)} strategies at real prices under {len(SMILE_RULES)} smile rules ...")
+        parts = [replay_periods(real_price_replay(prep, rule), names, cap, "real").assign(smile=rule.name)
+                 for rule in SMILE_RULES]
+        model = runner.replay(prep, days=real_price_window(prep.data.dates))
+        parts.append(replay_periods(model, names, cap, "model").assign(smile=""))
+    except (DataError, ParamsFileError) as exc:
+        return _fail(str(exc))
+    except ValueError as exc:
+        return _fail(f"{path}: {exc}")
+    rows = pd.concat(parts, ignore_index=True)
+    rows["strategy"] = scenario.name + ":" + rows["strategy"]
+    first, last = (str(d)[:10] for d in (model.dates[0], model.dates[-1]))
+    whole = rows[rows["period_kind"] == "whole"]
+    default = SMILE_RULES[0].name
+    print()
+    print(textwrap.fill(
+        f"Scenario '{scenario.name}', every strategy on the real days {first} .. {last}: the hedge book's P&L in "
+        f"% of capital a year, its VIX layers at real prices (smile rule '{default}', the range over the "
+        f"{len(SMILE_RULES)} rules) and at the {prep.model.name} model's own prices; SPX options at the model's "
+        "prices in both (sim/realprices.py).", width=100))
+    print(f"{'strategy':<28} {'real':>8} {'real range':>16} {'model':>8} {'book, real':>11}")
+    for name in names:
+        w = whole[whole["strategy"] == f"{scenario.name}:{name}"]
+        real = w[w["pricing"] == "real"].set_index("smile")
+        mod = w[w["pricing"] == "model"].iloc[0]
+        rng = f"{real['hedge_pnl_pct'].min():.2f} .. {real['hedge_pnl_pct'].max():.2f}"
+        print(f"{name[:28]:<28} {real.loc[default, 'hedge_pnl_pct']:>8.2f} {rng:>16} {mod['hedge_pnl_pct']:>8.2f} "
+              f"{real.loc[default, 'pnl_pct']:>11.2f}")
+    return rows
 
 
 def _bench(args: argparse.Namespace) -> int:

@@ -43,7 +43,7 @@ from scipy import optimize
 from scipy.special import ndtr
 
 __all__ = ["EPISODES", "SMILE_RULES", "SmileRule", "black76_call", "strike_for_call_delta", "futures_rolls",
-           "long_futures_daily", "vxth_trades", "market_replay", "VX_MULTIPLIER"]
+           "long_futures_daily", "vxth_trades", "market_replay", "real_vvix", "real_rate", "periods", "VX_MULTIPLIER"]
 
 #: VX futures multiplier, dollars per VIX point (Cboe Futures Exchange contract specifications).
 VX_MULTIPLIER = 1000.0
@@ -181,13 +181,8 @@ def vxth_trades(start: str = "2004-03-26", end: str = "2024-12-31", rule: SmileR
         portfolio, ``budget * (payoff / price - 1)``).
     """
     from alvh.expiries import trading_days_between
-    from alvh.realdata import load
 
-    series = load("vvix")
-    vvix = series.frame["VVIX"].copy()
-    flagged = [i.date for i in series.issues if i.column == "VVIX"]
-    vvix.loc[vvix.index.isin(flagged)] = np.nan          # reported outliers: the previous day's value stands in
-    vvix = vvix.ffill()
+    vvix = real_vvix()
     columns = ["trade_date", "expiry", "future", "vvix", "strike", "vol", "price", "budget_pct", "payoff", "pnl_pct"]
     start = max(pd.Timestamp(start), vvix.index[0])          # the VVIX starts 2006-03-06
     if start >= pd.Timestamp(end):
@@ -196,8 +191,7 @@ def vxth_trades(start: str = "2004-03-26", end: str = "2024-12-31", rule: SmileR
     if fr.empty:
         return pd.DataFrame(columns=columns)
     vvix = vvix.reindex(fr.index.union(vvix.index)).sort_index().ffill()   # a day the VVIX file lacks: the day before
-    rate = load("tbill3m").frame["DTB3"] / 100.0
-    rate = rate.reindex(fr.index.union(rate.index)).sort_index().ffill().bfill()
+    rate = real_rate(fr.index)
     rows = []
     for day, expiry in zip(fr.index[1:], fr["expiry"].iloc[1:]):
         prev = fr.index[fr.index.get_loc(day) - 1]
@@ -224,7 +218,30 @@ def vxth_trades(start: str = "2004-03-26", end: str = "2024-12-31", rule: SmileR
     return pd.DataFrame(rows, columns=columns)
 
 
-def _periods(index: pd.DatetimeIndex) -> list[tuple[str, str, pd.Timestamp, pd.Timestamp]]:
+def real_vvix() -> pd.Series:
+    """The bundled VVIX closes (points) from 2006-03-06, the loader's reported outliers (2006-03-15,
+    2006-11-13) replaced by the previous day's value."""
+    from alvh.realdata import load
+
+    series = load("vvix")
+    vvix = series.frame["VVIX"].copy()
+    flagged = [i.date for i in series.issues if i.column == "VVIX"]
+    vvix.loc[vvix.index.isin(flagged)] = np.nan
+    return vvix.ffill()
+
+
+def real_rate(days: pd.DatetimeIndex) -> pd.Series:
+    """The 3-month T-bill rate (DTB3, per year, decimal) on ``days``: a day without a value takes the
+    previous one, days before 2005-01-03 the first one."""
+    from alvh.realdata import load
+
+    rate = load("tbill3m").frame["DTB3"] / 100.0
+    return rate.reindex(days.union(rate.index)).sort_index().ffill().bfill().reindex(days)
+
+
+def periods(index: pd.DatetimeIndex) -> list[tuple[str, str, pd.Timestamp, pd.Timestamp]]:
+    """``(kind, name, first, last)`` of every calendar year of ``index`` (kind ``"year"``) and of every
+    :data:`EPISODES` entry (kind ``"episode"``)."""
     years = sorted(set(index.year))
     out = [("year", str(y), pd.Timestamp(f"{y}-01-01"), pd.Timestamp(f"{y}-12-31")) for y in years]
     out += [("episode", name, pd.Timestamp(a), pd.Timestamp(b)) for name, (a, b) in EPISODES.items()]
@@ -254,7 +271,7 @@ def market_replay(start: str = "2004-03-26", end: str = "2024-12-31", capital: f
     fut = long_futures_daily(start, end)
     ret = fut["pnl_points"] / fut["notional"]
     rows = []
-    for kind, name, a, b in _periods(fut.index):
+    for kind, name, a, b in periods(fut.index):
         sel = (fut.index >= a) & (fut.index <= b)
         if not sel.any():
             continue
@@ -265,7 +282,7 @@ def market_replay(start: str = "2004-03-26", end: str = "2024-12-31", capital: f
     for rule in SMILE_RULES:
         tr = vxth_trades(start, end, rule)
         when = pd.DatetimeIndex(tr["expiry"])
-        for kind, name, a, b in _periods(fut.index):
+        for kind, name, a, b in periods(fut.index):
             sel = (when >= a) & (when <= b)
             if not sel.any():
                 continue

@@ -816,7 +816,7 @@ class ReplayResult:
 
 
 @_one_blas_thread
-def replay(prepared: Prepared) -> ReplayResult:
+def replay(prepared: Prepared, table=None, days: np.ndarray | None = None) -> ReplayResult:
     """Run the condor and every hedge of the scenario on the real daily closes of its data window.
 
     Options are priced by the scenario's calibrated model (its Q side, the run's own VIX table and
@@ -825,21 +825,36 @@ def replay(prepared: Prepared) -> ReplayResult:
     (:meth:`~alvh.models.base.PathModel.real_levels`: the two-factor model's level from the VIX6M), or
     in its regime 0 when it cannot.
 
+    Parameters
+    ----------
+    prepared : Prepared
+    table : VIX pricer, optional
+        Prices the VIX layers instead of the run's own table: for instance
+        :class:`alvh.realprices.RealVixPrices`, the real futures and a VVIX-based vol, whose day ``t``
+        is the ``t``-th replayed day.
+    days : ndarray of bool, shape (n_data_days,), optional
+        The data days to replay (contiguous); default all.
+
     Raises
     ------
     ValueError
-        If the scenario's model is itself a replay (run it directly).
+        If the scenario's model is itself a replay (run it directly), or ``days`` selects fewer than 2
+        days or has the wrong shape.
     """
     if isinstance(prepared.model, HistoricalReplay):
         raise ValueError("the scenario is already a replay")
     sc, data = prepared.scenario, prepared.data
-    rp = HistoricalReplay(data.spx, data.vix, np.asarray(data.dates), prepared.model)
+    sel = np.ones(len(data.spx), bool) if days is None else np.asarray(days, bool)
+    if sel.shape != (len(data.spx),) or sel.sum() < 2:
+        raise ValueError(f"replay days: need a mask of {len(data.spx)} days selecting at least 2")
+    spx, vix, dates = np.asarray(data.spx)[sel], np.asarray(data.vix)[sel], np.asarray(data.dates)[sel]
+    rp = HistoricalReplay(spx, vix, dates, prepared.model)
     n_steps = rp.n_days - 1
     paths = rp.simulate(rp.initial_state(0.0, 1), n_steps, prepared.dt)
     market = prepared.market or sc.market
     regime = paths.regime if prepared.model.n_regimes > 1 else None
     book = run_books(paths.spot, paths.var, paths.vix, prepared.surface, market, sc.condor, sc.hedges,
-                     prepared.table, prepared.dt, regime=regime, trace=True)
+                     prepared.table if table is None else table, prepared.dt, regime=regime, trace=True)
     n_layers = max([len(h.layers) for h in sc.hedges] + [1])
     layer_daily = np.zeros((len(sc.hedges) + 1, n_layers, n_steps + 1))
     for j, h in enumerate(book.hedges, 1):
@@ -848,7 +863,6 @@ def replay(prepared: Prepared) -> ReplayResult:
     daily = np.stack([book.condor_pnl[0]] + [book.condor_pnl[0] + h.pnl[0] for h in book.hedges])
     hedge = np.stack([np.zeros(n_steps + 1)] + [h.pnl[0] for h in book.hedges])
     return ReplayResult(
-        dates=np.asarray(data.dates).astype("datetime64[D]"), spx=np.asarray(data.spx, float),
-        vix=np.asarray(data.vix, float), daily_pnl=daily, hedge_pnl=hedge, layer_daily_pnl=layer_daily,
+        dates=dates.astype("datetime64[D]"), spx=spx.astype(float), vix=vix.astype(float), daily_pnl=daily, hedge_pnl=hedge, layer_daily_pnl=layer_daily,
         condor_leg_daily_pnl=leg_daily, pricing_model=prepared.model.name,
     )

@@ -612,6 +612,8 @@ class _Hedge:
 
     def __init__(self, spec: HedgeSpec, n: int, t_len: int, dt: float, table, ctx, trace: bool = False) -> None:
         self.spec, self.n, self.dt, self.table, self.ctx = spec, n, dt, table, ctx
+        # a dated pricer (real prices of the market replay, alvh.realprices) gives each day its own view
+        self._dated = table if hasattr(table, "on_day") else None
         L = len(spec.layers)
         spy = 1.0 / dt
         self.open_steps = [max(dte_to_steps(ly.dte_open, spy), 1) for ly in spec.layers]
@@ -722,6 +724,8 @@ class _Hedge:
     # ---- one day
     def step(self, t, last, s_t, v_t, x_t, r_t, cond, rsi_block, runlen, measure, trades):
         spec, cap = self.spec, self.ctx.market.capital
+        if self._dated is not None:
+            self.table = self._dated.on_day(t)
         sub = (lambda ix: None) if r_t is None else (lambda ix: r_t[ix])
         exited = np.zeros((len(spec.layers), self.n), dtype=bool)
         rolled = np.zeros((len(spec.layers), self.n), dtype=bool)
@@ -930,9 +934,10 @@ def run_books(
     condor : CondorSpec
     hedges : sequence of HedgeSpec
         Hedge books run on the same paths (may be empty).
-    table : VixOptionTable or MarkovVixTable or None
+    table : VixOptionTable or MarkovVixTable or alvh.realprices.RealVixPrices or None
         VIX futures and call prices (:func:`alvh.pricing.make_vix_table`); required when a hedge
-        has a VIX layer. Its ``max_steps`` must cover every VIX layer's ``dte_open``.
+        has a VIX layer. Its ``max_steps`` must cover every VIX layer's ``dte_open``. A pricer with an
+        ``on_day(t)`` method (real prices of the market replay) is asked for day ``t``'s view each day.
     dt : float
         Years per step.
     regime : ndarray of int8, shape (n_paths, n_steps + 1), optional
