@@ -14,6 +14,9 @@
   futures and the VXTH rule at real prices (:mod:`alvh.marketreplay`), by year and episode; with
   ``--scenario``, every strategy of the scenario with its VIX layers at real prices too
   (:mod:`alvh.realprices`).
+- ``alvh verdicts SCENARIO.toml [--models A,B] [--paths N] [--seed S] [--jobs J] [--all-models]
+  [--out FILE.csv]``: the claim check under every model that passes the scorecard's acceptance rows
+  and on the real path at real VIX prices, one headline per claim (:mod:`alvh.verdicts`).
 - ``alvh validate --market [MODEL ...] [--paths N] [--out FILE.csv]``: the realism scorecard
   (:mod:`alvh.scorecard`), each model's P and Q rows against the bundled real data, pass or fail.
 - ``alvh validate [MODEL ...] [--paths N] [--seed S] [--params-dir DIR] [--out FILE]``: simulated vs
@@ -175,6 +178,21 @@ def build_parser() -> argparse.ArgumentParser:
                           "against real futures, VVIX, VIX3M, VIX6M); --out writes it as CSV")
     val.add_argument("--mc-paths", type=_int_option(1000), default=200_000,
                      help="Q Monte Carlo paths per start state with --pricing (default 200000)")
+
+    ver = sub.add_parser("verdicts", help="the claim check under every model that passes the scorecard, and on the "
+                                          "real path at real VIX prices; one headline per claim",
+                         description="Runs the scenario under each model type (calibrated, cached), counts the models "
+                                     "that pass the scorecard's acceptance rows, adds the real path with its VIX layers "
+                                     "at real prices (claim 1), and says per claim whether the counted sources agree "
+                                     "(sim/verdicts.py).")
+    ver.add_argument("scenario", metavar="SCENARIO.toml")
+    ver.add_argument("--models", metavar="A,B", help="model types to try (default: all)")
+    ver.add_argument("--paths", type=_int_option(2), help="paths per model (default: the scenario's)")
+    ver.add_argument("--seed", type=_int_option(0), help="root seed, the same for every model (default: the scenario's)")
+    ver.add_argument("--jobs", type=_int_option(1, all_cores=True), default=1, help="parallel workers (default 1)")
+    ver.add_argument("--all-models", action="store_true",
+                     help="count every model tried, also those that fail the acceptance rows (said in the table)")
+    ver.add_argument("--out", metavar="FILE.csv", help="also write the table here (a new file)")
 
     mrp = sub.add_parser("market-replay", help="VIX hedges at real prices, 2004-2024: long front-month futures and VXTH",
                          description="The plainest VIX hedge (one long front-month VX contract, rolled at each "
@@ -833,6 +851,44 @@ def _market_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def _verdicts(args: argparse.Namespace) -> int:
+    """``alvh verdicts``: :func:`alvh.verdicts.verdicts_across_models`, printed and optionally written."""
+    from alvh.config import ConfigError, load_scenario
+    from alvh.data import DataError
+    from alvh.modelspec import MODEL_TYPES, ParamsFileError
+    from alvh.verdicts import verdicts_across_models
+
+    try:
+        scenario = load_scenario(args.scenario)
+    except ConfigError as exc:
+        return _fail(str(exc))
+    if scenario.model["type"] == "replay":
+        return _fail(f"{args.scenario}: key 'model.type': a replay has no model to vary")
+    known = [m for m in MODEL_TYPES if m != "replay"]
+    models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else known
+    bad = [m for m in models if m not in known]
+    if bad or not models:
+        return _fail(f"--models {args.models}: each must be one of {', '.join(known)}")
+    if args.out and (why := _new_csv(args.out)):
+        return _fail(f"--out {why}")
+    try:
+        res = verdicts_across_models(scenario, models, n_paths=args.paths, seed=args.seed, jobs=args.jobs,
+                                     require_pass=not args.all_models, say=_say)
+    except (DataError, ParamsFileError) as exc:
+        return _fail(str(exc))
+    except ValueError as exc:
+        return _fail(f"{args.scenario}: {exc}")
+    print(textwrap.fill(
+        f"Verdicts across models, scenario '{scenario.name}'"
+        + (f"; the real path {res.window} with its VIX layers at real prices" if res.window else "")
+        + ". A headline is a verdict only when every counted source gives it; the real path votes on claim 1 "
+        "only (sim/verdicts.py).", width=100))
+    print(res.summary([h.name for h in scenario.hedges if h.kind != "sweep"]))
+    if args.out and (failed := _write_csv(res.table, args.out, "Table")) is not None:
+        return failed
+    return 0
+
+
 def _scenario_at_real_prices(scenario):
     """``market-replay --scenario``: the scenario's strategies at real and at model VIX prices, printed;
     the rows of :func:`alvh.realprices.replay_periods` (columns as the market-replay table), or an exit
@@ -994,7 +1050,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _dispatch(args) -> int:
     commands = {"run": _run, "batch": _batch, "rerun": _rerun, "agree": _agree, "calibrate": _calibrate,
-                "validate": _validate, "bench": _bench, "market-replay": _market_replay}
+                "validate": _validate, "bench": _bench, "market-replay": _market_replay,
+                "verdicts": _verdicts}
     if args.command not in commands:
         return _fail(f"unknown command {args.command!r}")
     return commands[args.command](args)
