@@ -224,6 +224,21 @@ def analyse_run(scenario: Scenario, prepared, n_paths: int | None, seed: int, jo
     card, _ = _scorecard(scenario, prepared)
     if card is not None:      # the report's "Realism scorecard" section
         ds.attrs["scorecard_json"] = card.to_json(orient="records")
+    if replayed is not None:  # the same rules with the VIX layers at real prices, and the headlines
+        from alvh import verdicts
+
+        say("alvh: replaying the hedges at real VIX prices (2006-03-06 .. 2024-12-31)...")
+        real = verdicts.real_path_summary(prepared, replayed)
+        try:
+            fails = verdicts.acceptance_failures(card) if card is not None else None
+        except ValueError:
+            fails = None
+        from alvh.report import _claims_frame
+
+        heads = verdicts.run_headlines(_claims_frame(ds), scenario.model["type"], fails, real)
+        ds.attrs["verdicts_json"] = json.dumps({"real": real, "model": scenario.model["type"],
+                                                "acceptance_fails": fails, "headlines": heads},
+                                               default=float)
     return ds
 
 

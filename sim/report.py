@@ -440,12 +440,42 @@ def _headline(ds: xr.Dataset) -> list[str]:
     red_u = _metric_units(ds, "cvar99_annual_reduction", "% of capital")
     lo, hi = COST_BAND
     return [
+        *_verdict_lines(ds, main),
         f"Main hedge: {main.label}. Median annual net hedge cost: {_est_text(cost, cost_u)}.",
         f"Share of paths whose annual net hedge cost lies in the claimed {lo:g}-{hi:g}% band: "
         f"{_est_text(share, _metric_units(ds, 'cost_share_1_2', '1'), as_share=True)}.",
         f"CVaR 99% of the annual loss: {_est_text(cu, cvar_u)} unhedged vs {_est_text(ch, cvar_u)} hedged; "
         f"paired reduction {_est_text(red, red_u)}.",
     ]
+
+
+def _verdict_lines(ds: xr.Dataset, main: _Strategy) -> list[str]:
+    """The main hedge's headline per claim across sources (:func:`alvh.verdicts.run_headlines`): the
+    run's model, counted when it passes the scorecard's acceptance rows, and the real path at real VIX
+    prices (claim 1)."""
+    raw = _json_attr(ds, "verdicts_json", None)
+    if not isinstance(raw, dict) or not raw.get("headlines"):
+        return []
+    model, fails, real = raw.get("model", "model"), raw.get("acceptance_fails"), raw.get("real")
+    who = (f"the {model} model (it passes the scorecard's acceptance rows)" if fails == [] else
+           f"the {model} model, not counted (it fails {len(fails)} of the scorecard's acceptance rows)"
+           if fails else f"the {model} model, not counted (no scorecard)")
+    where = (f"; the real path {real['window']} with the VIX layers at real prices (smile '{real['smile']}'), "
+             "claim 1 only" if isinstance(real, dict) else "; no real path at real VIX prices in the data window")
+    lines = [f"Verdicts across sources, {main.label}: a claim is supported or refuted only when every counted "
+             f"source says so. Sources: {who}{where}."]
+    for h in sorted((h for h in raw["headlines"] if h.get("strategy") == main.name), key=lambda h: h["claim"]):
+        parts = []
+        for src in h.get("sources", []):
+            text = f"{src['source']}: {src['verdict']}" + ("" if src.get("counted") else " (not counted)")
+            if src["source"] != model and isinstance(real, dict) and main.name in real.get("strategies", {}):
+                r = real["strategies"][main.name]
+                text += (f", {_f2(r['value'])} {_PCT_YR} (95% CI {_f2(r['ci_low'])} to {_f2(r['ci_high'])}, "
+                         f"{r['n']} years; at the model's VIX prices {_f2(r['model_cost'])})")
+            parts.append(text)
+        none = "" if any(src.get("counted") for src in h.get("sources", [])) else " (no counted source)"
+        lines.append(f"  claim {h['claim']}: {str(h['headline']).upper()}{none} - " + "; ".join(parts))
+    return lines
 
 
 def _claim1_sentence(ds: xr.Dataset, sweep: pd.DataFrame) -> str:

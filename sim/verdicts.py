@@ -312,3 +312,78 @@ def _replay_rows(scenario, seed, th, say) -> tuple[str, list[dict]]:
                          "verdict": UNDECIDED, "value": math.nan, "ci_low": math.nan, "ci_high": math.nan,
                          "units": "", "note": why})
     return window, rows
+
+
+def real_path_summary(prepared, model_replay=None, th: ClaimThresholds = ClaimThresholds(),
+                      rule=None) -> dict | None:
+    """The real path at real VIX prices for a run's report: claim 1 per hedged strategy.
+
+    Parameters
+    ----------
+    prepared : alvh.runner.Prepared
+    model_replay : alvh.runner.ReplayResult, optional
+        The run's model-priced replay; its hedge cost on the same days is reported beside.
+    th : ClaimThresholds
+    rule : SmileRule, optional
+        Default the first of :data:`alvh.marketreplay.SMILE_RULES`.
+
+    Returns
+    -------
+    dict or None
+        ``{"window", "smile", "strategies": {name: {"value", "ci_low", "ci_high", "verdict", "n",
+        "model_cost"}}}`` (% of capital a year), or None when the data window has no day with real
+        VIX prices.
+    """
+    from alvh.marketreplay import SMILE_RULES
+    from alvh.realprices import real_price_replay, real_price_window
+
+    rule = SMILE_RULES[0] if rule is None else rule
+    sel = real_price_window(prepared.data.dates)
+    if sel.sum() < 2:
+        return None
+    real = real_price_replay(prepared, rule)
+    cap = prepared.market.capital
+    out = {"window": f"{str(real.dates[0])[:10]} .. {str(real.dates[-1])[:10]}", "smile": rule.name,
+           "strategies": {}}
+    for s, h in enumerate(prepared.scenario.hedges, 1):
+        c = replay_claim1(real, s, cap, th)
+        model_cost = math.nan
+        if model_replay is not None and model_replay.hedge_pnl.shape[1] == sel.size:
+            model_cost = float(-100.0 * model_replay.hedge_pnl[s, sel].sum() / cap / ((sel.sum() - 1) / 252.0))
+        out["strategies"][h.name] = {"value": c["value"], "ci_low": c["ci_low"], "ci_high": c["ci_high"],
+                                     "verdict": c["verdict"], "n": int(c["n"]), "model_cost": model_cost,
+                                     "real_cost": float(-100.0 * real.hedge_pnl[s].sum() / cap
+                                                        / ((real.hedge_pnl.shape[1] - 1) / 252.0))}
+    return out
+
+
+def run_headlines(claims: pd.DataFrame, model_type: str, fails: list[str] | None, real: dict | None) -> list[dict]:
+    """Headlines of one run: its model (counted when it passes the acceptance rows) and the real path.
+
+    Parameters
+    ----------
+    claims : pandas.DataFrame
+        The run's claim rows (``claim_id, claim_strategy, claim_regime, claim_verdict``).
+    model_type : str
+    fails : list of str or None
+        The acceptance rows the model fails (:func:`acceptance_failures`); None when unknown (not
+        counted).
+    real : dict or None
+        :func:`real_path_summary`.
+
+    Returns
+    -------
+    list of dict
+        ``claim, strategy, headline, sources`` (``[{"source", "verdict", "counted"}]``), regime "all".
+    """
+    counted = fails == []
+    out = []
+    rows = claims[claims["claim_regime"].astype(str) == "all"]
+    for r in rows.itertuples():
+        claim, strat = int(r.claim_id), str(r.claim_strategy)
+        src = [{"source": model_type, "verdict": str(r.claim_verdict), "counted": counted}]
+        if real is not None and claim == 1 and strat in real["strategies"]:
+            src.append({"source": REPLAY, "verdict": real["strategies"][strat]["verdict"], "counted": True})
+        votes = [s["verdict"] for s in src if s["counted"]]
+        out.append({"claim": claim, "strategy": strat, "headline": headline(votes), "sources": src})
+    return out

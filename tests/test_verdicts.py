@@ -113,3 +113,28 @@ def test_the_command_counts_models_by_the_scorecard_and_refuses_bad_input(tmp_pa
     for args, words in ((("--models", "hest"), "one of"), (("--out", out), "exists")):
         bad = cli(*args)
         assert bad.returncode == 2 and words in bad.stderr, (args, bad.stderr)
+
+
+def test_a_run_with_a_replay_reports_its_headlines_across_sources(tiny_prepared):
+    import dataclasses
+    import json
+
+    from alvh.pipeline import analyse_run
+    from alvh.report import TERMINAL_WIDTH, summary_text
+
+    sc = tiny_prepared.scenario
+    sc = dataclasses.replace(sc, analysis={**sc.analysis, "replay": True})
+    prep = dataclasses.replace(tiny_prepared, scenario=sc)
+    ds = analyse_run(sc, prep, 64, 7)
+    v = json.loads(ds.attrs["verdicts_json"])
+    assert v["model"] == "heston" and v["acceptance_fails"]          # the tiny Heston fails them: not counted
+    assert v["real"]["window"] == "2014-01-03 .. 2018-12-31"
+    for h in v["headlines"]:
+        votes = [s["verdict"] for s in h["sources"] if s["counted"]]
+        assert h["headline"] == headline(votes)
+        assert [s["source"] for s in h["sources"]][1:] == ([REPLAY] if h["claim"] == 1 else [])
+    alvh = v["real"]["strategies"]["alvh"]
+    assert alvh["n"] == 5 and alvh["ci_low"] <= alvh["value"] <= alvh["ci_high"]
+    text = summary_text(ds)
+    assert "Verdicts across sources" in text and "(no counted source)" in text
+    assert max(len(line) for line in text.splitlines()) <= TERMINAL_WIDTH
