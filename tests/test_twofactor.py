@@ -331,3 +331,46 @@ def test_a_calm_window_calibrates_without_spx_co_jumps_and_the_units_hold():
     a = float(m.vix_a[0])                       # the regime model's own 30-day coefficient
     j_v = 0.05                                  # a jump in variance is a rise of a j_v in VIX^2
     assert m.rho_j * j_v == pytest.approx(-0.2 * a * j_v, rel=2e-3)
+
+
+def test_the_pricers_chain_matches_the_exact_affine_laplace_transform_of_vix2():
+    """E_Q[exp(-u VIX_T^2)] by the Markov chain the VIX futures, options and VVIX are priced on
+    (alvh.models.twofactor.q_chain: CIR quadrature split onto a grid, the level chain, the jump
+    branch) against the exact exponential-affine transform (vix2_laplace: the CIR transform of Cox,
+    Ingersoll & Ross 1985, eq. 19, composed day by day with the level chain and the jumps). The
+    chain's error must be under a tenth of the jumps' effect and of the level's effect on the same
+    transform, so a lost jump term, a wrong level or a missing factor would fail."""
+    from alvh.models.twofactor import TwoFactorModel, q_chain, vix2_laplace
+
+    args = (8.0, 0.6, -0.7, 0.05, -4.0, 0.5, 0.04, 0.15, 0.0)
+    model = TwoFactorModel(*args, lam_v=3.0, jump_min_v=0.01, mu_v=0.03)
+    plain = TwoFactorModel(*args)
+    grid, chain = q_chain(model, 200, 96)
+    n, nr = grid.size, model.n_regimes
+    a, b = np.asarray(model.vix_a), np.asarray(model.vix_b)
+    checked = 0
+    for u in (5.0, 10.0, 30.0):
+        g = np.concatenate([np.exp(-u * (a[r] * grid + b[r])) for r in range(nr)])
+        k = 0
+        for steps in (1, 21, 126):
+            while k < steps:
+                g = chain @ g
+                k += 1
+            for lev in (0, 3, 5):
+                i = int(np.searchsorted(100.0 * np.sqrt(a[lev] * grid + b[lev]), 18.0))   # VIX near 18
+                exact = vix2_laplace(model, u, steps, lev, grid[i])
+                err = abs(g[lev * n + i] - exact)
+                if steps == 1:                   # one day: only the quadrature and the split
+                    assert err < 1e-4, (u, lev)
+                    continue
+                jumps = abs(exact - vix2_laplace(plain, u, steps, lev, grid[i]))
+                levels = abs(exact - vix2_laplace(model, u, steps, 5 - lev if lev != 3 else 0, grid[i]))
+                assert err < 0.1 * min(jumps, levels), (u, steps, lev, err, jumps, levels)
+                checked += 1
+    assert checked == 18
+    # the transform at 0 days is exp(-u VIX^2) itself; it is 1 at u = 0
+    v = grid[100]
+    assert vix2_laplace(model, 7.0, 0, 2, v) == pytest.approx(np.exp(-7.0 * (a[2] * v + b[2])), rel=1e-14)
+    assert vix2_laplace(model, 0.0, 50, 2, v) == pytest.approx(1.0, rel=1e-12)
+    with pytest.raises(ValueError, match="beta"):
+        vix2_laplace(TwoFactorModel(*args[:-1], 0.5), 1.0, 5, 0, v)
