@@ -54,7 +54,7 @@ import numpy as np
 
 __all__ = ["HESTON", "MEASUREMENTS", "QL_MISSING", "Row", "best_of", "heston_kernel", "machine_info",
            "time_ours_paths", "time_numpy_floor", "quantlib_heston_mc", "time_quantlib", "time_pipelines",
-           "peak_tree_rss", "run_suite", "format_table", "write_json", "DEFAULT_SCENARIO", "GIB"]
+           "peak_tree_rss", "run_suite", "format_table", "write_json", "json_problem", "DEFAULT_SCENARIO", "GIB"]
 
 #: The Heston test case of (a) and (c): parameters, horizon, steps and the European call's strike.
 HESTON = dict(s0=100.0, v0=0.04, kappa=2.0, theta=0.04, sigma=0.6, rho=-0.7, r=0.0, q=0.0, years=1.0,
@@ -686,6 +686,22 @@ def format_table(rows: list[Row], machine: dict | None = None, repeats: int | No
     return "\n".join(lines)
 
 
+def json_problem(path: Path | str) -> str | None:
+    """Why ``--json PATH`` must not be written: an existing file that is not a bench JSON alvh wrote
+    (keys ``machine``, ``settings``, ``rows``), or a folder; None when it may be."""
+    p = Path(path)
+    if p.is_dir():
+        return f"{p}: is a folder"
+    if not p.exists():
+        return None
+    try:
+        doc = json.loads(p.read_text(encoding="utf-8"))
+        ok = isinstance(doc, dict) and {"machine", "settings", "rows"} <= set(doc)
+    except (OSError, ValueError, UnicodeDecodeError):
+        ok = False
+    return None if ok else f"{p}: exists and is not a benchmark JSON alvh wrote; not replaced"
+
+
 def _clean(obj):
     """JSON-safe copy: NaN and infinities become null, numpy scalars plain numbers."""
     if isinstance(obj, dict):
@@ -699,7 +715,8 @@ def _clean(obj):
     return obj
 
 
-def write_json(path: Path | str, rows: list[Row], machine: dict, settings: dict) -> None:
-    """Write the machine, the settings and every row (with its details) as JSON."""
-    doc = {"machine": machine, "settings": settings, "rows": [asdict(r) for r in rows]}
+def write_json(path: Path | str, rows: list[Row], machine: dict, settings: dict, extra: dict | None = None) -> None:
+    """Write the machine, the settings and every row (with its details) as JSON, plus the keys of
+    ``extra`` (e.g. ``"profile"``)."""
+    doc = {"machine": machine, "settings": settings, "rows": [asdict(r) for r in rows], **(extra or {})}
     Path(path).write_text(json.dumps(_clean(doc), indent=2, allow_nan=False) + "\n", encoding="utf-8")

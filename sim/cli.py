@@ -226,6 +226,10 @@ def build_parser() -> argparse.ArgumentParser:
     ben.add_argument("--only", type=_letters, default="a,b,c,d,e", metavar="a,b,c,d,e",
                      help="measurements to run (default all)")
     ben.add_argument("--json", metavar="PATH", help="also write the results (with details) as JSON")
+    ben.add_argument("--profile", action="store_true",
+                     help="instead: where one chunk of the scenario (default scenarios/baseline.toml; --pipeline-paths "
+                          "its paths, default the scenario's chunk_size) spends its time, by pyinstrument's sampling "
+                          "profiler (sim/benchprofile.py); --json keeps it")
     ben.add_argument("--paths", type=_int_option(100), help="(a), (c): kernel and QuantLib paths (default 50000)")
     ben.add_argument("--pipeline-paths", type=_int_option(2),
                      help="(b), (d): pipeline paths (default 40000: enough work per worker that start-up and task "
@@ -977,6 +981,10 @@ def _bench_suite(args: argparse.Namespace) -> int:
     from alvh.config import ConfigError, load_scenario
     from alvh.data import DataError
 
+    if args.json and (why := bench.json_problem(args.json)):
+        return _fail(f"--json {why}")
+    if args.profile:
+        return _bench_profile(args)
     scenario = Path(args.scenario) if args.scenario else bench.DEFAULT_SCENARIO
     if set(args.only) & set("bde"):
         try:
@@ -999,6 +1007,47 @@ def _bench_suite(args: argparse.Namespace) -> int:
                                                   "memory_paths", "timeout")}
         try:
             bench.write_json(args.json, rows, machine, {**settings, "repeats": repeats, "scenario": str(scenario)})
+        except OSError as exc:
+            return _fail(f"--json {args.json}: {exc.strerror or exc}", 1)
+        print(f"Results: {args.json}")
+    return 0
+
+
+def _bench_profile(args: argparse.Namespace) -> int:
+    """``alvh bench --profile``: :func:`alvh.benchprofile.profile_chunk` on one chunk, a table, optional JSON."""
+    from alvh import bench, runner
+    from alvh.config import ConfigError, load_scenario
+    from alvh.data import DataError
+    from alvh.modelspec import ParamsFileError
+
+    path = Path(args.scenario) if args.scenario else Path(bench.DEFAULT_SCENARIO).with_name("baseline.toml")
+    try:
+        scenario = load_scenario(path)
+    except ConfigError as exc:
+        return _fail(str(exc))
+    if scenario.model["type"] == "replay":
+        return _fail(f"{path}: key 'model.type': a replay is one path; profile a Monte Carlo scenario")
+    try:
+        from alvh.benchprofile import format_profile, profile_chunk
+        import pyinstrument  # noqa: F401
+    except ImportError:
+        return _fail("--profile needs pyinstrument (pip install 'alvh[bench]')")
+    try:
+        _say(f"alvh: {path}: calibrating (cached) ...")
+        prep = runner.prepare(scenario, scenario.simulation["seed"], cache=True)
+        _say("alvh: one warm-up chunk, then the profiled one ...")
+        prof = profile_chunk(prep, args.pipeline_paths, seed=scenario.simulation["seed"])
+    except (DataError, ParamsFileError) as exc:
+        return _fail(str(exc))
+    except ValueError as exc:
+        return _fail(f"{path}: {exc}")
+    rel = os.path.relpath(path)
+    shown = rel if not rel.startswith("..") else str(path)
+    print(format_profile(prof, shown))
+    if args.json:
+        try:
+            bench.write_json(args.json, [], bench.machine_info(), {"profile": True, "scenario": shown},
+                             extra={"profile": prof})
         except OSError as exc:
             return _fail(f"--json {args.json}: {exc.strerror or exc}", 1)
         print(f"Results: {args.json}")
