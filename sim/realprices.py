@@ -104,12 +104,16 @@ class RealVixPrices:
         self.strikes, self.max_steps = model_table.strikes, model_table.max_steps
 
     def __len__(self) -> int:
+        """Days held (rows of ``curves``)."""
         return self.vix.size
 
     def strike_index(self, strike) -> np.ndarray:
+        """Index into :attr:`strikes` of the listed strike nearest ``strike`` (the model table's grid)."""
         return self.model.strike_index(strike)
 
     def on_day(self, t: int) -> "_RealDay":
+        """The pricer of replay day ``t`` (``futures(vix, steps, regime)``, ``call(vix, steps,
+        strike_index, regime)``, ``strike_index``, ``strikes``, ``max_steps``), points."""
         return _RealDay(self, int(t))
 
     def real_futures(self, t: int, steps) -> np.ndarray:
@@ -128,6 +132,8 @@ class _RealDay:
         self.strikes, self.max_steps, self.strike_index = src.strikes, src.max_steps, src.strike_index
 
     def futures(self, vix, steps, regime=None) -> np.ndarray:
+        """Constant-maturity VIX future of ``steps`` trading days at spot VIX ``vix`` (points); the
+        spot VIX itself at ``steps <= 0``. Shapes broadcast to ``vix``'s."""
         x = np.asarray(vix, float)
         s = np.broadcast_to(np.asarray(steps), x.shape)
         live = np.maximum(s, 0)
@@ -137,6 +143,8 @@ class _RealDay:
         return np.where(s <= 0, x, self.src.real_futures(self.t, live) + shift)
 
     def call(self, vix, steps, strike_index, regime=None) -> np.ndarray:
+        """VIX call (points, discounted) by Black-76 on :meth:`futures` at the smile rule's vol of the
+        day's VVIX; the intrinsic value on the spot VIX at ``steps <= 0``."""
         x = np.asarray(vix, float)
         s = np.broadcast_to(np.asarray(steps), x.shape)
         k = self.strikes[np.broadcast_to(np.asarray(strike_index), x.shape)]
