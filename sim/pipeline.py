@@ -228,7 +228,11 @@ def analyse_run(scenario: Scenario, prepared, n_paths: int | None, seed: int, jo
         from alvh import verdicts
 
         say("alvh: replaying the hedges at real VIX prices (2006-03-06 .. 2024-12-31)...")
-        real = verdicts.real_path_summary(prepared, replayed)
+        try:
+            real = verdicts.real_path_summary(prepared, replayed)
+        except ValueError as exc:   # e.g. a user's data with days the bundled futures lack: said, not fatal
+            say(f"alvh: warning: no replay at real VIX prices: {exc}")
+            real = None
         try:
             fails = verdicts.acceptance_failures(card) if card is not None else None
         except ValueError:
