@@ -824,6 +824,16 @@ def _market_replay(args: argparse.Namespace) -> int:
             return _fail(str(exc))
         if scenario.model["type"] == "replay":
             return _fail(f"{args.scenario}: key 'model.type': a replay has no model to price its SPX options")
+        from alvh.data import DataError, load_market_data
+        from alvh.realprices import FIRST_DAY, LAST_DAY, real_price_window
+
+        try:
+            data = load_market_data(scenario.data, str(scenario.path), scenario.path.parent)
+        except DataError as exc:
+            return _fail(str(exc))
+        if real_price_window(data.dates).sum() < 2:
+            return _fail(f"{args.scenario}: key 'data': its window has no day in {FIRST_DAY} .. {LAST_DAY} "
+                         "(the days with real VIX prices)")
     try:
         table = market_replay(args.start, args.end)
     except ValueError as exc:
@@ -909,8 +919,6 @@ def _scenario_at_real_prices(scenario):
     _say(f"alvh: scenario '{scenario.name}': calibrating (cached) ...")
     try:
         prep = runner.prepare(scenario, scenario.simulation["seed"], cache=True)
-        if real_price_window(prep.data.dates).sum() < 2:
-            return _fail(f"{path}: key 'data': its window has no day in 2006-03-06 .. 2024-12-31 (real VIX prices)")
         names = ["condor"] + [h.name for h in scenario.hedges]
         cap = prep.market.capital
         _say(f"alvh: replaying {len(names)} strategies at real prices under {len(SMILE_RULES)} smile rules ...")

@@ -470,8 +470,9 @@ def _verdict_lines(ds: xr.Dataset, main: _Strategy) -> list[str]:
             text = f"{src['source']}: {src['verdict']}" + ("" if src.get("counted") else " (not counted)")
             if src["source"] != model and isinstance(real, dict) and main.name in real.get("strategies", {}):
                 r = real["strategies"][main.name]
-                text += (f", {_f2(r['value'])} {_PCT_YR} (95% CI {_f2(r['ci_low'])} to {_f2(r['ci_high'])}, "
-                         f"{r['n']} years; at the model's VIX prices {_f2(r['model_cost'])})")
+                text += (f", {_f2(r['value'])} {_PCT_YR} (mean of {r['n']} complete years, 95% CI "
+                         f"{_f2(r['ci_low'])} to {_f2(r['ci_high'])}; over the whole window {_f2(r['real_cost'])} a "
+                         f"year at real VIX prices, {_f2(r['model_cost'])} at the model's)")
             parts.append(text)
         none = "" if any(src.get("counted") for src in h.get("sources", [])) else " (no counted source)"
         lines.append(f"  claim {h['claim']}: {str(h['headline']).upper()}{none} - " + "; ".join(parts))

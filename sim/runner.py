@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from alvh.models.base import FitReport, PathModel
+from alvh.models.base import FitReport, PathModel, Paths
 from alvh.models.calibration import market_statistics, model_statistics
 from alvh.models.heston import FellerConditionWarning
 from alvh.models.replay import HistoricalReplay
@@ -848,9 +848,11 @@ def replay(prepared: Prepared, table=None, days: np.ndarray | None = None) -> Re
     if sel.shape != (len(data.spx),) or sel.sum() < 2:
         raise ValueError(f"replay days: need a mask of {len(data.spx)} days selecting at least 2")
     spx, vix, dates = np.asarray(data.spx)[sel], np.asarray(data.vix)[sel], np.asarray(data.dates)[sel]
-    rp = HistoricalReplay(spx, vix, dates, prepared.model)
-    n_steps = rp.n_days - 1
-    paths = rp.simulate(rp.initial_state(0.0, 1), n_steps, prepared.dt)
+    # the states are read off the whole window (a level filter warms up on it), then the days kept
+    rp = HistoricalReplay(np.asarray(data.spx), np.asarray(data.vix), np.asarray(data.dates), prepared.model)
+    full = rp.simulate(rp.initial_state(0.0, 1), rp.n_days - 1, prepared.dt)
+    paths = Paths(full.spot[:, sel], full.var[:, sel], full.vix[:, sel], full.regime[:, sel])
+    n_steps = int(sel.sum()) - 1
     market = prepared.market or sc.market
     regime = paths.regime if prepared.model.n_regimes > 1 else None
     book = run_books(paths.spot, paths.var, paths.vix, prepared.surface, market, sc.condor, sc.hedges,

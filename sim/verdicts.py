@@ -189,7 +189,7 @@ def _variant(scenario, model_type: str):
 
 def verdicts_across_models(scenario, models=None, n_paths: int | None = None, seed: int | None = None,
                            jobs: int = 1, require_pass: bool = True, replay: bool = True,
-                           thresholds: ClaimThresholds = ClaimThresholds(), say=lambda msg: None) -> VerdictsAcross:
+                           say=lambda msg: None) -> VerdictsAcross:
     """Run the claim check under each model and on the real path at real prices; combine.
 
     Parameters
@@ -204,8 +204,8 @@ def verdicts_across_models(scenario, models=None, n_paths: int | None = None, se
     require_pass : bool, default True
         Count only the models that pass the acceptance rows (module docstring).
     replay : bool, default True
-        Add the real path at real VIX prices (claim 1).
-    thresholds : ClaimThresholds
+        Add the real path at real VIX prices (claim 1), first: data it cannot price is said (``say``)
+        and the real path left out, before any model runs.
     say : callable
         Progress lines.
 
@@ -235,6 +235,12 @@ def verdicts_across_models(scenario, models=None, n_paths: int | None = None, se
         raise ValueError("a replay scenario has no model to vary")
     seed = scenario.simulation["seed"] if seed is None else int(seed)
     n_paths = int(n_paths or scenario.simulation["n_paths"])
+    window, real_rows = "", []
+    if replay:
+        try:
+            window, real_rows = _replay_rows(scenario, seed, ClaimThresholds(), say)
+        except ValueError as exc:     # e.g. a user's data with days the bundled futures lack
+            say(f"alvh: warning: no real path at real VIX prices: {exc}")
     rows, status = [], []
     for m in models:
         try:
@@ -255,7 +261,12 @@ def verdicts_across_models(scenario, models=None, n_paths: int | None = None, se
             say(f"alvh: {m}: fails {len(fails)} acceptance rows; not run")
             continue
         say(f"alvh: {m}: {n_paths:,} paths ...")
-        ds = analyse_run(sc, prep, n_paths, seed, jobs=jobs, command="alvh verdicts")
+        try:
+            ds = analyse_run(sc, prep, n_paths, seed, jobs=jobs, command="alvh verdicts")
+        except (ValueError, RuntimeError, OSError) as exc:   # the other models' results are kept
+            status[-1].update(counted=False, failed=f"failed while running: {str(exc).splitlines()[0]}")
+            say(f"alvh: warning: {m}: {status[-1]['failed']}")
+            continue
         claims = Result(ds, sc, None).claims
         claims = claims[claims["claim_regime"] == "all"]
         for r in claims.itertuples():
@@ -263,11 +274,7 @@ def verdicts_across_models(scenario, models=None, n_paths: int | None = None, se
                          "verdict": r.claim_verdict, "value": r.claim_value, "ci_low": r.claim_ci_low,
                          "ci_high": r.claim_ci_high, "units": r.claim_units,
                          "note": f"{r.claim_statistic}; {n_paths:,} paths, seed {seed}"})
-    window = ""
-    if replay:
-        window, extra = _replay_rows(scenario, seed, thresholds, say)
-        rows += extra
-    table = pd.DataFrame(rows, columns=list(COLUMNS))
+    table = pd.DataFrame(rows + real_rows, columns=list(COLUMNS))
     heads = []
     for (claim, strat), g in table.groupby(["claim", "strategy"], sort=True):
         counted = g[g["counted"].astype(bool)]

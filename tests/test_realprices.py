@@ -174,3 +174,9 @@ def test_the_command_adds_every_strategy_of_a_scenario_and_refuses_a_bad_one(tmp
     bad.write_text('name = "bad"\n[simulation]\nn_paths = -3\n')
     refused = cli("--scenario", bad, "--out", tmp_path / "other.csv")
     assert refused.returncode == 2 and "bad.toml" in refused.stderr and not (tmp_path / "other.csv").exists()
+    # a data window without a day of real VIX prices: refused before any work (no table printed)
+    early = tmp_path / "early.toml"
+    early.write_text('name = "early"\n[data]\nspx = "bundled:spx"\nvix = "bundled:vix"\nstart = 1995-01-03\n'
+                     'end = 2003-12-31\n')
+    refused = cli("--scenario", early, "--out", tmp_path / "other.csv")
+    assert refused.returncode == 2 and "2006-03-06" in refused.stderr and refused.stdout == ""
