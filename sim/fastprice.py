@@ -10,8 +10,8 @@ with its reference to 1e-10 relative.
 
 Switching the kernels off
 -------------------------
-- environment variable ``ALVH_NUMPY_REFERENCE=1`` (read when this module is first imported; the
-  callers then never import numba);
+- environment variable ``ALVH_NUMPY_REFERENCE=1`` (read once, by :mod:`alvh.switches`; the callers
+  then never import numba);
 - ``alvh.fastprice.ENABLED = False`` at run time, or the context manager :func:`numpy_reference`.
 
 Differences from the numpy reference are round-off only: ``math.exp``/``log``/``asinh`` of the
@@ -34,13 +34,14 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 
-import numpy as np
 import numba
+import numpy as np
 from numba import types
 from numba.extending import intrinsic
 from numba.np.arrayobj import make_array, populate_array
+
+from alvh.switches import NUMPY_REFERENCE
 
 __all__ = [
     "ENABLED",
@@ -67,7 +68,7 @@ __all__ = [
 ]
 
 #: Use the compiled kernels (``False``: the numpy reference everywhere).
-ENABLED = os.environ.get("ALVH_NUMPY_REFERENCE", "").strip().lower() not in ("1", "true", "yes", "on")
+ENABLED = not NUMPY_REFERENCE
 
 
 def active() -> bool:

@@ -8,7 +8,6 @@ underlying (multiply by the contract multiplier, 100 for SPX and VIX options, fo
 from __future__ import annotations
 
 import math
-import os
 import sys
 from dataclasses import dataclass
 
@@ -17,6 +16,7 @@ from scipy import special
 
 from alvh.models.base import PathModel
 from alvh.models.heston import HestonModel, HestonParams, cir_transition, vix_coefficients
+from alvh.switches import NUMPY_REFERENCE
 
 __all__ = [
     "black_scholes",
@@ -32,7 +32,7 @@ __all__ = [
 
 #: ``ALVH_NUMPY_REFERENCE=1`` keeps every pricing function on its numpy reference (numba is then never
 #: imported); otherwise the compiled kernels of :mod:`alvh.fastprice` are used where they apply.
-_NUMPY_REFERENCE = os.environ.get("ALVH_NUMPY_REFERENCE", "").strip().lower() in ("1", "true", "yes", "on")
+_NUMPY_REFERENCE = NUMPY_REFERENCE
 _NO_REGIME = np.zeros((), np.int64)
 
 

@@ -964,9 +964,9 @@ def run_books(
     :func:`alvh.fastbook.supported` says it applies, unless ``trace`` or ``ALVH_NUMPY_REFERENCE=1``;
     the numpy code below is the reference.
     """
-    import os
+    from alvh.switches import NUMPY_REFERENCE
 
-    if not trace and os.environ.get("ALVH_NUMPY_REFERENCE", "").strip().lower() not in ("1", "true", "yes", "on"):
+    if not trace and not NUMPY_REFERENCE:
         from alvh import fastbook
 
         hedges = tuple(hedges)

@@ -232,10 +232,12 @@ def test_dispatch_and_environment_switch(market_paths, monkeypatch):
     monkeypatch.setattr(fastbook, "run_books_compiled", lambda *a, **k: calls.append(1) or real(*a, **k))
     run_books(*args)
     assert calls == [1]
-    monkeypatch.setenv("ALVH_NUMPY_REFERENCE", "1")
+    from alvh import switches
+
+    monkeypatch.setattr(switches, "NUMPY_REFERENCE", True)     # ALVH_NUMPY_REFERENCE=1 at import
     run_books(*args)
     assert calls == [1]
-    monkeypatch.delenv("ALVH_NUMPY_REFERENCE")
+    monkeypatch.setattr(switches, "NUMPY_REFERENCE", False)
     run_books(*args, trace=True)
     assert calls == [1]
     from alvh import fastprice

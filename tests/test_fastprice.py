@@ -445,7 +445,19 @@ def test_environment_variable_keeps_everything_on_numpy():
             "black_scholes(np.ones(3), 1.0, 0.5, 0.0, 0.0, 0.2, True)\n"
             "assert 'alvh.fastprice' not in sys.modules\n"
             "import alvh.fastprice as fp\n"
-            "assert not fp.ENABLED and not fp.active()\n")
+            "assert not fp.ENABLED and not fp.active()\n"
+            # the one reading (alvh.switches) also keeps the books on the numpy engine
+            "from unittest import mock\n"
+            "from alvh import fastbook, switches\n"
+            "from alvh.strategy import run_books\n"
+            "assert switches.NUMPY_REFERENCE\n"
+            "with mock.patch.object(fastbook, 'supported', side_effect=AssertionError('compiled engine asked')):\n"
+            "    try:\n"
+            "        run_books(np.ones((2, 3)), np.ones((2, 3)), np.ones((2, 3)), None, None, None, (), None, 0.1)\n"
+            "    except AssertionError:\n"
+            "        raise\n"
+            "    except Exception:\n"
+            "        pass\n")
     env = dict(os.environ, ALVH_NUMPY_REFERENCE="1")
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     subprocess.run([sys.executable, "-c", code], check=True, env=env, cwd=root)
