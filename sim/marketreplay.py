@@ -78,11 +78,12 @@ SMILE_RULES = (SmileRule("flat at VVIX"), SmileRule("ATM 0.85 VVIX, flat", 0.85,
 
 def black76_call(forward, strike, tau, vol, rate) -> np.ndarray:
     """Black (1976) call on a future: ``e^{-r tau} (F N(d1) - K N(d2))``, ``d1 = (ln(F/K) + vol^2 tau/2) /
-    (vol sqrt(tau))``. Points; arrays broadcast; ``tau`` in years, ``vol`` and ``rate`` per year."""
-    f, k, t, s = (np.asarray(x, float) for x in (forward, strike, tau, vol))
-    sd = s * np.sqrt(t)
-    d1 = (np.log(f / k) + 0.5 * sd**2) / sd
-    return np.exp(-np.asarray(rate, float) * t) * (f * ndtr(d1) - k * ndtr(d1 - sd))
+    (vol sqrt(tau))``. Points; arrays broadcast; ``tau`` in years, ``vol`` and ``rate`` per year. It is
+    :func:`alvh.pricing.black_scholes` on the future with the dividend yield equal to the rate (the
+    forward of a future is the future)."""
+    from alvh.pricing import black_scholes
+
+    return black_scholes(forward, strike, tau, rate, rate, vol, True)[0]
 
 
 def strike_for_call_delta(forward: float, tau: float, vvix: float, rate: float, delta: float, rule: SmileRule) -> float:
