@@ -9,19 +9,24 @@ matches from this list:
 =================  ===========================================================================
 part               a sample whose stack holds
 =================  ===========================================================================
-generation         a frame of ``alvh.models`` or ``simulate_with_overlays`` (paths, variance
-                   jumps, the model VIX)
-deltas             ``_measure`` (the hedge books' deltas) or the condor's delta measurement
-hedge layers       a method of a hedge book (``_Hedge``: marks, entries, strikes, sizing)
-compiled books     ``run_books_compiled`` (the compiled engine: condor and hedges together)
-condor marks       the SPX surface and Black-Scholes (``alvh.surface``, ``alvh.pricing``) or the
-                   condor's strikes, reached from ``run_books``
-metrics            ``alvh.results``, ``alvh.claims``, ``alvh.metrics``, ``book_summaries``
-bookkeeping        anything else (the books' own loops and arrays, the chunk's summaries)
+deltas             inside the books (``run_books``): ``_measure`` (the hedge books' deltas)
+hedge layers       inside the books: a method of a hedge book (``_Hedge``: marks, entries,
+                   strikes, sizing), with the pricing it calls
+compiled books     inside the books: ``run_books_compiled`` (condor and hedges together)
+condor marks       inside the books, otherwise: the SPX surface, Black-Scholes and the model's
+                   expected variance (``alvh.surface``, ``alvh.pricing``, ``alvh.models``), the
+                   condor's strikes
+bookkeeping        inside the books, anything else (the books' own loops and arrays)
+generation         outside the books: a frame of ``alvh.models`` or ``simulate_with_overlays``
+                   (paths, variance jumps, the model VIX)
+metrics            outside the books: ``alvh.results``, ``alvh.claims``, ``alvh.metrics``,
+                   ``book_summaries``
+bookkeeping        anything else (the chunk's summaries, the runner)
 =================  ===========================================================================
 
-The order matters: a hedge layer's SPX option is priced by the surface, and counts as a hedge
-layer. A sample's time is the interval it stands for, so the parts add up to the profiled wall
+The order matters: a hedge layer's SPX option is priced by the surface (and the model's expected
+variance), and counts as a hedge layer; the model's pricing functions called by the books are not
+path generation. A sample's time is the interval it stands for, so the parts add up to the profiled wall
 time. Sampling error: a part with ``k`` samples is known to about ``sqrt(k)`` samples.
 """
 
@@ -55,20 +60,21 @@ def classify(stack) -> str:
     def in_file(*names):
         return any(f.endswith(n) for f in files for n in names)
 
+    if "run_books" in funcs or "run_books_compiled" in funcs:     # the books (which call the models' pricing)
+        if "_measure" in funcs or "condor_delta" in funcs:
+            return "deltas"
+        if any(fn in _HEDGE_METHODS and f.endswith("/strategy.py") for fn, f in zip(funcs, files)):
+            return "hedge layers"
+        if "run_books_compiled" in funcs or in_file("/fastbook.py"):
+            return "compiled books"
+        if (in_file("/surface.py", "/pricing.py", "/fastprice.py") or any("/models/" in f for f in files)
+                or {"strike_for_delta", "spx_option", "_condor_value"} & set(funcs)):
+            return "condor marks"
+        return "bookkeeping"
     if any("/models/" in f for f in files) or "simulate_with_overlays" in funcs:
         return "generation"
-    if "_measure" in funcs or "condor_delta" in funcs:
-        return "deltas"
-    if any(fn in _HEDGE_METHODS and f.endswith("/strategy.py") for fn, f in zip(funcs, files)):
-        return "hedge layers"
-    if "run_books_compiled" in funcs or in_file("/fastbook.py"):
-        return "compiled books"
     if in_file("/results.py", "/claims.py", "/metrics.py", "/varred.py") or "book_summaries" in funcs:
         return "metrics"
-    if "run_books" in funcs and in_file("/surface.py", "/pricing.py", "/fastprice.py"):
-        return "condor marks"
-    if "strike_for_delta" in funcs or "spx_option" in funcs:
-        return "condor marks"
     return "bookkeeping"
 
 

@@ -31,6 +31,10 @@ BOOKS = ("run_books", "/x/sim/strategy.py")
     ((RUN, BOOKS, ("strike_for_delta", "/x/sim/strategy.py")), "condor marks"),
     ((("analyse", "/x/sim/results.py"), ("claim_check", "/x/sim/claims.py")), "metrics"),
     ((RUN, BOOKS, ("zeros", "<built-in>")), "bookkeeping"),
+    # the books ask the model for its expected variance (SPX smile): pricing, not path generation
+    ((RUN, BOOKS, ("_condor_value", "/x/sim/strategy.py"), ("atm_total_variance", "/x/models/regimes.py")),
+     "condor marks"),
+    ((RUN, BOOKS, ("step", "/x/sim/strategy.py"), ("var_from_vix", "/x/models/regimes.py")), "hedge layers"),
 ])
 def test_each_rule_puts_a_stack_in_its_part(frames, part):
     assert classify(_stack(*frames)) == part
