@@ -52,6 +52,7 @@ except ImportError:  # pragma: no cover
 from alvh.fastprice import (_atm_tv, _bs_delta, _bs_pre, _fourier_smile, _implied_stdev, _nmax, _nmin,  # noqa: E402
                            _npow, borrow, ndtr)
 from alvh.fastprice import _fourier_state as _fp_fourier_state  # noqa: E402
+from alvh.strategy import INSTRUMENTS, SIZINGS, STRIKE_RULES, TRIGGERS  # noqa: E402  (the one vocabulary)
 
 __all__ = ["supported", "run_books_compiled", "numpy_engine", "drawdown_and_worst_day"]
 
@@ -69,10 +70,14 @@ def numpy_engine(on: bool = True):
     finally:
         _LOCAL.off = prev
 
-_INSTRUMENTS = {"call": 0, "call_spread": 1, "future": 2, "short_call_spread": 3, "spx_put_spread": 4}
-_STRIKE_RULES = {"otm": 0, "delta": 1, "breakeven": 2}
-_TRIGGERS = {"always": 0, "vix_above": 1, "vix_sustained": 2, "condor_decay": 3}
-_SIZINGS = {"budget": 0, "vega": 1, "bands": 2}
+# integer codes of the packed layer specs: a name's position in the one vocabulary of alvh.strategy
+# (the kernel reads them as literals: instrument 2 future, 3 short call spread, 4 SPX put spread;
+# strike rule 1 delta, 2 breakeven; trigger 1 vix_above, 2 vix_sustained, 3 condor_decay; sizing 1
+# vega, 2 bands; the engine-equality tests fail if the vocabulary is reordered)
+_INSTRUMENTS = {name: code for code, name in enumerate(INSTRUMENTS)}
+_STRIKE_RULES = {name: code for code, name in enumerate(STRIKE_RULES)}
+_TRIGGERS = {name: code for code, name in enumerate(TRIGGERS)}
+_SIZINGS = {name: code for code, name in enumerate(SIZINGS)}
 _GUIDE_BUCKETS = 4096
 
 

@@ -147,3 +147,27 @@ def test_the_scenario_reference_page_is_generated_from_the_schema():
         assert f"| `{key}` |" in page.read_text(encoding="utf-8"), key
     for top in SCHEMA["properties"]:
         assert f"| `{top}" in page.read_text(encoding="utf-8"), top
+
+
+def test_every_schema_default_is_the_dataclass_default():
+    """The scenario schema and the spec dataclasses give every shared key the same default (a spec
+    built in Python and one read from a TOML file that leaves the key out are the same spec)."""
+    import dataclasses
+
+    from alvh import config
+    from alvh.strategy import CondorSpec, HedgeSpec, LayerSpec, MarketSpec
+
+    props = config.SCHEMA["properties"]
+    tables = ((config._LAYER, LayerSpec), (config._HEDGE, HedgeSpec),
+              (props["strategy"]["properties"]["condor"], CondorSpec), (props["market"], MarketSpec))
+    checked = 0
+    for table, cls in tables:
+        for f in dataclasses.fields(cls):
+            prop = table["properties"].get(f.name)
+            if prop is None or "default" not in prop:
+                continue
+            want = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            want = list(want) if isinstance(want, tuple) else want
+            assert prop["default"] == want, (cls.__name__, f.name, prop["default"], want)
+            checked += 1
+    assert checked >= 30          # 35 shared keys today: layers, hedges, the condor, the market
