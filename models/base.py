@@ -48,6 +48,7 @@ class State:
 
     @property
     def n_paths(self) -> int:
+        """Number of paths."""
         return int(np.shape(self.spot)[0])
 
 
@@ -70,6 +71,7 @@ class Paths:
 
     @property
     def n_steps(self) -> int:
+        """Number of steps (days after the first)."""
         return self.spot.shape[1] - 1
 
     def state(self, t: int) -> State:
@@ -106,6 +108,7 @@ class PathModel(ABC):
 
     @property
     def n_regimes(self) -> int:
+        """Number of regimes (1 for a single-regime model)."""
         return len(self.regime_names)
 
     # ------------------------------------------------------------------ paths (measure P)
@@ -334,13 +337,16 @@ class FitReport:
 
     @property
     def aic(self) -> float | None:
+        """Akaike information criterion ``2 k - 2 loglik`` (Akaike 1974); None without a likelihood."""
         return None if self.loglik is None else 2.0 * self.n_params - 2.0 * self.loglik
 
     @property
     def bic(self) -> float | None:
+        """Bayesian information criterion ``k ln n - 2 loglik`` (Schwarz 1978); None without a likelihood."""
         return None if self.loglik is None else self.n_params * math.log(self.n_obs) - 2.0 * self.loglik
 
     def to_dict(self) -> dict:
+        """The fit as a JSON-ready dict (parameters, standard errors, likelihood, notes)."""
         return {
             "model": self.model, "params": self.params, "stderr": self.stderr, "loglik": self.loglik,
             "aic": self.aic, "bic": self.bic, "n_obs": self.n_obs, "n_params": self.n_params,
@@ -349,6 +355,7 @@ class FitReport:
         }
 
     def summary(self) -> str:
+        """The fit report in lines of text: parameters with standard errors, criteria, notes."""
         lines = [f"{self.model} fit, {self.sample} ({self.n_obs} observations)", f"  method: {self.method}"]
         for k, v in self.params.items():
             if isinstance(v, (int, float)):

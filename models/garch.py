@@ -694,6 +694,7 @@ class GjrGarchModel(AffineVix, PathModel):
 
     # ------------------------------------------------------------------ parameters
     def to_dict(self) -> dict:
+        """The parameters as a dict of floats (for a parameter file)."""
         return {k: float(getattr(self, k)) for k in self._KEYS}
 
     @classmethod

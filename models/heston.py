@@ -641,10 +641,12 @@ class HestonModel(PathModel):
 
     @property
     def default_var0(self) -> float:
+        """Initial variance ``v0`` of the parameters (annualised)."""
         return self.params.v0
 
     @property
     def long_run_var(self) -> float:
+        """Long-run variance ``theta`` under P (annualised)."""
         return self.params.theta
 
     def simulate(self, state0: State, n_steps: int, dt: float, rng: np.random.Generator,
@@ -663,12 +665,15 @@ class HestonModel(PathModel):
         return State(np.full(n_paths, float(s0)), v, np.zeros(n_paths, np.int8))
 
     def vix(self, var, regime=None) -> np.ndarray:
+        """Model VIX (points) of variance ``var``: :func:`model_vix` with ``kappa_Q``, ``theta_Q``."""
         return model_vix(var, self.params.kappa_q, self.params.theta_q)
 
     def var_from_vix(self, vix, regime=None) -> np.ndarray:
+        """Variance (annualised, >= 0) whose model VIX is ``vix``: the inverse of :meth:`vix`."""
         return np.maximum(variance_from_vix(vix, self.params.kappa_q, self.params.theta_q), 0.0)
 
     def atm_total_variance(self, var, tau, regime=None) -> np.ndarray:
+        """Q-expected integrated variance over ``tau`` years from ``var`` (the SPX smile's ATM total variance)."""
         return np.asarray(tau, dtype=float) * expected_average_variance(var, tau, self.params.kappa_q, self.params.theta_q)
 
     def q_step(self, x, dt: float, regime: int = 0, m: int = 256):
@@ -677,6 +682,7 @@ class HestonModel(PathModel):
         return cir_quantile_step(x, dt, p.kappa_q, p.theta_q, p.sigma, m)
 
     def cir_q(self):
+        """``(kappa_Q, theta_Q, sigma, 0.0)``: the pure-CIR Q description of the variance."""
         return (self.params.kappa_q, self.params.theta_q, self.params.sigma, 0.0)
 
     def q_model(self, drift: float = 0.0) -> "HestonModel":
@@ -691,10 +697,12 @@ class HestonModel(PathModel):
         return HestonModel(self.params.q_params(drift))
 
     def to_dict(self) -> dict:
+        """The parameters as a dict of floats (for a parameter file)."""
         return {k: float(v) for k, v in asdict(self.params).items()}
 
     @classmethod
     def from_dict(cls, d: dict) -> "HestonModel":
+        """The model of a parameter dict (:meth:`to_dict`); missing keys take the defaults of :class:`HestonParams`."""
         keys = ("v0", "kappa", "theta", "sigma", "rho", "mu", "lam")
         return cls(HestonParams(**{k: float(d[k]) for k in keys if k in d}))
 

@@ -420,10 +420,12 @@ class BatesModel(PathModel):
 
     @property
     def default_var0(self) -> float:
+        """Initial variance ``v0`` of the parameters (annualised)."""
         return self.params.v0
 
     @property
     def long_run_var(self) -> float:
+        """Long-run variance ``theta`` under P (annualised)."""
         return self.params.theta
 
     # ------------------------------------------------------------------ paths (P)
@@ -668,6 +670,7 @@ class SvcjModel(AffineVix, PathModel):
 
     @property
     def default_var0(self) -> float:
+        """Initial variance ``v0`` of the parameters (annualised)."""
         return self.params.v0
 
     @property

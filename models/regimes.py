@@ -794,6 +794,7 @@ class RegimeChainFit:
         return pd.DataFrame(probs, index=idx, columns=list(self.regime_names))
 
     def summary(self) -> str:
+        """The chain's fit in lines of text: likelihood, criteria and each regime's mean, volatility and duration."""
         lines = [f"Markov-switching fit of daily SPX returns: {self.n_obs} returns, "
                  f"loglik {self.loglik:.2f}, AIC {self.aic:.2f}, BIC {self.bic:.2f}"]
         for k, name in enumerate(self.regime_names):

@@ -53,10 +53,12 @@ class HistoricalReplay(PathModel):
 
     @property
     def n_days(self) -> int:
+        """Number of real days."""
         return self.spx.size
 
     @property
     def default_var0(self) -> float:
+        """Variance the pricing model reads off the first day's VIX."""
         return float(self.pricing.var_from_vix(self.vix_close[:1])[0])
 
     def initial_state(self, s0: float, n_paths: int, var0: float | None = None, regime0: int = 0) -> State:
@@ -64,6 +66,7 @@ class HistoricalReplay(PathModel):
         return State(np.full(n_paths, self.spx[0]), np.full(n_paths, self.default_var0), np.zeros(n_paths, np.int8))
 
     def simulate(self, state0: State, n_steps: int, dt: float, rng=None, intensity=None) -> Paths:
+        """The real closes as one path per asked path (the generator is ignored)."""
         if n_steps > self.n_days - 1:
             raise ValueError(f"replay holds {self.n_days - 1} steps, {n_steps} asked")
         n = state0.n_paths
@@ -74,29 +77,38 @@ class HistoricalReplay(PathModel):
         return Paths(rows(self.spx), self.pricing.var_from_vix(vix, regime), vix, regime)
 
     def stationary_state(self, s0, n_paths, rng) -> State:
+        """The first real day (a replay has no stationary law)."""
         return self.initial_state(s0, n_paths)
 
     def vix(self, var, regime=None):
+        """The pricing model's VIX of ``var`` (points)."""
         return self.pricing.vix(var, regime)
 
     def var_from_vix(self, vix, regime=None):
+        """The pricing model's variance for ``vix``."""
         return self.pricing.var_from_vix(vix, regime)
 
     def atm_total_variance(self, var, tau, regime=None):
+        """The pricing model's Q-expected integrated variance over ``tau``."""
         return self.pricing.atm_total_variance(var, tau, regime)
 
     def q_step(self, x, dt, regime=0):
+        """The pricing model's one-step Q law."""
         return self.pricing.q_step(x, dt, regime)
 
     def regime_transition(self, dt):
+        """The pricing model's regime transition over ``dt``."""
         return self.pricing.regime_transition(dt)
 
     def cir_q(self):
+        """The pricing model's pure-CIR Q description, if any."""
         return self.pricing.cir_q()
 
     def to_dict(self) -> dict:
+        """What the replay is: its pricing model and first and last day."""
         return {"pricing": self.pricing.name, "first_day": str(self.dates[0])[:10], "last_day": str(self.dates[-1])[:10]}
 
     @classmethod
     def from_dict(cls, d):
+        """Refused: a replay is built from data."""
         raise ValueError("a replay is built from data, not from a parameter file")

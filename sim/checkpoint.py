@@ -155,6 +155,7 @@ class QuietFileHandler(logging.FileHandler):
     e.g. on a full disk; the error itself is reported by the command."""
 
     def handleError(self, record):  # noqa: N802 (logging's name)
+        """A failed write of the log closes the file and silences the handler (the run goes on)."""
         self.close()
         self.setLevel(logging.CRITICAL + 1)
 
@@ -248,9 +249,11 @@ class ChunkStore:
 
     @property
     def manifest_path(self) -> Path:
+        """Path of the checkpoint's manifest."""
         return self.folder / MANIFEST
 
     def chunk_path(self, i: int) -> Path:
+        """Path of chunk ``i``'s stored arrays."""
         return self.folder / f"chunk_{i:05d}.npz"
 
     def exists(self) -> bool:

@@ -203,6 +203,7 @@ class RunArrays:
 
     @property
     def n_paths(self) -> int:
+        """Number of paths n."""
         return int(np.shape(self.per_strategy["pnl"])[1])
 
     @property

@@ -68,6 +68,7 @@ class SmileRule:
     slope: float = 0.0
 
     def vol(self, vvix, strike, forward):
+        """The volatility of strike ``strike`` on future ``forward`` for a VVIX of ``vvix`` points."""
         return self.atm_ratio * np.asarray(vvix, float) / 100.0 * (np.asarray(strike, float) / forward) ** self.slope
 
 

@@ -48,10 +48,12 @@ class StoredArray(NDArrayOperatorsMixin):
 
     @property
     def ndim(self) -> int:
+        """Number of dimensions."""
         return len(self.shape)
 
     @property
     def size(self) -> int:
+        """Number of elements."""
         return int(np.prod(self.shape))
 
     @property

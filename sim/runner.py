@@ -156,6 +156,7 @@ class Prepared:
 
     @property
     def dt(self) -> float:
+        """Years per step (``1 / steps_per_year``)."""
         return 1.0 / self.scenario.simulation["steps_per_year"]
 
     @property
@@ -236,6 +237,7 @@ class RunResult:
 
     @property
     def strategy_names(self) -> list[str]:
+        """Strategy names, ``'unhedged'`` first."""
         return ["unhedged"] + [h.name for h in self.strategies[1:]]
 
 

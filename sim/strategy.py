@@ -230,10 +230,12 @@ class LayerSpec:
 
     @property
     def is_short(self) -> bool:
+        """Whether the layer sells (a short call spread)."""
         return self.instrument == "short_call_spread"
 
     @property
     def on_spx(self) -> bool:
+        """Whether the layer is on the SPX (a put spread) rather than the VIX."""
         return self.instrument == "spx_put_spread"
 
 
