@@ -350,7 +350,7 @@ def time_pipelines(prepared, n_paths: int, chunk_size: int, jobs: Sequence[int],
         If ``analyse`` is a sequence of another length than ``jobs``.
     """
     from alvh.results import analyse as analyse_result
-    from alvh.runner import run
+    from alvh.runner import chunk_sizes, run
 
     jobs = [int(j) for j in jobs]
     flags = [bool(analyse)] * len(jobs) if np.ndim(analyse) == 0 else [bool(a) for a in analyse]
@@ -376,7 +376,7 @@ def time_pipelines(prepared, n_paths: int, chunk_size: int, jobs: Sequence[int],
                 best_run[i], best_total[i] = min(best_run[i], t1 - t0), min(best_total[i], t2 - t0)
     steps = n_paths * prepared.n_steps
     return [dict(seconds=best_total[i], run_seconds=best_run[i], analysed=flags[i], path_steps=steps,
-                 path_steps_per_core_s=steps / (best_total[i] * j), n_chunks=math.ceil(n_paths / chunk_size), jobs=j)
+                 path_steps_per_core_s=steps / (best_total[i] * j), n_chunks=len(chunk_sizes(n_paths, chunk_size)), jobs=j)
             for i, j in enumerate(jobs)]
 
 

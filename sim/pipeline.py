@@ -217,7 +217,7 @@ def analyse_run(scenario: Scenario, prepared, n_paths: int | None, seed: int, jo
     ds.attrs.update({
         "backend": backend,
         "scenario_path": str(scenario.path.resolve()) if scenario.path else "",
-        "n_chunks": int(-(-n_paths // result.chunk_size)),
+        "n_chunks": len(runner.chunk_sizes(n_paths, result.chunk_size)),
         "run_identity_json": json.dumps(runner.run_identity(prepared, n_paths, seed, result.chunk_size)),
         "resumed_chunks": int(result.resumed_chunks),
     })

@@ -536,6 +536,20 @@ def simulate_chunk(
     return out
 
 
+def chunk_sizes(n_paths: int, chunk_size: int) -> list[int]:
+    """Paths of each chunk of a run: ``ceil(n_paths / chunk_size)`` chunks of ``chunk_size``, the last
+    one holding the rest (the one place the chunking is computed; chunk ``i`` gets seed child ``i``).
+
+    Raises
+    ------
+    ValueError
+        ``n_paths`` or ``chunk_size`` below 1.
+    """
+    if n_paths < 1 or chunk_size < 1:
+        raise ValueError(f"n_paths and chunk_size must be >= 1, got {n_paths} and {chunk_size}")
+    return [min(chunk_size, n_paths - i * chunk_size) for i in range(math.ceil(n_paths / chunk_size))]
+
+
 def sample_plan(sizes: list[int], per_chunk: int, max_sample: int, daily_paths: int) -> list[dict]:
     """What each chunk keeps whole: ``n_sample`` fan-chart paths and ``n_daily`` daily-sample paths.
 
@@ -710,8 +724,8 @@ def run(
         raise ValueError(f"seed must be >= 0, got {seed}")
     sc = prepared.scenario
     chunk_size = chunk_size or sc.simulation["chunk_size"]
-    n_chunks = math.ceil(n_paths / chunk_size)
-    sizes = [min(chunk_size, n_paths - i * chunk_size) for i in range(n_chunks)]
+    sizes = chunk_sizes(n_paths, chunk_size)
+    n_chunks = len(sizes)
     children = np.random.SeedSequence(seed).spawn(2)[0].spawn(n_chunks)
     event_day, measure = measure_days(prepared.n_steps, sc.stress["events"])
     common = dict(

@@ -287,6 +287,8 @@ def vix_table_vs_mc(
     2006, J. Futures Markets 26(6)), the Markov-chain table (Kushner & Dupuis 2001, ch. 4), both
     in :mod:`alvh.pricing`; control variates: Glasserman (2004), sec. 4.1.
     """
+    from alvh.runner import chunk_sizes
+
     levels = np.asarray(levels, dtype=float)
     expiries = np.asarray(sorted(int(e) for e in expiries), dtype=int)
     mny = np.asarray(moneyness, dtype=float)
@@ -349,7 +351,7 @@ def vix_table_vs_mc(
             else:
                 ex2 = np.zeros(ne)
             acc = [_Moments(1 + nk) for _ in range(ne)]
-            sizes = [chunk_size] * (n_paths // chunk_size) + ([n_paths % chunk_size] if n_paths % chunk_size else [])
+            sizes = chunk_sizes(n_paths, chunk_size)
             root = np.random.SeedSequence(seed, spawn_key=(int(r), int(round(1e6 * float(lev)))))
             for c_seq, n in zip(root.spawn(len(sizes)), sizes):
                 rng = np.random.default_rng(c_seq)

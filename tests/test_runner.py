@@ -333,3 +333,17 @@ def test_float32_daily_sample_moves_no_metric_beyond_its_standard_error(tiny_pre
         for name in ("value", "ci_low", "ci_high"):
             a, b = getattr(c32, name), getattr(c64, name)
             assert _close(a, b, bound if np.isfinite(bound) else 0.0), (key, name, a, b)
+
+
+def test_chunk_sizes_cover_the_paths_once_and_refuse_nonsense():
+    from alvh.runner import chunk_sizes
+
+    assert chunk_sizes(10, 4) == [4, 4, 2]
+    assert chunk_sizes(8, 4) == [4, 4]
+    assert chunk_sizes(3, 10) == [3]
+    for n, c in ((1, 1), (20_000, 2_000), (20_001, 2_000), (7, 3)):
+        s = chunk_sizes(n, c)
+        assert sum(s) == n and max(s) <= c and min(s) >= 1 and len(s) == -(-n // c)
+    for bad in ((0, 5), (5, 0)):
+        with pytest.raises(ValueError):
+            chunk_sizes(*bad)
