@@ -788,17 +788,23 @@ class _Hedge:
         if self.layer_daily is not None:      # cumulative snapshot; differenced in result()
             self.layer_daily[:, :, t] = self.layer_pnl
 
+    def _triggered(self, ly, t, x_t, runlen, cond) -> np.ndarray:
+        """Paths on which layer ``ly``'s trigger (:data:`TRIGGERS`) holds on day ``t``."""
+        if ly.trigger == "always":
+            return np.ones(self.n, dtype=bool)
+        if ly.trigger == "vix_above":
+            return x_t >= ly.trigger_vix
+        if ly.trigger == "vix_sustained":
+            return runlen[ly.trigger_vix][:, t] >= ly.trigger_days
+        if ly.trigger == "condor_decay":
+            return cond["profit_share"] >= ly.decay_share
+        raise ValueError(f"unknown trigger {ly.trigger!r}; known: {', '.join(TRIGGERS)}")
+
     def _enter(self, t, s_t, v_t, x_t, r_t, sub, cond, rsi_block, runlen, exited, rolled, trades, cap):
         spec = self.spec
         rc = cap * self.ctx.condor.margin_fraction
         for i, ly in enumerate(spec.layers):
-            trig = {
-                "always": lambda: np.ones(self.n, dtype=bool),
-                "vix_above": lambda: x_t >= ly.trigger_vix,
-                "vix_sustained": lambda: runlen[ly.trigger_vix][:, t] >= ly.trigger_days,
-                "condor_decay": lambda: cond["profit_share"] >= ly.decay_share,
-            }[ly.trigger]()
-            ok = trig & ~self.open[i] & ~rsi_block & ~exited[i]
+            ok = self._triggered(ly, t, x_t, runlen, cond) & ~self.open[i] & ~rsi_block & ~exited[i]
             if spec.stagger_days > 0:
                 ok &= ((t - self.last_entry) >= spec.stagger_days) | rolled[i]   # a roll's replacement is no new entry
             idx = np.flatnonzero(ok)
