@@ -479,6 +479,34 @@ def _verdict_lines(ds: xr.Dataset, main: _Strategy) -> list[str]:
     return lines
 
 
+def _verdicts_table(ds: xr.Dataset) -> list[dict]:
+    """Rows of the report's "Verdicts across sources" table: per hedged strategy (sweeps left out) and
+    claim, the headline, the model's verdict and the real path's (claim 1), from ``verdicts_json``."""
+    raw = _json_attr(ds, "verdicts_json", None)
+    if not isinstance(raw, dict) or not raw.get("headlines"):
+        return []
+    strats = {s.name: s for s in _strategies(ds)}
+    real = raw.get("real") if isinstance(raw.get("real"), dict) else {}
+    rows = []
+    for h in sorted(raw["headlines"], key=lambda h: (list(strats).index(h["strategy"]) if h["strategy"] in strats
+                                                     else len(strats), h["claim"])):
+        s = strats.get(h["strategy"])
+        if s is not None and s.kind == "sweep":
+            continue
+        src = {x["source"]: x for x in h.get("sources", [])}
+        model = src.get(raw.get("model"), {})
+        rp = next((x for k, x in src.items() if k != raw.get("model")), None)
+        r = (real.get("strategies") or {}).get(h["strategy"]) if rp is not None else None
+        rows.append({
+            "strategy": s.label if s is not None else h["strategy"], "claim": h["claim"],
+            "headline": h["headline"], "css": "v-" + str(h["headline"]).replace(" ", "-"),
+            "model": str(model.get("verdict", "")) + ("" if model.get("counted", False) else " (not counted)"),
+            "real": "-" if rp is None else (f"{rp['verdict']}, {_f2(r['value'])} ({_f2(r['ci_low'])} to "
+                                            f"{_f2(r['ci_high'])}) {_PCT_YR}" if r else str(rp["verdict"])),
+        })
+    return rows
+
+
 def _claim1_sentence(ds: xr.Dataset, sweep: pd.DataFrame) -> str:
     strats = _strategies(ds)
     main = _main(ds, strats)
@@ -1063,7 +1091,8 @@ def render_report(ds: xr.Dataset, path: Path) -> None:
     rules = _json_attr(ds, "strategy_rules_json", {})
     labels = {s.name: s.label for s in strats}
     page = tpl.render(
-        meta=_meta(ds), headline=_headline(ds), main=main, unhedged=u,
+        meta=_meta(ds), headline=_headline(ds), verdicts=_verdicts_table(ds),
+        verdicts_model=str((_json_attr(ds, "verdicts_json", None) or {}).get("model", "model")), main=main, unhedged=u,
         claims=_claim_tables(ds), claim1_sentence=_claim1_sentence(ds, sweep),
         fig_sweep=_fig_sweep(sweep, main.name if main else None),
         regimes=regimes, multi_regime=len(regimes) > 1,

@@ -138,3 +138,26 @@ def test_a_run_with_a_replay_reports_its_headlines_across_sources(tiny_prepared)
     text = summary_text(ds)
     assert "Verdicts across sources" in text and "(no counted source)" in text
     assert max(len(line) for line in text.splitlines()) <= TERMINAL_WIDTH
+
+
+def test_the_report_shows_the_verdicts_across_sources_as_a_table(tiny_prepared, tmp_path):
+    import dataclasses
+    import json
+
+    from alvh.pipeline import analyse_run
+    from alvh.report import _verdicts_table, render_report
+
+    sc = tiny_prepared.scenario
+    sc = dataclasses.replace(sc, analysis={**sc.analysis, "replay": True})
+    prep = dataclasses.replace(tiny_prepared, scenario=sc)
+    ds = analyse_run(sc, prep, 64, 7)
+    rows = _verdicts_table(ds)
+    heads = json.loads(ds.attrs["verdicts_json"])["headlines"]
+    assert len(rows) == len(heads) and {r["claim"] for r in rows} == {1, 2, 3, 4}
+    # claim 1 carries the real path's number; the others have no real-path vote
+    assert all(("% of capital per year" in r["real"]) == (r["claim"] == 1) for r in rows)
+    assert all(r["model"].endswith("(not counted)") for r in rows)        # the tiny Heston fails the scorecard
+    path = tmp_path / "report.html"
+    render_report(ds, path)
+    html = path.read_text()
+    assert "Verdicts across sources" in html and html.count("real path, real VIX prices") >= 1
