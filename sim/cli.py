@@ -816,14 +816,9 @@ def _market_replay(args: argparse.Namespace) -> int:
         return _fail(f"--out {why}")
     scenario = None
     if args.scenario:
-        from alvh.config import ConfigError, load_scenario
-
-        try:
-            scenario = load_scenario(args.scenario)
-        except ConfigError as exc:
-            return _fail(str(exc))
-        if scenario.model["type"] == "replay":
-            return _fail(f"{args.scenario}: key 'model.type': a replay has no model to price its SPX options")
+        scenario = _model_scenario(args.scenario, "a replay has no model to price its SPX options")
+        if isinstance(scenario, int):
+            return scenario
         from alvh.data import DataError, load_market_data
         from alvh.realprices import FIRST_DAY, LAST_DAY, real_price_window
 
@@ -865,19 +860,29 @@ def _market_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def _model_scenario(path: str, why_not_replay: str):
+    """The scenario at ``path``, or the exit status of its refusal: a bad file, or a replay where the
+    command needs a model (``why_not_replay`` says why)."""
+    from alvh.config import ConfigError, load_scenario
+
+    try:
+        scenario = load_scenario(path)
+    except ConfigError as exc:
+        return _fail(str(exc))
+    if scenario.model["type"] == "replay":
+        return _fail(f"{path}: key 'model.type': {why_not_replay}")
+    return scenario
+
+
 def _verdicts(args: argparse.Namespace) -> int:
     """``alvh verdicts``: :func:`alvh.verdicts.verdicts_across_models`, printed and optionally written."""
-    from alvh.config import ConfigError, load_scenario
     from alvh.data import DataError
     from alvh.modelspec import MODEL_TYPES, ParamsFileError
     from alvh.verdicts import verdicts_across_models
 
-    try:
-        scenario = load_scenario(args.scenario)
-    except ConfigError as exc:
-        return _fail(str(exc))
-    if scenario.model["type"] == "replay":
-        return _fail(f"{args.scenario}: key 'model.type': a replay has no model to vary")
+    scenario = _model_scenario(args.scenario, "a replay has no model to vary")
+    if isinstance(scenario, int):
+        return scenario
     known = [m for m in MODEL_TYPES if m != "replay"]
     models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else known
     bad = [m for m in models if m not in known]
@@ -1024,17 +1029,13 @@ def _bench_suite(args: argparse.Namespace) -> int:
 def _bench_profile(args: argparse.Namespace) -> int:
     """``alvh bench --profile``: :func:`alvh.benchprofile.profile_chunk` on one chunk, a table, optional JSON."""
     from alvh import bench, runner
-    from alvh.config import ConfigError, load_scenario
     from alvh.data import DataError
     from alvh.modelspec import ParamsFileError
 
     path = Path(args.scenario) if args.scenario else Path(bench.DEFAULT_SCENARIO).with_name("baseline.toml")
-    try:
-        scenario = load_scenario(path)
-    except ConfigError as exc:
-        return _fail(str(exc))
-    if scenario.model["type"] == "replay":
-        return _fail(f"{path}: key 'model.type': a replay is one path; profile a Monte Carlo scenario")
+    scenario = _model_scenario(str(path), "a replay is one path; profile a Monte Carlo scenario")
+    if isinstance(scenario, int):
+        return scenario
     try:
         from alvh.benchprofile import format_profile, profile_chunk
         import pyinstrument  # noqa: F401

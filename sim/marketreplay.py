@@ -192,7 +192,7 @@ def vxth_trades(start: str = "2004-03-26", end: str = "2024-12-31", rule: SmileR
     fr = futures_rolls(start.strftime("%Y-%m-%d"), end)
     if fr.empty:
         return pd.DataFrame(columns=columns)
-    vvix = vvix.reindex(fr.index.union(vvix.index)).sort_index().ffill()   # a day the VVIX file lacks: the day before
+    vvix = real_vvix(fr.index)                  # a day the VVIX file lacks: the day before
     rate = real_rate(fr.index)
     rows = []
     for day, expiry in zip(fr.index[1:], fr["expiry"].iloc[1:]):
@@ -220,16 +220,20 @@ def vxth_trades(start: str = "2004-03-26", end: str = "2024-12-31", rule: SmileR
     return pd.DataFrame(rows, columns=columns)
 
 
-def real_vvix() -> pd.Series:
+def real_vvix(days: pd.DatetimeIndex | None = None) -> pd.Series:
     """The bundled VVIX closes (points) from 2006-03-06, the loader's reported outliers (2006-03-15,
-    2006-11-13) replaced by the previous day's value."""
+    2006-11-13) replaced by the previous day's value; on ``days`` when given (a day the file lacks
+    takes the previous day's value, NaN before 2006-03-06)."""
     from alvh.realdata import load
 
     series = load("vvix")
     vvix = series.frame["VVIX"].copy()
     flagged = [i.date for i in series.issues if i.column == "VVIX"]
     vvix.loc[vvix.index.isin(flagged)] = np.nan
-    return vvix.ffill()
+    vvix = vvix.ffill()
+    if days is None:
+        return vvix
+    return vvix.reindex(days.union(vvix.index)).sort_index().ffill().reindex(days)
 
 
 def real_rate(days: pd.DatetimeIndex) -> pd.Series:

@@ -63,7 +63,7 @@ def real_curves(dates) -> pd.DataFrame:
     if len(missing):
         raise ValueError(f"no VIX futures curve on {missing[0].date()} ({len(missing)} replay days lack one)")
     out = days.reindex(dates)[["vix"] + [f"M{i}" for i in range(1, 8)] + [f"k{i}" for i in range(1, 8)]].copy()
-    out["vvix"] = real_vvix().reindex(dates.union(real_vvix().index)).sort_index().ffill().reindex(dates)
+    out["vvix"] = real_vvix(dates)
     out["rate"] = real_rate(dates)
     return out
 

@@ -90,7 +90,7 @@ def replay_claim1(result, strategy: int, capital: float, th: ClaimThresholds = C
     -------
     dict
         ``value, ci_low, ci_high`` (% of capital a year; mean of the yearly costs, Student-t interval
-        at ``th.level`` with ``n - 1`` degrees of freedom), ``verdict``, ``n`` (complete years),
+        at ``th.level`` with ``n - 1`` degrees of freedom; Student 1908, Biometrika 6(1)), ``verdict``, ``n`` (complete years),
         ``years`` (ndarray of the yearly costs).
     """
     idx = pd.DatetimeIndex(result.dates)
@@ -290,23 +290,18 @@ def verdicts_across_models(scenario, models=None, n_paths: int | None = None, se
 def _replay_rows(scenario, seed, th, say) -> tuple[str, list[dict]]:
     from alvh import runner
     from alvh.marketreplay import SMILE_RULES
-    from alvh.realprices import real_price_replay, real_price_window
+    from alvh.realprices import real_price_window
 
     prep = runner.prepare(scenario, seed, cache=True)
     if real_price_window(prep.data.dates).sum() < 2:
         return "", []
     say(f"alvh: the real path at real VIX prices ({len(SMILE_RULES)} smile rules) ...")
-    results = [real_price_replay(prep, rule) for rule in SMILE_RULES]
-    names = ["condor"] + [h.name for h in scenario.hedges]
-    cap = prep.market.capital
-    window = f"{str(results[0].dates[0])[:10]} .. {str(results[0].dates[-1])[:10]}"
+    by_rule = [real_path_summary(prep, None, th, rule) for rule in SMILE_RULES]
+    window = by_rule[0]["window"]
     rows = []
-    for s, name in enumerate(names):
-        if s == 0:
-            continue
-        c1 = [replay_claim1(r, s, cap, th) for r in results]
-        first = c1[0]
-        others = ", ".join(f"{rule.name} {c['value']:.2f}" for rule, c in zip(SMILE_RULES[1:], c1[1:]))
+    for name in (h.name for h in scenario.hedges):
+        first, *others = (r["strategies"][name] for r in by_rule)
+        others = ", ".join(f"{rule.name} {c['value']:.2f}" for rule, c in zip(SMILE_RULES[1:], others))
         rows.append({"claim": 1, "strategy": name, "source": REPLAY, "counted": True, "verdict": first["verdict"],
                      "value": first["value"], "ci_low": first["ci_low"], "ci_high": first["ci_high"],
                      "units": "% of capital per year",

@@ -21,6 +21,14 @@ TESTS = Path(__file__).parent
 TINY = TESTS / "data" / "tiny.toml"
 
 
+def alvh_cli(*args, cwd, timeout: float = 900):
+    """``python -m alvh.cli ARGS`` in a subprocess from ``cwd``: the CompletedProcess, text captured."""
+    import subprocess
+
+    return subprocess.run([sys.executable, "-m", "alvh.cli", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, timeout=timeout)
+
+
 def snapshot(root: Path) -> dict:
     """Every entry under ``root`` and ``root`` itself: relative path -> (mode, bytes, or None for a
     folder). Two equal snapshots mean nothing was written, moved, deleted or chmod-ed there."""

@@ -54,15 +54,10 @@ def test_a_profile_adds_up_to_its_wall_time_and_sees_the_books_and_the_metrics(t
 
 
 def test_the_command_prints_keeps_json_and_refuses_a_file_it_did_not_write(tmp_path):
-    import subprocess
-    import sys
-
-    from conftest import TINY
+    from conftest import TINY, alvh_cli
 
     def cli(*args):
-        return subprocess.run([sys.executable, "-m", "alvh.cli", "bench", "--profile", "--scenario", str(TINY),
-                               "--pipeline-paths", "32", *map(str, args)],
-                              capture_output=True, text=True, cwd=tmp_path, timeout=900)
+        return alvh_cli("bench", "--profile", "--scenario", TINY, "--pipeline-paths", "32", *args, cwd=tmp_path)
 
     out = tmp_path / "profile.json"
     ok = cli("--json", out)

@@ -108,12 +108,10 @@ def test_market_replay_has_every_year_and_episode():
 
 
 def test_the_command_prints_writes_a_new_csv_and_refuses_bad_input(tmp_path):
-    import subprocess
-    import sys
+    from conftest import alvh_cli
 
     def cli(*args):
-        return subprocess.run([sys.executable, "-m", "alvh.cli", "market-replay", *map(str, args)],
-                              capture_output=True, text=True, cwd=tmp_path, timeout=600)
+        return alvh_cli("market-replay", *args, cwd=tmp_path, timeout=600)
 
     out = tmp_path / "replay.csv"
     ok = cli("--start", "2019-01-02", "--end", "2021-12-31", "--out", out)

@@ -146,14 +146,10 @@ def test_the_window_and_its_refusals():
 
 
 def test_the_command_adds_every_strategy_of_a_scenario_and_refuses_a_bad_one(tmp_path):
-    import subprocess
-    import sys
-
-    from conftest import TINY
+    from conftest import TINY, alvh_cli
 
     def cli(*args):
-        return subprocess.run([sys.executable, "-m", "alvh.cli", "market-replay", *map(str, args)],
-                              capture_output=True, text=True, cwd=tmp_path, timeout=900)
+        return alvh_cli("market-replay", *args, cwd=tmp_path)
 
     out = tmp_path / "replay.csv"
     ok = cli("--start", "2017-01-03", "--end", "2018-12-31", "--scenario", TINY, "--out", out)

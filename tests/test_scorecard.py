@@ -8,8 +8,6 @@ the bundled real data for the ``real`` column.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import warnings
 
 import numpy as np
@@ -93,8 +91,9 @@ def test_scorecard_refuses_bad_arguments_and_has_the_columns():
 
 
 def _cli(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "alvh.cli", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, timeout=900)
+    from conftest import alvh_cli
+
+    return alvh_cli(*args, cwd=cwd)
 
 
 def test_validate_market_writes_the_csv_and_refuses_bad_input(tmp_path):

@@ -84,14 +84,10 @@ def test_a_partial_first_year_is_left_out():
 
 
 def test_the_command_counts_models_by_the_scorecard_and_refuses_bad_input(tmp_path):
-    import subprocess
-    import sys
-
-    from conftest import TINY
+    from conftest import TINY, alvh_cli
 
     def cli(*args):
-        return subprocess.run([sys.executable, "-m", "alvh.cli", "verdicts", str(TINY), *map(str, args)],
-                              capture_output=True, text=True, cwd=tmp_path, timeout=900)
+        return alvh_cli("verdicts", TINY, *args, cwd=tmp_path)
 
     out = tmp_path / "v.csv"
     ok = cli("--models", "heston", "--paths", "64", "--out", out)
