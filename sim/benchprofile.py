@@ -175,8 +175,13 @@ def _short(path: str) -> str:
 
 
 def format_profile(prof: dict, scenario: str) -> str:
-    """The breakdown as a table of at most 100 characters a line."""
-    lines = [f"Profile of one chunk of {scenario}: {prof['n_paths']:,} paths x {prof['n_steps']} days, one worker, "
+    """The breakdown as a table of at most 100 characters a line.
+
+    The scenario is named by its file name (its full path is in the bench JSON), so the width does
+    not depend on where the project lives.
+    """
+    name = scenario.replace("\\", "/").rsplit("/", 1)[-1]
+    lines = [f"Profile of one chunk of {name}: {prof['n_paths']:,} paths x {prof['n_steps']} days, one worker, "
              f"{prof['wall_s']:.1f} s wall",
              f"({prof['path_steps_per_s'] / 1e6:.3f} M path-steps/s without the analysis; {prof['samples']:,} samples every "
              f"{prof['interval_s'] * 1e3:g} ms)",
