@@ -29,6 +29,12 @@ def alvh_cli(*args, cwd, timeout: float = 900):
                           cwd=cwd, timeout=timeout)
 
 
+def widest_line(text: str, *paths) -> int:
+    """Length of the longest line of ``text`` that names none of ``paths`` (a line that prints a file's
+    path is as long as the path, wherever the checkout or the temporary folder lives)."""
+    return max(len(line) for line in text.splitlines() if not any(str(p) in line for p in paths))
+
+
 def snapshot(root: Path) -> dict:
     """Every entry under ``root`` and ``root`` itself: relative path -> (mode, bytes, or None for a
     folder). Two equal snapshots mean nothing was written, moved, deleted or chmod-ed there."""

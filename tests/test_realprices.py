@@ -154,7 +154,9 @@ def test_the_command_adds_every_strategy_of_a_scenario_and_refuses_a_bad_one(tmp
     out = tmp_path / "replay.csv"
     ok = cli("--start", "2017-01-03", "--end", "2018-12-31", "--scenario", TINY, "--out", out)
     assert ok.returncode == 0, ok.stderr
-    assert max(len(line) for line in ok.stdout.splitlines()) <= 100
+    from conftest import widest_line
+
+    assert widest_line(ok.stdout, tmp_path) <= 100
     table = pd.read_csv(out)
     mine = table[table["strategy"].str.startswith("tiny:")]
     assert set(mine["strategy"]) >= {"tiny:condor", "tiny:alvh", "tiny:vxth"}

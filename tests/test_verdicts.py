@@ -92,7 +92,9 @@ def test_the_command_counts_models_by_the_scorecard_and_refuses_bad_input(tmp_pa
     out = tmp_path / "v.csv"
     ok = cli("--models", "heston", "--paths", "64", "--out", out)
     assert ok.returncode == 0, ok.stderr
-    assert max(len(line) for line in ok.stdout.splitlines()) <= 100
+    from conftest import widest_line
+
+    assert widest_line(ok.stdout, tmp_path) <= 100
     t = pd.read_csv(out)
     # the tiny scenario's Heston fails the acceptance rows: not counted, not run; the real path decides claim 1
     assert "heston" not in set(t["source"]) and "Not counted: heston (fails" in ok.stdout
