@@ -1022,6 +1022,8 @@ def supported(spot, variance, vix, surface, market, condor, hedges, table, dt, r
             if ly.instrument not in _INSTRUMENTS or ly.strike_rule not in _STRIKE_RULES \
                     or ly.trigger not in _TRIGGERS or ly.sizing not in _SIZINGS:
                 return False, f"hedge '{h.name}': unknown rule"
+            if ly.trigger == "backwardation":
+                return False, f"hedge '{h.name}': the 'backwardation' trigger is not compiled"
         if h.rsi_exit > 0 and h.rsi_period < 1:
             return False, "rsi_period < 1 (numpy raises)"
     return True, ""

@@ -41,7 +41,7 @@ from alvh.modelspec import build_model
 from alvh.pathstore import PathStore
 from alvh.pricing import make_vix_table
 from alvh.surface import FourierSurface, SpxSurface, make_surface
-from alvh.strategy import CondorSpec, MarketSpec, dte_to_steps, run_books
+from alvh.strategy import BACKWARDATION_DTE, CondorSpec, MarketSpec, dte_to_steps, run_books
 from alvh.parallel import progress_bar
 
 __all__ = ["Prepared", "RunResult", "prepare", "simulate_chunk", "run", "ChunkTask", "run_identity", "PATH_FIELDS", "STRATEGY_FIELDS",
@@ -351,7 +351,8 @@ def prepare(scenario: Scenario, seed: int, cache: bool = False) -> Prepared:
         s0 = float(data.spx[-1]) if sim["spot0"] == "last" else float(sim["spot0"])
     spy = sim["steps_per_year"]
     layers = [ly for h in scenario.hedges for ly in h.layers]
-    max_steps = max([dte_to_steps(ly.dte_open, spy) for ly in layers if not ly.on_spx] + [1])
+    max_steps = max([dte_to_steps(ly.dte_open, spy) for ly in layers if not ly.on_spx] + [1]
+                    + [dte_to_steps(BACKWARDATION_DTE[1], spy) for ly in layers if ly.trigger == "backwardation"])
     table = make_vix_table(model, dt, max_steps, scenario.market.rate)
     tau_max = (max([scenario.condor.max_steps(spy)] + [dte_to_steps(ly.dte_open, spy) for ly in layers if ly.on_spx])
                + 1) * dt

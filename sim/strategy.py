@@ -43,7 +43,7 @@ from alvh.surface import SpxSurface, implied_stdev, surface_option
 __all__ = [
     "CondorSpec", "LayerSpec", "HedgeSpec", "MarketSpec", "BookResult", "HedgeResult", "run_books",
     "dte_to_steps", "wilder_rsi", "default_alvh_layers", "baseline_hedges", "INSTRUMENTS", "STRIKE_RULES",
-    "TRIGGERS", "SIZINGS",
+    "TRIGGERS", "SIZINGS", "BACKWARDATION_DTE",
 ]
 
 MULTIPLIER = SPX_MULTIPLIER  # SPX and VIX options: $100 per index point
@@ -51,7 +51,10 @@ assert VIX_OPTION_MULTIPLIER == SPX_MULTIPLIER
 
 INSTRUMENTS = ("call", "call_spread", "future", "short_call_spread", "spx_put_spread")
 STRIKE_RULES = ("otm", "delta", "breakeven")
-TRIGGERS = ("always", "vix_above", "vix_sustained", "condor_decay")
+TRIGGERS = ("always", "vix_above", "vix_sustained", "condor_decay", "backwardation")
+#: Calendar days to expiry of the two constant-maturity VIX futures the ``backwardation`` trigger compares
+#: (the first two monthly contracts M1 and M2 are on average about 30 and 60 days from expiry).
+BACKWARDATION_DTE = (30.0, 60.0)
 SIZINGS = ("budget", "vega", "bands")
 LEGS = ("long_put", "short_put", "short_call", "long_call")
 
@@ -195,11 +198,12 @@ class LayerSpec:
     strike_otm, strike_delta : float
     spread_width : float
         Distance between the two strikes of a spread: VIX points, or SPX points for the put spread.
-    trigger : {"always", "vix_above", "vix_sustained", "condor_decay"}
+    trigger : {"always", "vix_above", "vix_sustained", "condor_decay", "backwardation"}
         When the layer may be opened: every day; while VIX >= ``trigger_vix``; once VIX has been
         >= ``trigger_vix`` for ``trigger_days`` days in a row; while a condor is open whose profit
         has reached ``decay_share`` of its maximum (the texts' "decayed 40%" / "50-60% of max
-        profit").
+        profit"); while the VIX futures curve is inverted: the 30-day future above the 60-day one
+        (:data:`BACKWARDATION_DTE`, constant-maturity stand-ins for M1 > M2; numpy engine only).
     trigger_vix : float
     trigger_days : int
     decay_share : float
@@ -383,7 +387,8 @@ class HedgeSpec:
         for i, ly in enumerate(self.layers, 1):
             trig = {"always": "every day", "vix_above": f"while VIX >= {ly.trigger_vix:g}",
                     "vix_sustained": f"once VIX >= {ly.trigger_vix:g} for {ly.trigger_days} days",
-                    "condor_decay": f"once the condor has made {100 * ly.decay_share:g}% of its max profit"}[ly.trigger]
+                    "condor_decay": f"once the condor has made {100 * ly.decay_share:g}% of its max profit",
+                    "backwardation": "while the 30-day VIX future is above the 60-day one"}[ly.trigger]
             strike = {"otm": f"{100 * ly.strike_otm:g}% OTM", "delta": f"{ly.strike_delta:g} delta",
                       "breakeven": "at the condor's break-even mapped to VIX"}[ly.strike_rule]
             size = {"budget": f"{100 * ly.allocation:g}% of the budget",
@@ -621,7 +626,9 @@ class _Hedge:
         self.open_steps = [max(dte_to_steps(ly.dte_open, spy), 1) for ly in spec.layers]
         self.roll_steps = [dte_to_steps(ly.dte_roll, spy) for ly in spec.layers]
         for ly, o in zip(spec.layers, self.open_steps):
-            if not ly.on_spx and table is not None and o > table.max_steps:
+            if ly.trigger == "backwardation":
+                o = max(o, dte_to_steps(BACKWARDATION_DTE[1], spy))
+            if (not ly.on_spx or ly.trigger == "backwardation") and table is not None and o > table.max_steps:
                 raise ValueError(f"VIX table covers {table.max_steps} steps, hedge '{spec.name}' needs {o}")
         for i, (o, r) in enumerate(zip(self.open_steps, self.roll_steps), 1):
             if not r < o:
@@ -788,7 +795,7 @@ class _Hedge:
         if self.layer_daily is not None:      # cumulative snapshot; differenced in result()
             self.layer_daily[:, :, t] = self.layer_pnl
 
-    def _triggered(self, ly, t, x_t, runlen, cond) -> np.ndarray:
+    def _triggered(self, ly, t, x_t, r_t, runlen, cond) -> np.ndarray:
         """Paths on which layer ``ly``'s trigger (:data:`TRIGGERS`) holds on day ``t``."""
         if ly.trigger == "always":
             return np.ones(self.n, dtype=bool)
@@ -798,13 +805,16 @@ class _Hedge:
             return runlen[ly.trigger_vix][:, t] >= ly.trigger_days
         if ly.trigger == "condor_decay":
             return cond["profit_share"] >= ly.decay_share
+        if ly.trigger == "backwardation":
+            m1, m2 = (dte_to_steps(d, 1.0 / self.dt) for d in BACKWARDATION_DTE)
+            return self.table.futures(x_t, m1, r_t) > self.table.futures(x_t, m2, r_t)
         raise ValueError(f"unknown trigger {ly.trigger!r}; known: {', '.join(TRIGGERS)}")
 
     def _enter(self, t, s_t, v_t, x_t, r_t, sub, cond, rsi_block, runlen, exited, rolled, trades, cap):
         spec = self.spec
         rc = cap * self.ctx.condor.margin_fraction
         for i, ly in enumerate(spec.layers):
-            ok = self._triggered(ly, t, x_t, runlen, cond) & ~self.open[i] & ~rsi_block & ~exited[i]
+            ok = self._triggered(ly, t, x_t, r_t, runlen, cond) & ~self.open[i] & ~rsi_block & ~exited[i]
             if spec.stagger_days > 0:
                 ok &= ((t - self.last_entry) >= spec.stagger_days) | rolled[i]   # a roll's replacement is no new entry
             idx = np.flatnonzero(ok)

@@ -252,6 +252,7 @@ def test_dispatch_and_environment_switch(market_paths, monkeypatch):
     ("ssvi", "SsviSurface"),
     ("regime", "regime"),
     ("trace", "trace"),
+    ("backwardation", "backwardation"),
 ])
 def test_unsupported_inputs_are_refused_with_a_reason_and_run_on_numpy(market_paths, change, reason):
     from alvh.surface import SsviSurface
@@ -265,6 +266,8 @@ def test_unsupported_inputs_are_refused_with_a_reason_and_run_on_numpy(market_pa
         kw["regime"] = np.zeros(mp["spot"].shape, dtype=np.int8)
     elif change == "trace":
         kw["trace"] = True
+    elif change == "backwardation":
+        hedges = [HedgeSpec("h", "h", "sweep", (LayerSpec(1.0, 7.0, 4.0, trigger="backwardation"),))]
     args = (mp["spot"][:16], mp["var"][:16], mp["vix"][:16], mp["surface"], mp["market"], mp["condor"], hedges,
             mp["table"], mp["dt"])
     if "regime" in kw:

@@ -427,6 +427,29 @@ def test_vix_sustained_opens_the_cash_press_on_the_fifth_day_at_26(table):
     assert book.hedges[0].premium_by_layer[3, 0] == pytest.approx(-credit * rows[0][5] * MULTIPLIER, rel=1e-9)
 
 
+def test_backwardation_opens_only_while_the_30_day_future_is_above_the_60_day_one(table):
+    """The 'backwardation' trigger against the table's own curve: in a one-factor Heston the curve is
+    inverted above its crossover level and upward-sloping below it, so a path that jumps from a VIX of
+    12 to 40 opens the layer on the first day at 40 and never before."""
+    m1, m2 = dte_to_steps(30.0), dte_to_steps(60.0)
+    assert _fut(table, 12.0, m1) < _fut(table, 12.0, m2) and _fut(table, 40.0, m1) > _fut(table, 40.0, m2)
+    layer = LayerSpec(1.0, 7.0, 4.0, "call", "otm", 0.2, trigger="backwardation")
+    up = _run(_paths(np.full(12, 2500.0), np.r_[np.full(6, 12.0), np.full(6, 40.0)]), table, ONE_CONDOR,
+              [_hedge(layer)])
+    assert _days(_log(up, "h", 1, "open"))[:1] == [6]
+    calm = _run(_paths(np.full(12, 2500.0), np.full(12, 12.0)), table, ONE_CONDOR, [_hedge(layer)])
+    assert not _log(calm, "h", 1, "open")
+    assert "60-day" in _hedge(layer).rules()[1]
+
+
+def test_backwardation_needs_the_60_day_future_in_the_table():
+    short = VixOptionTable(PARAMS, DT, 20, MARKET.rate)          # 20 steps < the 60-day future's 41
+    layer = LayerSpec(1.0, 7.0, 4.0, "call", "otm", 0.2, trigger="backwardation")
+    paths = _paths(np.full(5, 2500.0), np.full(5, 20.0))
+    with pytest.raises(ValueError, match="needs 41"):
+        _run(paths, short, ONE_CONDOR, [_hedge(layer)])
+
+
 def _decay_paths(n=30, vix=15.0):
     return _paths(np.full(n + 1, 2500.0), np.full(n + 1, vix))
 
