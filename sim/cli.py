@@ -17,6 +17,10 @@
 - ``alvh verdicts SCENARIO.toml [--models A,B] [--paths N] [--seed S] [--jobs J] [--all-models]
   [--out FILE.csv]``: the claim check under every model that passes the scorecard's acceptance rows
   and on the real path at real VIX prices, one headline per claim (:mod:`alvh.verdicts`).
+- ``alvh frontier SCENARIO.toml [--budgets 0.5,1,1.5,2,3] [--trials N] [--paths N] [--jobs J]
+  [--resume] [--space SPACE.toml] [--models A,B] [--out DIR]``: the best hedge design each budget
+  buys, searched on common paths, confirmed on fresh ones, across models and on the real path
+  (:mod:`alvh.frontier`).
 - ``alvh validate --market [MODEL ...] [--paths N] [--out FILE.csv]``: the realism scorecard
   (:mod:`alvh.scorecard`), each model's P and Q rows against the bundled real data, pass or fail.
 - ``alvh validate [MODEL ...] [--paths N] [--seed S] [--params-dir DIR] [--out FILE]``: simulated vs
@@ -193,6 +197,27 @@ def build_parser() -> argparse.ArgumentParser:
     ver.add_argument("--all-models", action="store_true",
                      help="count every model tried, also those that fail the acceptance rows (said in the table)")
     ver.add_argument("--out", metavar="FILE.csv", help="also write the table here (a new file)")
+
+    fro = sub.add_parser("frontier", help="the best hedge design each budget buys, searched and confirmed out of sample",
+                         description="Searches hedge designs (instrument, strikes, DTEs, trigger, sizing, exits, the "
+                                     "condor's own protection) with optuna on the scenario's paths, keeps the largest "
+                                     "CVaR 99 cut within each budget, and confirms it on fresh paths under every model "
+                                     "that passes the scorecard and on the real path (sim/frontier.py).")
+    fro.add_argument("scenario", metavar="SCENARIO.toml")
+    fro.add_argument("--budgets", metavar="B,B", default="0.5,1,1.5,2,3",
+                     help="net cost budgets, %% of capital a year (default 0.5,1,1.5,2,3)")
+    fro.add_argument("--trials", type=int, default=200, help="designs to search (default 200)")
+    fro.add_argument("--paths", type=int, help="paths per design (default: the scenario's)")
+    fro.add_argument("--confirm-paths", type=int, help="paths of the confirmation (default: as --paths)")
+    fro.add_argument("--seed", type=int, help="root seed of the search (default: the scenario's)")
+    fro.add_argument("--confirm-seed", type=int, help="root seed of the confirmation (default: the search's + 1)")
+    fro.add_argument("--jobs", type=_int_option(1, all_cores=True), default=1, help="parallel workers (default 1)")
+    fro.add_argument("--space", metavar="SPACE.toml", help="bounds of the design keys: a [space] table")
+    fro.add_argument("--models", metavar="A,B", help="models to confirm under (default: all; those that pass count)")
+    fro.add_argument("--all-models", action="store_true", help="count every model, also those that fail the scorecard")
+    fro.add_argument("--no-replay", action="store_true", help="skip the real path at real VIX prices")
+    fro.add_argument("--resume", action="store_true", help="continue the search in --out")
+    fro.add_argument("--out", metavar="DIR", help="output folder (default: reports/frontier-<scenario name>)")
 
     mrp = sub.add_parser("market-replay", help="VIX hedges at real prices, 2004-2024: long front-month futures and VXTH",
                          description="The plainest VIX hedge (one long front-month VX contract, rolled at each "
@@ -908,6 +933,61 @@ def _verdicts(args: argparse.Namespace) -> int:
     return 0
 
 
+def _frontier(args: argparse.Namespace) -> int:
+    """``alvh frontier``: :func:`alvh.frontierrun.run_frontier`, every input refused before any work."""
+    import tomllib
+
+    from alvh import frontier as fr
+    from alvh.data import DataError
+    from alvh.frontierrun import FrontierSettings, check_frontier_folder, run_frontier
+    from alvh.modelspec import MODEL_TYPES, ParamsFileError
+    from alvh.outdir import OutputFolderError
+
+    scenario = _model_scenario(args.scenario, "a replay is one path; search a Monte Carlo scenario")
+    if isinstance(scenario, int):
+        return scenario
+    try:
+        budgets = tuple(float(b) for b in args.budgets.split(",") if b.strip())
+    except ValueError:
+        return _fail(f"--budgets {args.budgets}: give numbers separated by commas (% of capital a year)")
+    known = [m for m in MODEL_TYPES if m != "replay"]
+    models = tuple(m.strip() for m in args.models.split(",") if m.strip()) if args.models else tuple(known)
+    overrides = {}
+    if args.space:
+        try:
+            doc = tomllib.loads(Path(args.space).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            return _fail(f"--space {args.space}: {exc}")
+        if set(doc) != {"space"} or not isinstance(doc["space"], dict):
+            return _fail(f"--space {args.space}: the file holds one table, [space], of design keys and bounds")
+        overrides = doc["space"]
+    seed = scenario.simulation["seed"] if args.seed is None else args.seed
+    paths = args.paths or scenario.simulation["n_paths"]
+    out = Path(args.out) if args.out else Path("reports") / f"frontier-{scenario.name}"
+    try:
+        space = fr.parse_space(overrides, scenario)
+        st = FrontierSettings(budgets=budgets, n_trials=args.trials, n_paths=paths, seed=seed,
+                              confirm_seed=seed + 1 if args.confirm_seed is None else args.confirm_seed,
+                              confirm_paths=args.confirm_paths or paths, models=models, all_models=args.all_models,
+                              replay=not args.no_replay, space=space, jobs=args.jobs)
+        st.check()
+        bad = [m for m in models if m not in known]
+        if bad or not models:
+            raise fr.FrontierError(f"--models {args.models}: each must be one of {', '.join(known)}")
+        check_frontier_folder(out, args.resume)
+    except (fr.FrontierError, OutputFolderError) as exc:
+        return _fail(str(exc))
+    try:
+        res = run_frontier(scenario, out, st, resume=args.resume, say=_say, progress=True)
+    except (DataError, ParamsFileError, fr.FrontierError) as exc:
+        return _fail(str(exc))
+    except ValueError as exc:
+        return _fail(f"{args.scenario}: {exc}")
+    print("\n".join(res.lines))
+    print(f"Frontier: {out / 'frontier.html'}   Data: {out / 'frontier.nc'}, {out / 'frontier.csv'}")
+    return 0
+
+
 def _scenario_at_real_prices(scenario):
     """``market-replay --scenario``: the scenario's strategies at real and at model VIX prices, printed;
     the rows of :func:`alvh.realprices.replay_periods` (columns as the market-replay table), or an exit
@@ -1098,8 +1178,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as exc:
         term = isinstance(exc, Terminated)
         kept = args.command in ("run", "batch") and not getattr(args, "no_checkpoint", False)
+        kept_designs = args.command == "frontier"
         return _fail(("terminated (SIGTERM)" if term else "interrupted") + "; no result was written"
-                     + (" (finished chunks are kept: rerun the command with --resume)" if kept else ""),
+                     + (" (finished chunks are kept: rerun the command with --resume)" if kept else "")
+                     + (" (finished designs are kept: rerun the command with --resume)" if kept_designs else ""),
                      143 if term else 130)      # 128 + the signal's number, as a shell reports it
     finally:
         if previous is not None:
@@ -1109,7 +1191,7 @@ def main(argv: list[str] | None = None) -> int:
 def _dispatch(args) -> int:
     commands = {"run": _run, "batch": _batch, "rerun": _rerun, "agree": _agree, "calibrate": _calibrate,
                 "validate": _validate, "bench": _bench, "market-replay": _market_replay,
-                "verdicts": _verdicts}
+                "verdicts": _verdicts, "frontier": _frontier}
     if args.command not in commands:
         return _fail(f"unknown command {args.command!r}")
     return commands[args.command](args)

@@ -25,7 +25,8 @@ import re
 from pathlib import Path
 
 __all__ = ["MARKER", "OutputFolderError", "check_result_folder", "check_batch_folder", "check_beside",
-           "write_marker", "read_marker", "check_writable", "publish_mode", "tidy_beside", "work_entry_kind",
+           "write_marker", "read_marker", "check_writable", "check_owned_folder", "publish_mode", "tidy_beside",
+           "work_entry_kind",
            "BATCH_ENTRIES"]
 
 #: Name of the marker file in every folder alvh writes.
@@ -226,24 +227,45 @@ def check_batch_folder(path: Path, key: str = "--out") -> None:
         As :func:`check_result_folder`, for the batch folder or any entry of ``points``.
     """
     path = Path(path)
-    _refuse_special(path, key)
-    check_beside(path, key)
-    if not path.exists() or not os.listdir(path):
+    if not check_owned_folder(path, "batch", BATCH_ENTRIES, key):
         return
-    marker = read_marker(path)
-    if marker is None or marker.get("kind") != "batch":
-        first = sorted(e for e in os.listdir(path) if e != MARKER)[:1] or [MARKER]
-        what = "a single run's result" if marker is not None else f"{first[0]!r}, which alvh did not write"
-        raise OutputFolderError(f"{key} {path}: holds {what}; {_rule(key)}")
-    foreign = _foreign(path, BATCH_ENTRIES, hidden=True)
-    if foreign:
-        raise OutputFolderError(f"{key} {path}: holds {foreign[0]!r}, which alvh did not write; {_rule(key)}")
     points = path / "points"
     if points.is_symlink() or (points.exists() and not points.is_dir()):
         raise OutputFolderError(f"{key} {path}: 'points' is not a folder alvh wrote; {_rule(key)}")
     if points.is_dir():
         for entry in _foreign(points, (), hidden=True):
             check_result_folder(points / entry, key=f"{key} point")
+
+
+def check_owned_folder(path: Path, kind: str, entries, key: str = "--out") -> bool:
+    """Refuse a folder of ``kind`` (``batch``, ``frontier``) that holds anything alvh did not write.
+
+    Returns
+    -------
+    bool
+        False when ``path`` does not exist or is empty (nothing more to check), True otherwise.
+
+    Raises
+    ------
+    OutputFolderError
+        ``path`` is special (:func:`check_result_folder`), has no marker of ``kind``, or holds an entry
+        other than ``entries`` and alvh's hidden work files.
+    """
+    path = Path(path)
+    _refuse_special(path, key)
+    check_beside(path, key)
+    if not path.exists() or not os.listdir(path):
+        return False
+    marker = read_marker(path)
+    if marker is None or marker.get("kind", "result") != kind:
+        first = sorted(e for e in os.listdir(path) if e != MARKER)[:1] or [MARKER]
+        what = (f"{first[0]!r}, which alvh did not write" if marker is None else
+                "a single run's result" if marker.get("kind", "result") == "result" else f"a {marker['kind']} folder")
+        raise OutputFolderError(f"{key} {path}: holds {what}; {_rule(key)}")
+    foreign = _foreign(path, entries, hidden=True)
+    if foreign:
+        raise OutputFolderError(f"{key} {path}: holds {foreign[0]!r}, which alvh did not write; {_rule(key)}")
+    return True
 
 
 def check_writable(parent: Path, key: str = "--out") -> None:
@@ -277,7 +299,7 @@ def write_marker(folder: Path, kind: str, files=None) -> None:
     Parameters
     ----------
     folder : Path
-    kind : {"result", "batch"}
+    kind : {"result", "batch", "frontier"}
     files : iterable of str, optional
         Entries alvh wrote; default: every entry now in ``folder``.
     """
