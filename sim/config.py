@@ -74,7 +74,7 @@ _LAYER = _table({
     "strike_rule": {"enum": list(STRIKE_RULES), "default": "otm"},
     "strike_otm": _num(-0.5, 5.0, default=0.2, desc="strike = future * (1 + strike_otm); SPX put: spot * (1 - it)"),
     "strike_delta": _num(exclusive_min=0.0, exclusive_max=1.0, default=0.3),
-    "spread_width": _num(exclusive_min=0.0, maximum=2000.0, default=5.0, desc="VIX points (SPX points for a put spread)"),
+    "spread_width": _num(exclusive_min=0.0, maximum=10000.0, default=5.0, desc="VIX points (SPX points for a put spread)"),
     "trigger": {"enum": list(TRIGGERS), "default": "vix_above"},
     "trigger_vix": _num(0.0, 200.0, default=16.0),
     "trigger_days": _int(1, 252, 1),

@@ -69,7 +69,7 @@ from alvh import metrics as mx
 from alvh.strategy import dte_to_steps
 
 __all__ = ["Dimension", "DIMENSIONS", "FrontierError", "default_space", "parse_space", "design_scenario",
-           "describe", "design_metrics", "search", "best_per_budget", "trial_seed", "N_STARTUP", "LEVEL",
+           "describe", "design_metrics", "search", "best_per_budget", "pareto_front", "space_reference", "trial_seed", "N_STARTUP", "LEVEL",
            "INSTRUMENT_CHOICES"]
 
 #: Random designs before TPE models the history.
@@ -130,7 +130,7 @@ DIMENSIONS: tuple[Dimension, ...] = (
     Dimension("spx_strike_otm", "float", 0.0, 0.15, limits=(0.0, 0.5), key=f"{_H}.layers[k].strike_otm",
               text="SPX put strike = spot x (1 - this)"),
     Dimension("strike_delta", "float", 0.05, 0.5, limits=(0.01, 0.99), key=f"{_H}.layers[k].strike_delta",
-              text="|delta| of the long strike (Black-76 on the VIX future; the smile's on the SPX)"),
+              text="absolute delta of the long strike (Black-76 on the VIX future; the smile's on the SPX)"),
     Dimension("vix_spread_width", "int", 2, 20, limits=(1, 100), key=f"{_H}.layers[k].spread_width",
               text="VIX call spread width, VIX points"),
     Dimension("spx_spread_width", "float", 0.01, 0.10, limits=(0.001, 0.4), key=f"{_H}.layers[k].spread_width",
@@ -155,7 +155,7 @@ DIMENSIONS: tuple[Dimension, ...] = (
     Dimension("exit_multiple", "float", 1.5, 8.0, limits=(0.0, 100.0), key=f"{_H}.exit_multiple",
               text="sell a layer at this multiple of its price (0 = never; else at least 1.01)"),
     Dimension("short_delta", "float", 0.05, 0.30, limits=(0.005, 0.49), key="strategy.condor.short_delta",
-              text="condor's short strikes, |delta|"),
+              text="condor's short strikes, absolute delta"),
     Dimension("wing_width", "float", 0.5, 3.0, limits=(1e-6, 2000.0), key="strategy.condor.wing_width",
               text="condor's wings, index points (default bounds: 0.5-3x the scenario's)"),
     Dimension("stop_multiple", "float", 1.5, 6.0, limits=(1.01, 100.0), key="strategy.condor.stop_multiple",
@@ -216,6 +216,20 @@ def parse_space(overrides: dict, scenario, where: str = "--space") -> dict[str, 
     if space["instrument"].choices == ("none",):
         raise FrontierError(f"{where}: design key 'instrument': the first layer needs an instrument")
     return space
+
+
+def space_reference() -> str:
+    """The design space as a Markdown table (``docs/pages/frontier.md`` holds it; a test keeps them equal)."""
+    rows = ["| design key | default bounds | sets | meaning |", "| --- | --- | --- | --- |"]
+    for d in DIMENSIONS:
+        if d.kind == "choice":
+            bounds = ", ".join(f"`{c}`" for c in d.choices)
+        elif d.name == "wing_width":
+            bounds = f"{d.low:g}-{d.high:g} x the scenario's"
+        else:
+            bounds = f"{d.low:g} to {d.high:g}"
+        rows.append(f"| `{d.name}` | {bounds} | `{d.key}` | {d.text} |")
+    return "\n".join(rows) + "\n"
 
 
 def space_record(space: dict[str, Dimension]) -> dict:
@@ -470,6 +484,27 @@ def best_per_budget(trials, budgets) -> dict[float, object]:
         ok = [t for t in trials if math.isfinite(t.values[0]) and t.values[0] <= b and math.isfinite(t.values[1])]
         out[float(b)] = max(ok, key=lambda t: (t.values[1], -t.number)) if ok else None
     return out
+
+
+def pareto_front(cost, cut) -> np.ndarray:
+    """Which designs no other dominates: none costs no more and cuts no less, one of the two strictly.
+
+    Parameters
+    ----------
+    cost, cut : array_like of shape (n,)
+        Net cost (lower is better) and cut (higher is better); NaN designs are never on the front.
+
+    Returns
+    -------
+    ndarray of bool, shape (n,)
+    """
+    c, u = np.asarray(cost, float), np.asarray(cut, float)
+    ok = np.isfinite(c) & np.isfinite(u)
+    front = ok.copy()
+    for i in np.flatnonzero(ok):
+        dom = ok & (c <= c[i]) & (u >= u[i]) & ((c < c[i]) | (u > u[i]))
+        front[i] = not dom.any()
+    return front
 
 
 def write_json(path: Path, doc: dict) -> None:

@@ -60,6 +60,8 @@ def build_dataset(table: pd.DataFrame, trials: pd.DataFrame, sources: list[dict]
     first = d.drop_duplicates("budget").set_index("budget")
     best = [int(first.loc[b, "trial"]) if b in first.index else -1 for b in budgets]
     data["best_trial"] = (("budget",), np.array(best, np.int64), {"description": "trial number, -1: none within budget"})
+    data["trial_pareto"] = (("trial",), trials["pareto"].to_numpy(bool) if len(trials) else np.zeros(0, bool),
+                            {"description": "no other searched design costs no more and cuts no less (in sample)"})
     data["robust"] = (("budget",), np.array([bool(first.loc[b, "robust"]) if b in first.index else False
                                               for b in budgets]), {"description": "cut > 0 (95% CI) under every counted source"})
     for m in ("in_sample_cost", "in_sample_cut"):
@@ -111,6 +113,8 @@ def frontier_figure(table: pd.DataFrame, trials: pd.DataFrame, source: str, main
     ax.axvspan(*BAND, color="#f2e6c9", alpha=0.7, label="claimed cost, 1-2%/yr")
     if len(trials):
         ax.scatter(trials["cost"], trials["cut"], s=10, color="#b0b0b0", label="searched designs (in sample)")
+        front = trials[trials["pareto"]].sort_values("cost")
+        ax.step(front["cost"], front["cut"], where="post", color="#8a8a8a", lw=1, label="in-sample front")
     d = table[(table["kind"] == "design") & (table["source"] == source) & (table["trial"] >= 0)]
     if len(d):
         ax.errorbar(d["cost"], d["cut"], xerr=[d["cost"] - d["cost_ci_low"], d["cost_ci_high"] - d["cost"]],

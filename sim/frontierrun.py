@@ -443,7 +443,9 @@ def _trials_frame(trials, space) -> pd.DataFrame:
                                                          "worst_day_cut_se", "drawdown_cut", "drawdown_cut_se",
                                                          "seconds")},
                      "description": fr.describe(t.params)})
-    return pd.DataFrame(rows)
+    df = pd.DataFrame(rows)
+    df["pareto"] = fr.pareto_front(df["cost"], df["cut"]) if len(df) else []
+    return df
 
 
 def _finish(table: pd.DataFrame, best, trials_df: pd.DataFrame, sources: list[dict]) -> pd.DataFrame:
@@ -514,6 +516,10 @@ def summary_lines(table: pd.DataFrame, sources, st: FrontierSettings, n_trials: 
         r = band.sort_values("cut").iloc[-1]
         tie = (f"Claims 1 and 4: within {BAND[0]:g}-{BAND[1]:g}% a year the best robust design cuts CVaR 99 by "
                f"{_fmt_ci(r['cut'], r['cut_ci_low'], r['cut_ci_high'])}; {alvh_txt}.")
+        if math.isfinite(r.get("vs_alvh", math.nan)):
+            tie += (f" What the ALVH gives up against it: {_fmt_ci(r['vs_alvh'], r['vs_alvh_ci_low'], r['vs_alvh_ci_high'])}"
+                    f" of CVaR 99 (Holm-adjusted p {r['vs_alvh_p_holm']:.3g}) for "
+                    f"{r['cost'] - a['cost'].iloc[0]:+.2f}%/yr of cost." if len(a) else "")
     else:
         tie = f"Claims 1 and 4: no design within {BAND[0]:g}-{BAND[1]:g}% a year is robust; {alvh_txt}."
     lines += [""] + textwrap.wrap(tie, 100)

@@ -92,6 +92,21 @@ def test_design_metrics_against_sorted_tails():
     assert same["cost"] == 0.0 and same["cut"] == 0.0
 
 
+def test_the_pareto_front_of_a_hand_made_set():
+    """(cost, cut): (2, 1) is beaten by (1, 1), (3, 1.5) by (2, 2); two equal designs do not beat each other."""
+    cost = [1.0, 2.0, 2.0, 0.5, 3.0, 1.0, math.nan]
+    cut = [1.0, 2.0, 1.0, 0.2, 1.5, 1.0, 9.0]
+    assert fr.pareto_front(cost, cut).tolist() == [True, True, False, True, False, True, False]
+
+
+def test_the_widest_preparation_takes_a_2024_spot(tiny_scenario):
+    """The widest design (for the VIX table and the SPX surface) is a valid scenario at the 2024 close
+    (an SPX put's short strike at half the spot is a spread of about 2,900 points)."""
+    sc = fr.widest_scenario(tiny_scenario, fr.default_space(tiny_scenario), s0=5881.63)
+    wide = [h for h in sc.hedges if h.name == "design_widest"][0]
+    assert max(ly.dte_open for ly in wide.layers) == 120.0 and wide.layers[1].spread_width == 2940.0
+
+
 def test_holm_adjustment_by_hand():
     """Holm (1979): sorted p-values times (m, m-1, ...), made monotone: 0.01, 0.03, 0.04 -> 0.03, 0.06, 0.06."""
     t = pd.DataFrame({"kind": ["design"] * 4 + ["reference"], "trial": [1, 2, 3, 1, -1],
