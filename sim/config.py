@@ -228,6 +228,8 @@ SCHEMA: dict[str, Any] = _table(
                        "description": "also run every strategy on the real path of the calibration window, priced by "
                                       "the scenario's model, and show it beside the Monte Carlo distribution"},
             "replay_detail_day": {**_DATE, "default": "2018-02-05", "description": "replay day shown in detail"},
+            "frontier": {"type": "string", "description": "a frontier.nc written by alvh frontier (relative to this "
+                                                        "file): its line on claims 1 and 4 joins the summary"},
         }),
     },
     required=["name"],
@@ -501,6 +503,12 @@ def parse_scenario(text: str, where: str = "<scenario>", path: Path | None = Non
         problem = _file_problem(dp, "data file")
         if problem:
             raise ConfigError(f"{where}: key 'data.{key}': {problem}")
+    if cfg["analysis"].get("frontier"):
+        fp = Path(cfg["analysis"]["frontier"])
+        fp = fp if fp.is_absolute() else (path.parent if path else Path.cwd()) / fp
+        problem = _file_problem(fp, "frontier file") or _not_frontier(fp)
+        if problem:
+            raise ConfigError(f"{where}: key 'analysis.frontier': {problem}")
     if m.get("params"):
         pp = Path(m["params"])
         pp = pp if pp.is_absolute() else (path.parent if path else Path.cwd()) / pp
@@ -520,6 +528,38 @@ def parse_scenario(text: str, where: str = "<scenario>", path: Path | None = Non
         name=cfg["name"], path=path, text=text, raw=raw, data=d, model=m, simulation=s,
         market=market, condor=condor, hedges=hedges, main_hedge=main, analysis=cfg["analysis"], stress=stress,
     )
+
+
+def frontier_claim_line(p: Path) -> str:
+    """The line on claims 1 and 4 of a ``frontier.nc`` (:func:`alvh.frontierrun.summary_lines`).
+
+    Raises
+    ------
+    ValueError
+        ``p`` is not a frontier file alvh wrote.
+    """
+    import xarray as xr
+
+    try:
+        with xr.open_dataset(p, engine="h5netcdf") as ds:
+            attrs = dict(ds.attrs)
+    except Exception as exc:   # any unreadable file is the same answer for the user
+        raise ValueError(f"{p}: not a netCDF file alvh frontier wrote ({type(exc).__name__})") from None
+    if attrs.get("title") != "alvh hedge-design frontier":
+        raise ValueError(f"{p}: not a frontier.nc written by alvh frontier")
+    paras = str(attrs.get("summary", "")).split("\n\n")
+    line = next((" ".join(x.split()) for x in paras if x.startswith("Claims 1 and 4:")), "")
+    if not line:
+        raise ValueError(f"{p}: its summary has no line on claims 1 and 4")
+    return line
+
+
+def _not_frontier(p: Path) -> str:
+    try:
+        frontier_claim_line(p)
+    except ValueError as exc:
+        return str(exc)
+    return ""
 
 
 def _file_problem(p: Path, what: str) -> str:

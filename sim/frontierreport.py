@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-__all__ = ["build_dataset", "write_outputs", "frontier_figure", "frontier_html"]
+__all__ = ["build_dataset", "write_outputs", "netcdf_ready", "frontier_figure", "frontier_html"]
 
 _UNITS = {"cost": "% of capital per year", "cut": "% of capital", "worst_day_cut": "% of capital",
           "drawdown_cut": "% of capital", "vs_alvh": "% of capital", "cut_rel": "1", "in_sample_cost":
@@ -179,6 +179,15 @@ Holm-adjusted p-value per source; optimism: in-sample cut minus confirmed cut.</
 """
 
 
+def netcdf_ready(ds: xr.Dataset) -> xr.Dataset:
+    """A copy whose object (string) variables and coordinates are fixed-type strings netCDF stores."""
+    out = ds.copy()
+    for name in list(out.coords) + list(out.data_vars):
+        if out[name].dtype == object:
+            out[name] = out[name].astype(str)
+    return out
+
+
 def write_outputs(out: Path, ds: xr.Dataset, table: pd.DataFrame, trials: pd.DataFrame, lines: list[str],
                   main: str) -> None:
     """``frontier.nc``, ``frontier.csv`` and ``frontier.html`` in ``out``, each written atomically; the
@@ -188,11 +197,7 @@ def write_outputs(out: Path, ds: xr.Dataset, table: pd.DataFrame, trials: pd.Dat
     from alvh.outdir import publish_mode, write_marker
     from alvh.results import write_dataset
 
-    ds_out = ds.copy()
-    for name in list(ds_out.coords) + list(ds_out.data_vars):        # object strings as netCDF strings
-        if ds_out[name].dtype == object:
-            ds_out[name] = ds_out[name].astype(str)
-    write_dataset(ds_out, out / "frontier.nc")
+    write_dataset(netcdf_ready(ds), out / "frontier.nc")
     params = trials.set_index("trial").filter(like="param_") if len(trials) else pd.DataFrame()
     csv = table.join(params, on="trial") if len(params) else table
     atomic_write_bytes(out / "frontier.csv", csv.to_csv(index=False).encode())

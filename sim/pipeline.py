@@ -243,6 +243,15 @@ def analyse_run(scenario: Scenario, prepared, n_paths: int | None, seed: int, jo
         ds.attrs["verdicts_json"] = json.dumps({"real": real, "model": scenario.model["type"],
                                                 "acceptance_fails": fails, "headlines": heads},
                                                default=float)
+    if scenario.analysis.get("frontier"):     # the frontier's line on claims 1 and 4 (alvh frontier)
+        from alvh.config import frontier_claim_line
+
+        fp = Path(scenario.analysis["frontier"])
+        fp = fp if fp.is_absolute() else (scenario.path.parent if scenario.path else Path.cwd()) / fp
+        try:
+            ds.attrs["frontier_line"] = f"{frontier_claim_line(fp)} (alvh frontier, {fp.name})"
+        except (OSError, ValueError) as exc:    # moved or rewritten since the scenario was read: said
+            say(f"alvh: warning: analysis.frontier: {exc}")
     return ds
 
 

@@ -441,6 +441,7 @@ def _headline(ds: xr.Dataset) -> list[str]:
     lo, hi = COST_BAND
     return [
         *_verdict_lines(ds, main),
+        *([str(ds.attrs["frontier_line"])] if ds.attrs.get("frontier_line") else []),
         f"Main hedge: {main.label}. Median annual net hedge cost: {_est_text(cost, cost_u)}.",
         f"Share of paths whose annual net hedge cost lies in the claimed {lo:g}-{hi:g}% band: "
         f"{_est_text(share, _metric_units(ds, 'cost_share_1_2', '1'), as_share=True)}.",

@@ -107,6 +107,16 @@ def test_the_widest_preparation_takes_a_2024_spot(tiny_scenario):
     assert max(ly.dte_open for ly in wide.layers) == 120.0 and wide.layers[1].spread_width == 2940.0
 
 
+def test_the_docs_list_the_design_space_of_the_code():
+    """docs/pages/frontier.md holds alvh.frontier.space_reference() between its space-table markers
+    (regenerate with ``python -c "from alvh.frontier import space_reference as r; print(r())"``)."""
+    from pathlib import Path
+
+    page = (Path(__file__).parent.parent / "docs" / "pages" / "frontier.md").read_text()
+    table = page.split("<!-- space-table -->\n")[1].split("<!-- /space-table -->")[0]
+    assert table == fr.space_reference()
+
+
 def test_holm_adjustment_by_hand():
     """Holm (1979): sorted p-values times (m, m-1, ...), made monotone: 0.01, 0.03, 0.04 -> 0.03, 0.06, 0.06."""
     t = pd.DataFrame({"kind": ["design"] * 4 + ["reference"], "trial": [1, 2, 3, 1, -1],
@@ -155,6 +165,10 @@ def test_a_design_at_the_put_spread_baseline_reproduces_it_path_by_path(tiny_sce
 
 
 def test_the_confirmation_runs_on_seeds_the_search_never_used(tiny_scenario, monkeypatch):
+    _small_frontier(tiny_scenario, monkeypatch)
+
+
+def _small_frontier(tiny_scenario, monkeypatch):
     from alvh import frontierrun
 
     seen = []
@@ -170,6 +184,30 @@ def test_the_confirmation_runs_on_seeds_the_search_never_used(tiny_scenario, mon
     assert search and confirm and {s[2] for s in search} == {5} and {s[2] for s in confirm} == {6}
     assert set(res.table["source"]) <= {"heston", ""} and len(res.trials) == 2
     assert res.dataset.sizes["trial"] == 2 and res.dataset.sizes["budget"] == 2
+    return res
+
+
+def test_a_run_names_its_frontier_line_on_claims_1_and_4(tiny_scenario, tmp_path, monkeypatch):
+    """[analysis] frontier = "frontier.nc": the run's summary carries the frontier's claim line; a file
+    that is not a frontier is refused when the scenario is read (exit 2 in the CLI)."""
+    import alvh
+    from alvh.config import ConfigError, frontier_claim_line, load_scenario
+    from alvh.results import write_dataset
+
+    from alvh.frontierreport import netcdf_ready
+
+    res = _small_frontier(tiny_scenario, monkeypatch)
+    write_dataset(netcdf_ready(res.dataset), tmp_path / "frontier.nc")
+    line = frontier_claim_line(tmp_path / "frontier.nc")
+    assert line.startswith("Claims 1 and 4:") and "ALVH" in line
+    text = tiny_scenario.text + '\n[analysis]\nfrontier = "frontier.nc"\n'
+    (tmp_path / "s.toml").write_text(text)
+    r = alvh.run(load_scenario(tmp_path / "s.toml"), n_paths=64, seed=3)
+    assert line in " ".join(r.summary().split())
+    (tmp_path / "other.nc").write_bytes(b"not netcdf")
+    (tmp_path / "bad.toml").write_text(text.replace("frontier.nc", "other.nc"))
+    with pytest.raises(ConfigError, match="analysis.frontier"):
+        load_scenario(tmp_path / "bad.toml")
 
 
 def test_the_command_writes_refuses_and_resumes(tmp_path):
