@@ -207,8 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
     fro.add_argument("--budgets", metavar="B,B", default="0.5,1,1.5,2,3",
                      help="net cost budgets, %% of capital a year (default 0.5,1,1.5,2,3)")
     fro.add_argument("--trials", type=int, default=200, help="designs to search (default 200)")
-    fro.add_argument("--paths", type=int, help="paths per design (default: the scenario's)")
-    fro.add_argument("--confirm-paths", type=int, help="paths of the confirmation (default: as --paths)")
+    fro.add_argument("--paths", type=_int_option(2), help="paths per design (default: the scenario's)")
+    fro.add_argument("--confirm-paths", type=_int_option(2), help="paths of the confirmation (default: as --paths)")
     fro.add_argument("--seed", type=int, help="root seed of the search (default: the scenario's)")
     fro.add_argument("--confirm-seed", type=int, help="root seed of the confirmation (default: the search's + 1)")
     fro.add_argument("--jobs", type=_int_option(1, all_cores=True), default=1, help="parallel workers (default 1)")

@@ -53,6 +53,7 @@ from alvh.fastprice import (_atm_tv, _bs_delta, _bs_pre, _fourier_smile, _implie
                            _npow, borrow, ndtr)
 from alvh.fastprice import _fourier_state as _fp_fourier_state  # noqa: E402
 from alvh.strategy import INSTRUMENTS, SIZINGS, STRIKE_RULES, TRIGGERS  # noqa: E402  (the one vocabulary)
+from alvh.strategy import SPX_MIN_STRIKE as _SPX_MIN_STRIKE  # noqa: E402
 
 __all__ = ["supported", "run_books_compiled", "numpy_engine", "drawdown_and_worst_day"]
 
@@ -751,7 +752,7 @@ def _kernel(spot, var, vix, measure, rsi, dt, rate, div, cap, beta, vix_ref, cos
                                     return 1 + p
                             else:
                                 k1 = np.rint(s * (1.0 - lf[h, i, 1]) / 5.0) * 5.0
-                            k2 = k1 - lf[h, i, 3]
+                            k2 = max(k1 - lf[h, i, 3], _SPX_MIN_STRIKE)
                         else:
                             fut = _vix_future(x, steps, nodes, guide, futs)
                             if rule == 1:

@@ -12,8 +12,10 @@ the second may be ``none``), the strike rule (moneyness or delta), each layer's 
 common roll point, the trigger (always, VIX at or above a level, or backwardation of the VIX futures
 curve), the sizing (premium budget in % a year, or a ratio of the condor's vega), the exit at a
 multiple of the price paid, and the condor's short delta, wing width and stop multiple. An SPX put is
-a put spread whose short strike is half the spot (worth nothing that matters); a VIX future is sized by
-vega (it has no premium). The RSI exit and the ALVH's capital caps are off: the budget governs.
+a put spread half the initial spot wide, its short strike floored at 5 points (the engine's
+:data:`alvh.strategy.SPX_MIN_STRIKE`), so its short leg is worth nothing that matters; a VIX future
+is sized by vega (it has no premium). The RSI exit and the ALVH's capital caps are off: the budget
+governs.
 The ALVH as written (four layers, a condor-decay trigger, break-even strikes), the static ladder and
 the VXTH rule lie outside this two-layer space; they are run beside it as reference points on the same
 paths. The SPX put spread baseline lies inside it.
@@ -50,7 +52,9 @@ p-values of those comparisons are adjusted by Holm's step-down method (Holm 1979
 of one source. On the real path the cut is of the daily loss's CVaR 99 (one path has no distribution
 of annual losses), with a circular block bootstrap interval (21-day blocks; Politis & Romano 1992,
 :class:`arch.bootstrap.CircularBlockBootstrap`). A design is *robust* when its cut's 95% interval is
-above 0 under every counted model and on the real path.
+above 0 under every counted model and on the real path, and at least one model is counted.
+Designs are numbered by their place in the search (:func:`design_numbers`), the same after a resume; a
+design the engine cannot run is kept with its error and counted, and the search goes on.
 """
 
 from __future__ import annotations
@@ -69,7 +73,8 @@ from alvh import metrics as mx
 from alvh.strategy import dte_to_steps
 
 __all__ = ["Dimension", "DIMENSIONS", "FrontierError", "default_space", "parse_space", "design_scenario",
-           "describe", "design_metrics", "search", "best_per_budget", "pareto_front", "space_reference", "trial_seed", "N_STARTUP", "LEVEL",
+           "describe", "design_metrics", "search", "best_per_budget", "design_numbers", "pareto_front",
+           "space_reference", "trial_seed", "N_STARTUP", "LEVEL",
            "INSTRUMENT_CHOICES"]
 
 #: Random designs before TPE models the history.
@@ -429,59 +434,81 @@ def open_study(journal: Path | None):
                                load_if_exists=True)
 
 
+def design_numbers(trials) -> dict[int, int]:
+    """optuna trial number -> design number: the trial's place among the finished designs (0, 1, ...),
+    the same whether or not the search was interrupted (optuna's own number also counts a trial killed
+    while it ran)."""
+    return {t.number: k for k, t in enumerate(sorted(trials, key=lambda t: t.number))}
+
+
 def search(evaluate, space: dict[str, Dimension], n_trials: int, seed: int, journal: Path | None = None,
            n_startup: int = N_STARTUP, on_trial=None) -> list:
-    """Run the multi-objective search until ``n_trials`` designs are complete (module docstring).
+    """Run the multi-objective search until ``n_trials`` designs are finished (module docstring).
 
     Parameters
     ----------
     evaluate : callable
         ``evaluate(params) -> dict`` with at least ``cost`` and ``cut`` (floats); every entry is kept
-        as a user attribute of the trial.
+        as a user attribute of the trial. A ``ValueError`` or ``ArithmeticError`` it raises fails that
+        design alone (kept, with its message as the attribute ``error``, and counted); the search goes
+        on with the next.
     space : dict of Dimension
     n_trials : int
-        Designs to complete (those of an earlier, interrupted search count).
+        Designs to finish (those of an earlier, interrupted search count).
     seed : int
     journal : Path, optional
-        optuna journal file; an existing one is resumed (its interrupted trial is marked failed and
-        its design proposed again, since the sampler of the k-th design is the same).
+        optuna journal file; an existing one is resumed: a trial killed while it ran is marked failed
+        (without ``error``) and not counted, and its design is proposed again, since the sampler of the
+        k-th design is seeded by k and sees the same history.
     n_startup : int
     on_trial : callable, optional
-        Called with each completed trial.
+        Called with each finished trial.
 
     Returns
     -------
     list of optuna.trial.FrozenTrial
-        The complete trials, in order.
+        The finished designs in order (their place is the design number, :func:`design_numbers`); a
+        failed one has ``values`` None.
     """
     from optuna.trial import TrialState
 
     study = open_study(journal)
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.WAITING)):
         study.tell(t.number, state=TrialState.FAIL)     # killed mid-trial: proposed again below
-    done = lambda: study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))  # noqa: E731
-    for t in done():
+
+    def finished():
+        return sorted((t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.FAIL))
+                       if t.state == TrialState.COMPLETE or "error" in t.user_attrs), key=lambda t: t.number)
+
+    for t in finished():
         if on_trial is not None:
             on_trial(t, resumed=True)
-    while (k := len(done())) < n_trials:
+    while (k := len(finished())) < n_trials:
         study.sampler = _sampler(seed, k, n_startup)
         trial = study.ask()
+        trial.set_user_attr("design", k)
         params = suggest(trial, space)
-        result = evaluate(params)
-        for key, v in result.items():
-            trial.set_user_attr(key, v)
-        study.tell(trial, [float(result["cost"]), float(result["cut"])])
+        try:
+            result = evaluate(params)
+        except (ValueError, ArithmeticError) as exc:
+            trial.set_user_attr("error", f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+            study.tell(trial, state=TrialState.FAIL)
+        else:
+            for key, v in result.items():
+                trial.set_user_attr(key, v)
+            study.tell(trial, [float(result["cost"]), float(result["cut"])])
         if on_trial is not None:
             on_trial(study.get_trials(deepcopy=False)[trial.number], resumed=False)
-    return done()
+    return finished()
 
 
 def best_per_budget(trials, budgets) -> dict[float, object]:
-    """For each budget (% a year), the trial with the largest cut among those whose cost is within it
-    (the earliest on ties), or None."""
+    """For each budget (% a year), the design with the largest cut among those whose cost is within it
+    (the earliest design on ties), or None; failed designs never count."""
     out = {}
     for b in budgets:
-        ok = [t for t in trials if math.isfinite(t.values[0]) and t.values[0] <= b and math.isfinite(t.values[1])]
+        ok = [t for t in trials if t.values is not None and math.isfinite(t.values[0]) and t.values[0] <= b
+              and math.isfinite(t.values[1])]
         out[float(b)] = max(ok, key=lambda t: (t.values[1], -t.number)) if ok else None
     return out
 

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-__all__ = ["build_dataset", "write_outputs", "netcdf_ready", "frontier_figure", "frontier_html"]
+__all__ = ["build_dataset", "write_outputs", "netcdf_ready", "frontier_record", "frontier_figure", "frontier_html"]
 
 _UNITS = {"cost": "% of capital per year", "cut": "% of capital", "worst_day_cut": "% of capital",
           "drawdown_cut": "% of capital", "vs_alvh": "% of capital", "cut_rel": "1", "in_sample_cost":
@@ -59,11 +59,13 @@ def build_dataset(table: pd.DataFrame, trials: pd.DataFrame, sources: list[dict]
             data[f"reference_{m}"] = (("reference", "source"), b, {"units": _units(m)})
     first = d.drop_duplicates("budget").set_index("budget")
     best = [int(first.loc[b, "trial"]) if b in first.index else -1 for b in budgets]
-    data["best_trial"] = (("budget",), np.array(best, np.int64), {"description": "trial number, -1: none within budget"})
+    data["best_trial"] = (("budget",), np.array(best, np.int64),
+                          {"description": "design number, -1: none within budget"})
     data["trial_pareto"] = (("trial",), trials["pareto"].to_numpy(bool) if len(trials) else np.zeros(0, bool),
                             {"description": "no other searched design costs no more and cuts no less (in sample)"})
     data["robust"] = (("budget",), np.array([bool(first.loc[b, "robust"]) if b in first.index else False
-                                              for b in budgets]), {"description": "cut > 0 (95% CI) under every counted source"})
+                                              for b in budgets]),
+                      {"description": "cut > 0 (95% CI) under every counted source"})
     for m in ("in_sample_cost", "in_sample_cut"):
         data[m] = (("budget",), np.array([float(first.loc[b, m]) if b in first.index else np.nan for b in budgets]),
                    {"units": _units(m)})
@@ -85,8 +87,8 @@ def build_dataset(table: pd.DataFrame, trials: pd.DataFrame, sources: list[dict]
         vals = trials[col].to_numpy() if len(trials) else np.zeros(0)
         kind = st.space[name].kind
         coords[col] = ("trial", vals.astype(object) if kind == "choice" else vals.astype(float))
-        bv = [by_trial.loc[t, col] if by_trial is not None and t in by_trial.index else (None if kind == "choice" else np.nan)
-              for t in best]
+        missing = None if kind == "choice" else np.nan
+        bv = [by_trial.loc[t, col] if by_trial is not None and t in by_trial.index else missing for t in best]
         coords[f"best_{col}"] = ("budget", np.array([("" if v is None else str(v)) for v in bv], dtype=object)
                                  if kind == "choice" else np.array(bv, float))
     ds = xr.Dataset(data, coords=coords)
@@ -127,7 +129,8 @@ def frontier_figure(table: pd.DataFrame, trials: pd.DataFrame, source: str, main
     for row in r.itertuples():
         is_main = row.name == main
         ax.errorbar([row.cost], [row.cut], yerr=[[row.cut - row.cut_ci_low], [row.cut_ci_high - row.cut]],
-                    fmt="*" if is_main else "s", color="#c0392b" if is_main else "#555555", markersize=12 if is_main else 6,
+                    fmt="*" if is_main else "s", color="#c0392b" if is_main else "#555555",
+                    markersize=12 if is_main else 6,
                     capsize=3)
         ax.annotate(row.name, (row.cost, row.cut), textcoords="offset points", xytext=(5, -10), fontsize=8)
     ax.axhline(0, color="black", lw=0.6)
@@ -188,10 +191,26 @@ def netcdf_ready(ds: xr.Dataset) -> xr.Dataset:
     return out
 
 
+def frontier_record(ds: xr.Dataset, scenario_file: str = "") -> dict:
+    """The run's settings, times and summary as a JSON-able dict (``frontier.json``; the docs render it
+    beside ``frontier.csv``)."""
+    from alvh.bench import machine_info
+
+    m = machine_info()
+    a = ds.attrs
+    return {"format": "alvh-frontier-summary/1", "scenario_file": scenario_file,
+            "settings": json.loads(a["settings_json"]), "budgets": json.loads(a["budgets"]),
+            "trials": int(a["trials"]), "paths": int(a["paths"]), "seed": int(a["seed"]),
+            "confirm_seed": int(a["confirm_seed"]), "confirm_paths": int(a["confirm_paths"]),
+            "search_seconds": float(a["search_seconds"]), "confirm_seconds": float(a["confirm_seconds"]),
+            "optimiser": a["optimiser"], "multiple_comparisons": a["multiple_comparisons"], "summary": a["summary"],
+            "machine": f"{m.get('cpu', '?')}, {m.get('cores', '?')} cores"}
+
+
 def write_outputs(out: Path, ds: xr.Dataset, table: pd.DataFrame, trials: pd.DataFrame, lines: list[str],
-                  main: str) -> None:
-    """``frontier.nc``, ``frontier.csv`` and ``frontier.html`` in ``out``, each written atomically; the
-    marker lists them."""
+                  main: str, scenario_file: str = "") -> None:
+    """``frontier.nc``, ``frontier.csv``, ``frontier.json`` and ``frontier.html`` in ``out``, each written
+    atomically; the marker lists them."""
     from alvh.checkpoint import atomic_write_bytes
     from alvh.frontierrun import FRONTIER_ENTRIES
     from alvh.outdir import publish_mode, write_marker
@@ -201,6 +220,8 @@ def write_outputs(out: Path, ds: xr.Dataset, table: pd.DataFrame, trials: pd.Dat
     params = trials.set_index("trial").filter(like="param_") if len(trials) else pd.DataFrame()
     csv = table.join(params, on="trial") if len(params) else table
     atomic_write_bytes(out / "frontier.csv", csv.to_csv(index=False).encode())
+    record = json.dumps(frontier_record(ds, scenario_file), indent=1) + "\n"
+    atomic_write_bytes(out / "frontier.json", record.encode())
     atomic_write_bytes(out / "frontier.html", frontier_html(ds, table, trials, lines, main).encode())
     write_marker(out, "frontier", files=[e for e in FRONTIER_ENTRIES if (out / e).exists()])
     publish_mode(out)

@@ -7,6 +7,7 @@ Layout of the output folder::
     OUT/study.journal     the optuna study (every design proposed, its in-sample numbers)
     OUT/frontier.nc       xarray: the trials; the confirmed frontier (budget x source); the references
     OUT/frontier.csv      the confirmed frontier and the references, one row per design and source
+    OUT/frontier.json     the settings, times and summary
     OUT/frontier.html     the report section: answers, the figure, the tables, the settings
 """
 
@@ -30,7 +31,8 @@ __all__ = ["FrontierSettings", "FrontierOutcome", "run_frontier", "check_frontie
            "replay_metrics", "summary_lines", "BAND"]
 
 #: Entries of a frontier folder besides alvh's marker.
-FRONTIER_ENTRIES = frozenset({"settings.json", "study.journal", "frontier.nc", "frontier.csv", "frontier.html"})
+FRONTIER_ENTRIES = frozenset({"settings.json", "study.journal", "frontier.nc", "frontier.csv", "frontier.json",
+                              "frontier.html"})
 #: The texts' claimed annual cost, % of capital a year (``../shared/ALVH.md``, claim 1).
 BAND = (1.0, 2.0)
 #: Block length of the real path's bootstrap, trading days (one month).
@@ -142,14 +144,22 @@ def check_frontier_folder(path: Path, resume: bool, key: str = "--out") -> None:
     ------
     alvh.outdir.OutputFolderError
     """
-    from alvh.outdir import check_owned_folder
+    import os
+    import re
+
+    from alvh.outdir import OutputFolderError, _rule, check_owned_folder, read_marker
 
     path = Path(path)
-    if not check_owned_folder(path, "frontier", FRONTIER_ENTRIES, key):
+    # optuna's journal lock (a symbolic link and its rename file) is left behind by a kill -9
+    locks = {e for e in (os.listdir(path) if path.is_dir() and not path.is_symlink() else ())
+             if re.fullmatch(r"study\.journal\.lock\S*", e)}
+    if not check_owned_folder(path, "frontier", FRONTIER_ENTRIES | locks, key):
         return
+    listed = set(read_marker(path).get("files", [])) | locks
+    mine = [e for e in os.listdir(path) if not e.startswith(".") and e not in listed]
+    if mine:      # a name alvh uses, but a file alvh did not write
+        raise OutputFolderError(f"{key} {path}: holds {sorted(mine)[0]!r}, which alvh did not write; {_rule(key)}")
     if (path / "study.journal").exists() and not resume:
-        from alvh.outdir import OutputFolderError
-
         raise OutputFolderError(f"{key} {path}: holds a frontier search; add --resume to continue it, or choose "
                                 "another folder")
 
@@ -262,12 +272,20 @@ def _holm(table: pd.DataFrame) -> pd.Series:
     return out
 
 
-def _prepare_source(scenario, model: str | None, space, seed: int, say):
+def _prepare_source(scenario, model: str | None, space, seed: int):
     """(reference scenario, prepared widest scenario) under ``model`` (None: the scenario's own)."""
-    from alvh import runner
-    from alvh.verdicts import _variant
+    import tomli_w
 
-    sc = scenario if model is None else _variant(scenario, model)
+    from alvh import runner
+    from alvh.config import parse_scenario
+
+    sc = scenario
+    if model is not None and model != scenario.model["type"]:      # from the text, so that a scenario
+        raw = tomllib.loads(scenario.text)                         # without a file varies too
+        raw.setdefault("model", {})["type"] = model
+        raw["name"] = f"{scenario.name}.{model}"
+        sc = parse_scenario(tomli_w.dumps(raw), where=f"{scenario.path or scenario.name} (model.type = {model})",
+                            path=scenario.path)
     base = runner.prepare(sc, seed, cache=True)          # the calibration, cached; s0 for the widths
     wide = fr.widest_scenario(sc, space, base.s0)
     return _reference_scenario(sc), runner.prepare(wide, seed, cache=True)
@@ -299,12 +317,7 @@ def run_frontier(scenario, out: Path | None, st: FrontierSettings, resume: bool 
     ValueError
         A scenario the engine refuses (from preparation).
     """
-    import json
-
     from alvh.modelspec import MODEL_TYPES
-    from alvh.parallel import progress_bar
-    from alvh.scorecard import model_scorecard
-    from alvh.verdicts import acceptance_failures
 
     st.check()
     if scenario.model["type"] == "replay":
@@ -313,25 +326,51 @@ def run_frontier(scenario, out: Path | None, st: FrontierSettings, resume: bool 
     bad = [m for m in st.models if m not in known]
     if bad:
         raise fr.FrontierError(f"--models: unknown model type {bad[0]!r}; known: {', '.join(known)}")
-    ident = st.identity(scenario)
-    journal = None
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        from alvh.outdir import write_marker
+    if out is None:
+        return _run(scenario, None, st, say, progress)
+    from alvh.checkpoint import output_lock
 
-        have = out / "settings.json"
-        if resume and have.exists() and (out / "study.journal").exists():
-            old = json.loads(have.read_text())
-            diff = [k for k in ident if old.get(k) != ident[k]]
-            if diff:
-                raise fr.FrontierError(f"--resume: {out} holds a search with another {diff[0]} ({old.get(diff[0])!r}); "
-                                       "resume with the same scenario, seed, paths and space, or use another folder")
-        fr.write_json(have, ident)
-        write_marker(out, "frontier", files=[e for e in FRONTIER_ENTRIES if (out / e).exists()] + ["study.journal"])
-        journal = out / "study.journal"
+    with output_lock(out):      # two processes never search or resume one folder at once
+        return _run(scenario, out, st, say, progress, resume)
+
+
+def _open_folder(out: Path, ident: dict, resume: bool) -> Path:
+    """Mark the folder as alvh's first, then check (on resume) and write the search's settings."""
+    import json
+    import os
+    import re
+
+    from alvh.outdir import read_marker, write_marker
+
+    out.mkdir(parents=True, exist_ok=True)
+    have = out / "settings.json"
+    if resume and have.exists() and (out / "study.journal").exists():
+        old = json.loads(have.read_text())
+        diff = [k for k in ident if old.get(k) != ident[k]]
+        if diff:
+            raise fr.FrontierError(f"--resume: {out} holds a search with another {diff[0]} ({old.get(diff[0])!r}); "
+                                   "resume with the same scenario, seed, paths and space, or use another folder")
+    # optuna's journal lock left by a process killed while it wrote: stale, since this process holds the
+    # folder's lock (no other alvh process writes here), and optuna would wait on it for ever
+    for e in os.listdir(out):
+        if re.fullmatch(r"study\.journal\.lock\S*", e) and ((out / e).is_symlink() or (out / e).is_file()):
+            (out / e).unlink()
+    listed = set((read_marker(out) or {}).get("files", []))         # only what alvh wrote before
+    write_marker(out, "frontier", files=sorted(listed | {"settings.json", "study.journal"}))
+    fr.write_json(have, ident)
+    return out / "study.journal"
+
+
+def _run(scenario, out, st: FrontierSettings, say, progress: bool, resume: bool = False) -> FrontierOutcome:
+    from alvh.parallel import progress_bar
+    from alvh.scorecard import model_scorecard
+    from alvh.verdicts import acceptance_failures
+
+    ident = st.identity(scenario)
+    journal = _open_folder(out, ident, resume) if out is not None else None
     own = scenario.model["type"]
     say(f"alvh: {own}: calibrating (cached) ...")
-    ref_sc, prep = _prepare_source(scenario, None, st.space, st.seed, say)
+    ref_sc, prep = _prepare_source(scenario, None, st.space, st.seed)
     cap, years = prep.market.capital, prep.n_steps * prep.dt
     names = [h.name for h in ref_sc.hedges]
     say(f"alvh: the condor and its {len(names)} reference hedges on {st.n_paths:,} search paths ...")
@@ -347,14 +386,15 @@ def run_frontier(scenario, out: Path | None, st: FrontierSettings, resume: bool 
 
     bar = progress_bar(total=st.n_trials, desc=f"{scenario.name}: designs", unit="design", disable=not progress,
                        leave=False)
-    t0 = time.perf_counter()
     with bar:
         trials = fr.search(evaluate, st.space, st.n_trials, st.seed, journal, st.n_startup,
                            on_trial=lambda t, resumed: bar.update(1))
-    search_s = time.perf_counter() - t0
     trials_df = _trials_frame(trials, st.space)
+    search_s = float(np.nansum(trials_df["seconds"])) if len(trials_df) else 0.0   # resumed designs included
     best = fr.best_per_budget(trials, st.budgets)
-    chosen = sorted({t.number: t for t in best.values() if t is not None}.items())
+    num = fr.design_numbers(trials)
+    best = {b: (None if t is None else (num[t.number], t)) for b, t in best.items()}     # budget -> (design, trial)
+    chosen = sorted({k: t for k, t in (x for x in best.values() if x is not None)}.items())
     say(f"alvh: {len(trials)} designs searched; confirming {len(chosen)} best and {len(names)} references "
         f"on {st.confirm_paths:,} fresh paths (seed {st.confirm_seed}) ...")
     t1 = time.perf_counter()
@@ -366,7 +406,7 @@ def run_frontier(scenario, out: Path | None, st: FrontierSettings, resume: bool 
                 m_ref_sc, m_prep = ref_sc, prep
             else:
                 say(f"alvh: {m}: calibrating (cached) ...")
-                m_ref_sc, m_prep = _prepare_source(scenario, m, st.space, st.seed, say)
+                m_ref_sc, m_prep = _prepare_source(scenario, m, st.space, st.seed)
             fails = acceptance_failures(model_scorecard(m, m_prep.model))
         except (ValueError, OSError) as exc:
             sources.append({"source": m, "counted": False, "note": f"not run: {str(exc).splitlines()[0]}"})
@@ -388,19 +428,19 @@ def run_frontier(scenario, out: Path | None, st: FrontierSettings, resume: bool 
                           st.confirm_paths, st.confirm_seed, st.jobs)[1]
             r = _mc_row(c_ref[0], des, alvh, cap, years)
             for b, bt in best.items():
-                if bt is not None and bt.number == number:
+                if bt is not None and bt[0] == number:
                     rows.append({"kind": "design", "name": f"trial {number}", "budget": b, "trial": number,
                                  "source": m, "counted": counted, **r})
     if st.replay:
         rows += _replay_rows(scenario, prep, ref_sc, names, main, chosen, best, cap, st, say, sources)
     confirm_s = time.perf_counter() - t1
-    table = _finish(pd.DataFrame(rows), best, trials_df, sources)
+    table = _finish(pd.DataFrame(rows), best, trials_df, sources, own)
     lines = summary_lines(table, sources, st, len(trials), search_s, confirm_s, main)
     from alvh.frontierreport import build_dataset, write_outputs
 
     ds = build_dataset(table, trials_df, sources, st, ident, search_s, confirm_s, lines)
     if out is not None:
-        write_outputs(out, ds, table, trials_df, lines, main)
+        write_outputs(out, ds, table, trials_df, lines, main, str(scenario.path or scenario.name))
     return FrontierOutcome(table=table, trials=trials_df, dataset=ds, lines=lines, search_s=search_s,
                            confirm_s=confirm_s)
 
@@ -428,7 +468,7 @@ def _replay_rows(scenario, prep, ref_sc, names, main, chosen, best, cap, st, say
         real = real_price_replay(dataclasses.replace(prep, scenario=sc))
         r = replay_metrics(real_ref.daily_pnl[0], real.daily_pnl[1], cap, st.confirm_seed, alvh_daily)
         for b, bt in best.items():
-            if bt is not None and bt.number == number:
+            if bt is not None and bt[0] == number:
                 rows.append({"kind": "design", "name": f"trial {number}", "budget": b, "trial": number,
                              "source": REPLAY, "counted": True, **r})
     return rows
@@ -436,9 +476,11 @@ def _replay_rows(scenario, prep, ref_sc, names, main, chosen, best, cap, st, say
 
 def _trials_frame(trials, space) -> pd.DataFrame:
     rows = []
+    num = fr.design_numbers(trials)
     for t in trials:
         a = t.user_attrs
-        rows.append({"trial": t.number, **{f"param_{k}": t.params.get(k) for k in space},
+        rows.append({"trial": num[t.number], "error": a.get("error", ""),
+                     **{f"param_{k}": t.params.get(k) for k in space},
                      **{k: a.get(k, math.nan) for k in ("cost", "cost_se", "cut", "cut_se", "cut_rel", "worst_day_cut",
                                                          "worst_day_cut_se", "drawdown_cut", "drawdown_cut_se",
                                                          "seconds")},
@@ -448,7 +490,7 @@ def _trials_frame(trials, space) -> pd.DataFrame:
     return df
 
 
-def _finish(table: pd.DataFrame, best, trials_df: pd.DataFrame, sources: list[dict]) -> pd.DataFrame:
+def _finish(table: pd.DataFrame, best, trials_df: pd.DataFrame, sources: list[dict], own: str) -> pd.DataFrame:
     """Holm p-values, the in-sample numbers, the optimism and the robustness of each design."""
     cols = ["kind", "name", "budget", "trial", "source", "counted", "cost", "cost_ci_low", "cost_ci_high", "cut",
             "cut_ci_low", "cut_ci_high", "cut_rel", "worst_day_cut", "drawdown_cut", "vs_alvh", "vs_alvh_ci_low",
@@ -461,15 +503,22 @@ def _finish(table: pd.DataFrame, best, trials_df: pd.DataFrame, sources: list[di
                               ignore_index=True)
     table["vs_alvh_p_holm"] = _holm(table) if len(table) else []
     by = trials_df.set_index("trial") if len(trials_df) else None
-    table["in_sample_cost"] = [by.loc[t, "cost"] if by is not None and t in by.index else math.nan for t in table["trial"]]
-    table["in_sample_cut"] = [by.loc[t, "cut"] if by is not None and t in by.index else math.nan for t in table["trial"]]
-    table["optimism"] = table["in_sample_cut"] - table["cut"]
-    table["description"] = [by.loc[t, "description"] if by is not None and t in by.index else "" for t in table["trial"]]
+    def of(col, missing):
+        return [by.loc[t, col] if by is not None and t in by.index else missing for t in table["trial"]]
+
+    table["in_sample_cost"], table["in_sample_cut"] = of("cost", math.nan), of("cut", math.nan)
+    # the winner's curse on the search's own model; another model's or the real path's cut measures
+    # something else (the model change, the daily loss), so no optimism there
+    table["optimism"] = (table["in_sample_cut"] - table["cut"]).where(table["source"] == own)
+    table["description"] = of("description", "")
+    from alvh.verdicts import REPLAY
+
     counted = {s["source"] for s in sources if s["counted"]}
     robust = {}
     for t, g in table[(table["kind"] == "design") & (table["trial"] >= 0)].groupby("trial"):
         g = g[g["source"].isin(counted)]
-        robust[t] = bool(len(counted) > 0 and set(g["source"]) == counted and (g["cut_ci_low"] > 0).all())
+        # at least one counted model: the real path alone (a daily-loss bootstrap) does not make a design robust
+        robust[t] = bool(counted - {REPLAY} and set(g["source"]) == counted and (g["cut_ci_low"] > 0).all())
     table["robust"] = [robust.get(t, False) if k == "design" else False for t, k in zip(table["trial"], table["kind"])]
     return table
 
@@ -485,9 +534,14 @@ def summary_lines(table: pd.DataFrame, sources, st: FrontierSettings, n_trials: 
 
     lines = ["What each budget buys (confirmed out of sample; net cost in % of capital a year, CVaR 99 cut of",
              "the horizon loss in % of capital, 95% CI):"]
+    from alvh.verdicts import REPLAY
+
     counted = [s["source"] for s in sources if s["counted"]]
-    first = next((s["source"] for s in sources if s["counted"] and s["source"] != "real path, real VIX prices"),
-                 sources[0]["source"] if sources else "")
+    models = [c for c in counted if c != REPLAY]
+    if not models:
+        lines.append(f"(No model passes the scorecard's acceptance rows: the numbers below are under "
+                     f"{sources[0]['source'] if sources else 'no model'}, not counted, and no design is robust.)")
+    first = models[0] if models else (sources[0]["source"] if sources else "")
     d = table[table["kind"] == "design"]
     groups: dict[int, list[float]] = {}
     for b in st.budgets:                     # budgets whose best design is the same are said once
@@ -509,19 +563,28 @@ def summary_lines(table: pd.DataFrame, sources, st: FrontierSettings, n_trials: 
                 f"{verdict} across {len(counted)} counted source(s).")
         lines += textwrap.wrap(text, 100, subsequent_indent="  ")
     a = table[(table["kind"] == "reference") & (table["name"] == main) & (table["source"] == first)]
-    band = d[(d["budget"] >= BAND[0]) & (d["budget"] <= BAND[1]) & d["robust"] & (d["source"] == first)]
+    # the design chosen (in sample) for the largest budget inside the claimed band: choosing among the
+    # band's designs by their confirmed cut would bring back the winner's curse
+    in_band = sorted(b for b in st.budgets if BAND[0] <= b <= BAND[1])
+    top = d[(d["budget"] == in_band[-1]) & (d["source"] == first)] if in_band else d.iloc[:0]
+    band = top[top["robust"].astype(bool)]
     alvh_txt = (f"the ALVH as written cuts {_fmt_ci(a['cut'].iloc[0], a['cut_ci_low'].iloc[0], a['cut_ci_high'].iloc[0])}"
                 f" at a cost of {a['cost'].iloc[0]:.2f}%/yr" if len(a) else "the scenario has no ALVH")
+    alvh_txt += f" (under {first}, on fresh paths)"
     if len(band):
-        r = band.sort_values("cut").iloc[-1]
-        tie = (f"Claims 1 and 4: within {BAND[0]:g}-{BAND[1]:g}% a year the best robust design cuts CVaR 99 by "
-               f"{_fmt_ci(r['cut'], r['cut_ci_low'], r['cut_ci_high'])}; {alvh_txt}.")
+        r = band.iloc[0]
+        tie = (f"Claims 1 and 4: within {BAND[0]:g}-{BAND[1]:g}% a year the best robust design (the "
+               f"{in_band[-1]:g}%/yr budget's) cuts CVaR 99 by {_fmt_ci(r['cut'], r['cut_ci_low'], r['cut_ci_high'])}; "
+               f"{alvh_txt}.")
         if math.isfinite(r.get("vs_alvh", math.nan)):
             tie += (f" What the ALVH gives up against it: {_fmt_ci(r['vs_alvh'], r['vs_alvh_ci_low'], r['vs_alvh_ci_high'])}"
                     f" of CVaR 99 (Holm-adjusted p {r['vs_alvh_p_holm']:.3g}) for "
                     f"{r['cost'] - a['cost'].iloc[0]:+.2f}%/yr of cost." if len(a) else "")
+    elif not in_band:
+        tie = f"Claims 1 and 4: no budget searched lies in {BAND[0]:g}-{BAND[1]:g}% a year; {alvh_txt}."
     else:
-        tie = f"Claims 1 and 4: no design within {BAND[0]:g}-{BAND[1]:g}% a year is robust; {alvh_txt}."
+        tie = (f"Claims 1 and 4: the best design within {BAND[0]:g}-{BAND[1]:g}% a year (the {in_band[-1]:g}%/yr "
+               f"budget's) is not robust; {alvh_txt}.")
     lines += [""] + textwrap.wrap(tie, 100)
     lines += [""] + textwrap.wrap(
         f"Search: {n_trials} designs x {st.n_paths:,} paths (seed {st.seed}), optuna TPE (multivariate, "

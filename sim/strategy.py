@@ -43,7 +43,7 @@ from alvh.surface import SpxSurface, implied_stdev, surface_option
 __all__ = [
     "CondorSpec", "LayerSpec", "HedgeSpec", "MarketSpec", "BookResult", "HedgeResult", "run_books",
     "dte_to_steps", "wilder_rsi", "default_alvh_layers", "baseline_hedges", "INSTRUMENTS", "STRIKE_RULES",
-    "TRIGGERS", "SIZINGS", "BACKWARDATION_DTE",
+    "TRIGGERS", "SIZINGS", "BACKWARDATION_DTE", "SPX_MIN_STRIKE",
 ]
 
 MULTIPLIER = SPX_MULTIPLIER  # SPX and VIX options: $100 per index point
@@ -52,6 +52,9 @@ assert VIX_OPTION_MULTIPLIER == SPX_MULTIPLIER
 INSTRUMENTS = ("call", "call_spread", "future", "short_call_spread", "spx_put_spread")
 STRIKE_RULES = ("otm", "delta", "breakeven")
 TRIGGERS = ("always", "vix_above", "vix_sustained", "condor_decay", "backwardation")
+#: The lowest SPX strike a put spread's short leg takes, index points (one strike tick): a spread wider
+#: than its long strike is a put with a worthless short leg, not a negative strike.
+SPX_MIN_STRIKE = 5.0
 #: Calendar days to expiry of the two constant-maturity VIX futures the ``backwardation`` trigger compares
 #: (the first two monthly contracts M1 and M2 are on average about 30 and 60 days from expiry).
 BACKWARDATION_DTE = (30.0, 60.0)
@@ -188,7 +191,8 @@ class LayerSpec:
     instrument : {"call", "call_spread", "future", "short_call_spread", "spx_put_spread"}
         Long VIX call; long VIX call spread (strike and strike + ``spread_width``); long VIX future;
         short VIX call credit spread (the texts' "Big Top Temporal Theta Cash Press"); long SPX put
-        spread (strike and strike - ``spread_width``), priced on the SPX surface.
+        spread (strike and strike - ``spread_width``, the short strike at least :data:`SPX_MIN_STRIKE`),
+        priced on the SPX surface.
     strike_rule : {"otm", "delta", "breakeven"}
         ``otm``: VIX strike = the future of the option's expiry times ``1 + strike_otm`` (SPX put:
         spot times ``1 - strike_otm``). ``delta``: the strike whose Black-76 delta on the future is
@@ -702,7 +706,7 @@ class _Hedge:
                 k1 = strike_for_delta(s, tau, v, -ly.strike_delta, False, self.ctx.surface, m.rate, m.div, regime=reg)
             else:
                 k1 = np.round(s * (1.0 - ly.strike_otm) / 5.0) * 5.0
-            return k1, k1 - ly.spread_width, None
+            return k1, np.maximum(k1 - ly.spread_width, SPX_MIN_STRIKE), None
         tb = self.table
         fut = tb.futures(x, steps, reg)
         if ly.strike_rule == "delta":

@@ -59,6 +59,43 @@ def test_a_killed_search_resumes_to_the_designs_an_uninterrupted_one_proposes(ti
     assert [t.params for t in resumed] == [t.params for t in whole]
     assert [t.values for t in resumed] == [t.values for t in whole]
     assert resumed[4].params == calls[4], "the interrupted design is proposed again"
+    assert [t.number for t in resumed] != [t.number for t in whole]      # optuna counts the killed trial
+    n_r, n_w = fr.design_numbers(resumed), fr.design_numbers(whole)
+    assert ({b: n_r[t.number] for b, t in fr.best_per_budget(resumed, [1.0, 3.0]).items()}
+            == {b: n_w[t.number] for b, t in fr.best_per_budget(whole, [1.0, 3.0]).items()})
+
+
+def test_a_design_that_fails_is_kept_counted_and_passed_over(tiny_scenario):
+    space = _pinned(tiny_scenario, budget_pct_per_year=[0.25, 4.0], strike_delta=[0.05, 0.5])
+    calls = []
+
+    def third_fails(p):
+        calls.append(p)
+        if len(calls) == 3:
+            raise ValueError("non-finite P&L on path 7")
+        return _synthetic(p)
+
+    got = fr.search(third_fails, space, 6, seed=2, n_startup=3)
+    assert len(got) == 6 and len(calls) == 6
+    assert got[2].values is None and "non-finite" in got[2].user_attrs["error"]
+    assert all(t is not got[2] for t in fr.best_per_budget(got, [0.5, 4.0]).values())
+
+
+def test_only_a_counted_model_makes_a_design_robust():
+    from alvh.frontierrun import _finish
+    from alvh.verdicts import REPLAY
+
+    trials = pd.DataFrame({"trial": [0], "cost": [1.0], "cut": [2.0], "description": ["d"]})
+    rows = pd.DataFrame([{"kind": "design", "name": "design 0", "budget": 1.0, "trial": 0, "source": s,
+                          "counted": c, "cost": 1.0, "cut": 2.0, "cut_ci_low": 1.0, "cut_ci_high": 3.0}
+                         for s, c in (("heston", False), (REPLAY, True))])
+    best = {1.0: object()}
+    only_replay = [{"source": "heston", "counted": False, "note": ""}, {"source": REPLAY, "counted": True, "note": ""}]
+    assert not _finish(rows.copy(), best, trials, only_replay, "heston")["robust"].any()
+    both = [{"source": "heston", "counted": True, "note": ""}, {"source": REPLAY, "counted": True, "note": ""}]
+    t = _finish(rows.assign(counted=True), best, trials, both, "heston")
+    assert t["robust"].all()
+    assert t.loc[t["source"] == REPLAY, "optimism"].isna().all() and (t.loc[t["source"] == "heston", "optimism"] == 0).all()
 
 
 def test_bad_space_budgets_trials_and_seeds_are_refused(tiny_scenario):
@@ -252,6 +289,17 @@ def test_the_command_writes_refuses_and_resumes(tmp_path):
         bad = alvh_cli("frontier", TINY, *args, cwd=tmp_path)
         assert bad.returncode == 2 and msg in bad.stderr and len(bad.stderr.strip().splitlines()) == 1, bad.stderr
     assert snapshot(tmp_path) == before
+    # a user's file under a name alvh uses is still the user's; optuna's lock left by a kill -9 is not
+    (out / "study.journal.lock").symlink_to("nowhere")
+    ok_lock = cli("--trials", "3", "--resume")
+    assert ok_lock.returncode == 0, ok_lock.stderr
+    assert not (out / "study.journal.lock").is_symlink(), "the stale optuna lock is removed (it would hang optuna)"
+    marker = json.loads((out / ".alvh-output.json").read_text())    # as if alvh had not written the CSV yet
+    marker["files"].remove("frontier.csv")
+    (out / ".alvh-output.json").write_text(json.dumps(marker))
+    (out / "frontier.csv").write_text("my notes")
+    refused = cli("--trials", "3", "--resume")
+    assert refused.returncode == 2 and "frontier.csv" in refused.stderr and (out / "frontier.csv").read_text() == "my notes"
 
 
 @pytest.mark.slow

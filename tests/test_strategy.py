@@ -736,6 +736,24 @@ def test_delta_strike_rule_picks_the_listed_strike_nearest_30_black76_delta(tabl
         assert row[6] == pytest.approx(_call(table, x, steps, k_best), rel=1e-12)
 
 
+def test_a_put_spread_wider_than_its_strike_is_a_put_with_its_short_leg_at_5_points(table):
+    """A width past the long strike floors the short strike at one tick (5 points, worth nothing at a
+    spot of 2,500) instead of a negative strike, whose NaN price would skip the entry."""
+    spread = replace(baseline_hedges()[2], layers=(replace(baseline_hedges()[2].layers[0], spread_width=9000.0),))
+    spot_days = np.full(4, 2500.0)
+    paths = _paths(spot_days, np.full(4, 15.0))
+    var = paths[1][0]
+    book = _run(paths, table, ONE_CONDOR, [spread])
+    steps = dte_to_steps(45.0)
+    k1 = strike_for_delta(np.array([2500.0]), steps * DT, var[:1], -0.25, False, SURFACE, MARKET.rate,
+                          MARKET.div)[0]
+    put = [float(spx_option(np.array([2500.0]), np.array([k]), steps * DT, var[:1], False, SURFACE, MARKET.rate,
+                            MARKET.div)[0][0]) for k in (k1, 5.0)]
+    assert put[1] < 1e-12
+    (row,) = _log(book, "spx_put_spread", 1, "open")
+    assert row[0] == 0 and row[6] == pytest.approx(put[0] - put[1], rel=1e-12)
+
+
 def test_spx_put_spread_values_equal_independent_spx_option_calls(table):
     spread = baseline_hedges()[2]
     assert spread.name == "spx_put_spread"
