@@ -74,7 +74,7 @@ from alvh.strategy import dte_to_steps
 
 __all__ = ["Dimension", "DIMENSIONS", "FrontierError", "default_space", "parse_space", "design_scenario",
            "describe", "design_metrics", "search", "best_per_budget", "design_numbers", "pareto_front",
-           "space_reference", "trial_seed", "N_STARTUP", "LEVEL",
+           "space_reference", "rewritten", "trial_seed", "N_STARTUP", "LEVEL",
            "INSTRUMENT_CHOICES"]
 
 #: Random designs before TPE models the history.
@@ -297,42 +297,52 @@ def design_scenario(scenario, p: dict, s0: float, name: str = "design"):
     alvh.config.ConfigError
         The design breaks a scenario rule.
     """
-    import tomli_w
+    def edit(raw):
+        st = raw.setdefault("strategy", {})
+        st["hedges"] = {"design": hedge_table(p, s0, scenario.simulation["steps_per_year"])}
+        st["baselines"] = {"include": []}
+        st.setdefault("condor", {}).update(short_delta=float(p["short_delta"]), wing_width=float(p["wing_width"]),
+                                           stop_multiple=float(p["stop_multiple"]))
+        an = raw.setdefault("analysis", {})
+        an["budget_sweep"], an["replay"] = [], False
+        raw["name"] = name
 
-    from alvh.config import parse_scenario
-
-    raw = tomllib.loads(scenario.text)
-    st = raw.setdefault("strategy", {})
-    st["hedges"] = {"design": hedge_table(p, s0, scenario.simulation["steps_per_year"])}
-    st["baselines"] = {"include": []}
-    cond = st.setdefault("condor", {})
-    cond.update(short_delta=float(p["short_delta"]), wing_width=float(p["wing_width"]),
-                stop_multiple=float(p["stop_multiple"]))
-    an = raw.setdefault("analysis", {})
-    an["budget_sweep"], an["replay"] = [], False
-    raw["name"] = name
-    return parse_scenario(tomli_w.dumps(raw), where=f"{scenario.path or scenario.name} ({name})", path=scenario.path)
+    return rewritten(scenario, edit, name)
 
 
 def widest_scenario(scenario, space: dict[str, Dimension], s0: float):
     """``scenario`` with its own hedges plus designs at the space's longest DTEs, so that one preparation
     (VIX table, SPX surface) covers every design (the calibration is the same)."""
+    hi = max(space["dte_open"].high, space["dte_open_2"].high)
+    p = {d.name: (d.choices[0] if d.kind == "choice" else d.high) for d in space.values()}
+    p.update(instrument="call", instrument_2="spx_put", dte_open=hi, dte_open_2=hi, trigger="backwardation",
+             roll_share=0.0, sizing="budget", share_1=0.5)
+
+    def edit(raw):
+        st = raw.setdefault("strategy", {})
+        hedges = st.setdefault("hedges", {}) or {"alvh": {}}
+        hedges["design_widest"] = {**hedge_table(p, s0, scenario.simulation["steps_per_year"]), "kind": "baseline"}
+        st["hedges"] = hedges
+
+    return rewritten(scenario, edit, "widest design")
+
+
+def rewritten(scenario, edit, label: str):
+    """``scenario`` with its TOML edited in place by ``edit(raw)`` and read back, validated as a scenario
+    file is (relative paths still from the scenario's folder); ``label`` names the variant in errors.
+
+    Raises
+    ------
+    alvh.config.ConfigError
+        The edited scenario breaks a scenario rule.
+    """
     import tomli_w
 
     from alvh.config import parse_scenario
 
     raw = tomllib.loads(scenario.text)
-    hi = max(space["dte_open"].high, space["dte_open_2"].high)
-    p = {d.name: (d.choices[0] if d.kind == "choice" else d.high) for d in space.values()}
-    p.update(instrument="call", instrument_2="spx_put", dte_open=hi, dte_open_2=hi, trigger="backwardation",
-             roll_share=0.0, sizing="budget", share_1=0.5)
-    st = raw.setdefault("strategy", {})
-    hedges = st.setdefault("hedges", {}) or {"alvh": {}}
-    hedges["design_widest"] = hedge_table(p, s0, scenario.simulation["steps_per_year"])
-    hedges["design_widest"]["kind"] = "baseline"
-    st["hedges"] = hedges
-    return parse_scenario(tomli_w.dumps(raw), where=f"{scenario.path or scenario.name} (widest design)",
-                          path=scenario.path)
+    edit(raw)
+    return parse_scenario(tomli_w.dumps(raw), where=f"{scenario.path or scenario.name} ({label})", path=scenario.path)
 
 
 _NAMES = {"call": "VIX calls", "call_spread": "VIX call spreads", "future": "long VIX futures",

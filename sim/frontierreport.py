@@ -212,6 +212,7 @@ def write_outputs(out: Path, ds: xr.Dataset, table: pd.DataFrame, trials: pd.Dat
     """``frontier.nc``, ``frontier.csv``, ``frontier.json`` and ``frontier.html`` in ``out``, each written
     atomically; the marker lists them."""
     from alvh.checkpoint import atomic_write_bytes
+    from alvh.frontier import write_json
     from alvh.frontierrun import FRONTIER_ENTRIES
     from alvh.outdir import publish_mode, write_marker
     from alvh.results import write_dataset
@@ -220,8 +221,7 @@ def write_outputs(out: Path, ds: xr.Dataset, table: pd.DataFrame, trials: pd.Dat
     params = trials.set_index("trial").filter(like="param_") if len(trials) else pd.DataFrame()
     csv = table.join(params, on="trial") if len(params) else table
     atomic_write_bytes(out / "frontier.csv", csv.to_csv(index=False).encode())
-    record = json.dumps(frontier_record(ds, scenario_file), indent=1) + "\n"
-    atomic_write_bytes(out / "frontier.json", record.encode())
+    write_json(out / "frontier.json", frontier_record(ds, scenario_file))
     atomic_write_bytes(out / "frontier.html", frontier_html(ds, table, trials, lines, main).encode())
     write_marker(out, "frontier", files=[e for e in FRONTIER_ENTRIES if (out / e).exists()])
     publish_mode(out)

@@ -17,7 +17,6 @@ import dataclasses
 import hashlib
 import math
 import time
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +36,8 @@ FRONTIER_ENTRIES = frozenset({"settings.json", "study.journal", "frontier.nc", "
 BAND = (1.0, 2.0)
 #: Block length of the real path's bootstrap, trading days (one month).
 BLOCK_DAYS = 21
+#: optuna's journal lock beside ``study.journal`` (a symbolic link, and its rename file while it moves).
+_OPTUNA_LOCK = r"study\.journal\.lock\S*"
 #: Bootstrap resamples on the real path.
 BOOTSTRAP_REPS = 1000
 _FIELDS = ("pnl", "worst_day", "max_drawdown")
@@ -152,7 +153,7 @@ def check_frontier_folder(path: Path, resume: bool, key: str = "--out") -> None:
     path = Path(path)
     # optuna's journal lock (a symbolic link and its rename file) is left behind by a kill -9
     locks = {e for e in (os.listdir(path) if path.is_dir() and not path.is_symlink() else ())
-             if re.fullmatch(r"study\.journal\.lock\S*", e)}
+             if re.fullmatch(_OPTUNA_LOCK, e)}
     if not check_owned_folder(path, "frontier", FRONTIER_ENTRIES | locks, key):
         return
     listed = set(read_marker(path).get("files", [])) | locks
@@ -166,15 +167,11 @@ def check_frontier_folder(path: Path, resume: bool, key: str = "--out") -> None:
 
 def _reference_scenario(scenario):
     """The scenario's own hedges (the ALVH and its baselines) without the budget sweep or the replay."""
-    import tomli_w
+    def edit(raw):
+        an = raw.setdefault("analysis", {})
+        an["budget_sweep"], an["replay"] = [], False
 
-    from alvh.config import parse_scenario
-
-    raw = tomllib.loads(scenario.text)
-    an = raw.setdefault("analysis", {})
-    an["budget_sweep"], an["replay"] = [], False
-    return parse_scenario(tomli_w.dumps(raw), where=f"{scenario.path or scenario.name} (references)",
-                          path=scenario.path)
+    return fr.rewritten(scenario, edit, "references")
 
 
 def _arrays(prep, sc, n_paths: int, seed: int, jobs: int) -> list[dict]:
@@ -186,11 +183,6 @@ def _arrays(prep, sc, n_paths: int, seed: int, jobs: int) -> list[dict]:
         return [{k: np.asarray(res.per_strategy[k][s], float) for k in _FIELDS} for s in range(len(res.strategies))]
     finally:
         res.path_store.close()
-
-
-def _max_dd(daily: np.ndarray) -> float:
-    eq = np.cumsum(daily)
-    return float((np.maximum.accumulate(np.maximum(eq, 0.0)) - eq).max())
 
 
 def _cvar(loss: np.ndarray) -> float:
@@ -222,6 +214,8 @@ def replay_metrics(ref_daily, des_daily, capital: float, seed: int, alvh_daily=N
     """
     from arch.bootstrap import CircularBlockBootstrap
 
+    from alvh.runner import _max_drawdown
+
     k = 100.0 / capital
     r, d = k * np.asarray(ref_daily, float), k * np.asarray(des_daily, float)
     cols = [r, d] + ([k * np.asarray(alvh_daily, float)] if alvh_daily is not None else [])
@@ -237,7 +231,8 @@ def replay_metrics(ref_daily, des_daily, capital: float, seed: int, alvh_daily=N
     ci = bs.conf_int(stats, reps=BOOTSTRAP_REPS, method="percentile")
     out = {"cost": point[0], "cost_ci_low": ci[0, 0], "cost_ci_high": ci[1, 0],
            "cut": point[1], "cut_ci_low": ci[0, 1], "cut_ci_high": ci[1, 1],
-           "worst_day_cut": float((-r).max() - (-d).max()), "drawdown_cut": _max_dd(r) - _max_dd(d)}
+           "worst_day_cut": float((-r).max() - (-d).max()),
+           "drawdown_cut": float(_max_drawdown(r) - _max_drawdown(d))}
     if alvh_daily is not None:
         out.update(vs_alvh=point[2], vs_alvh_ci_low=ci[0, 2], vs_alvh_ci_high=ci[1, 2])
     return {key: float(v) for key, v in out.items()}
@@ -274,18 +269,15 @@ def _holm(table: pd.DataFrame) -> pd.Series:
 
 def _prepare_source(scenario, model: str | None, space, seed: int):
     """(reference scenario, prepared widest scenario) under ``model`` (None: the scenario's own)."""
-    import tomli_w
-
     from alvh import runner
-    from alvh.config import parse_scenario
 
-    sc = scenario
-    if model is not None and model != scenario.model["type"]:      # from the text, so that a scenario
-        raw = tomllib.loads(scenario.text)                         # without a file varies too
+    def edit(raw):
         raw.setdefault("model", {})["type"] = model
         raw["name"] = f"{scenario.name}.{model}"
-        sc = parse_scenario(tomli_w.dumps(raw), where=f"{scenario.path or scenario.name} (model.type = {model})",
-                            path=scenario.path)
+
+    sc = scenario                   # a variant from the text, so that a scenario without a file varies too
+    if model is not None and model != scenario.model["type"]:
+        sc = fr.rewritten(scenario, edit, f"model.type = {model}")
     base = runner.prepare(sc, seed, cache=True)          # the calibration, cached; s0 for the widths
     wide = fr.widest_scenario(sc, space, base.s0)
     return _reference_scenario(sc), runner.prepare(wide, seed, cache=True)
@@ -353,7 +345,7 @@ def _open_folder(out: Path, ident: dict, resume: bool) -> Path:
     # optuna's journal lock left by a process killed while it wrote: stale, since this process holds the
     # folder's lock (no other alvh process writes here), and optuna would wait on it for ever
     for e in os.listdir(out):
-        if re.fullmatch(r"study\.journal\.lock\S*", e) and ((out / e).is_symlink() or (out / e).is_file()):
+        if re.fullmatch(_OPTUNA_LOCK, e) and ((out / e).is_symlink() or (out / e).is_file()):
             (out / e).unlink()
     listed = set((read_marker(out) or {}).get("files", []))         # only what alvh wrote before
     write_marker(out, "frontier", files=sorted(listed | {"settings.json", "study.journal"}))
