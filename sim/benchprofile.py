@@ -51,19 +51,25 @@ def _frames(stack):
     return out
 
 
+def in_room(path: str, name: str) -> bool:
+    """Whether the source file ``path`` is the module ``name`` ("/strategy.py") or a file of the
+    subpackage of that name ("/strategy/...")."""
+    return path.endswith(name) or f"{name[:-3]}/" in path
+
+
 def classify(stack) -> str:
     """The part of :data:`PARTS` one sampled stack (pyinstrument frame identifiers) belongs to."""
     frames = _frames(stack)
     files = [f.replace("\\", "/") for _, f in frames]
     funcs = [fn for fn, _ in frames]
 
-    def in_file(*names):
-        return any(f.endswith(n) for f in files for n in names)
+    def in_file(*names):     # "/strategy.py" also matches the files of a subpackage alvh/strategy/
+        return any(in_room(f, n) for f in files for n in names)
 
     if "run_books" in funcs or "run_books_compiled" in funcs:     # the books (which call the models' pricing)
         if "_measure" in funcs or "condor_delta" in funcs:
             return "deltas"
-        if any(fn in _HEDGE_METHODS and f.endswith("/strategy.py") for fn, f in zip(funcs, files)):
+        if any(fn in _HEDGE_METHODS and in_room(f, "/strategy.py") for fn, f in zip(funcs, files)):
             return "hedge layers"
         if "run_books_compiled" in funcs or in_file("/fastbook.py"):
             return "compiled books"

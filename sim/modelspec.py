@@ -188,15 +188,29 @@ def calibration_cache_dir() -> Path:
     return Path(base) / "alvh" / "calibrations"
 
 
+def source_files(*names: str) -> list[Path]:
+    """The source files of alvh's modules or subpackages ``names`` (``"models"``, ``"pricing"``, ...):
+    a module's file, or every ``.py`` file under a subpackage, sorted; what a cache key hashes so that
+    an edit anywhere in that code is a new key."""
+    from importlib.util import find_spec
+
+    out: list[Path] = []
+    for name in names:
+        spec = find_spec(f"alvh.{name}")
+        if spec is None or spec.origin is None:
+            raise ModuleNotFoundError(f"alvh.{name}")
+        folders = spec.submodule_search_locations
+        out += sorted(p for f in folders for p in Path(f).rglob("*.py")) if folders else [Path(spec.origin)]
+    return out
+
+
 def q_fit_sources() -> list[Path]:
     """The files a fit to the bundled market data depends on beyond the models: the data files, their
     loader, the expiry calendar and the VIX chain pricer (two-factor calibration, realism scorecard)."""
-    import alvh
     from alvh.realdata import bundled_path
 
-    here = Path(alvh.__file__).parent
     return ([bundled_path(n) for n in ("spx", "vix", "vix6m", "vix3m", "vvix", "skew", "vix_futures")]
-            + [here / f for f in ("realdata.py", "expiries.py", "pricing.py")])
+            + source_files("realdata", "expiries", "pricing"))
 
 
 def calibration_cache_key(model_type: str, data: MarketData, dt: float, options: dict | None = None) -> str:
@@ -213,9 +227,7 @@ def calibration_cache_key(model_type: str, data: MarketData, dt: float, options:
                          "versions": pinned_versions()}, sort_keys=True).encode())
     # the calibration code itself: an edited model or calibrator (an editable install keeps its version
     # number) is a new key
-    import alvh.models
-
-    for src in sorted(Path(alvh.models.__file__).parent.glob("*.py")) + [Path(__file__)]:
+    for src in source_files("models") + [Path(__file__)]:
         h.update(src.read_bytes())
     if model_type == "two_factor":   # its Q side is fitted to the bundled futures, VVIX and VIX6M
         for src in q_fit_sources():

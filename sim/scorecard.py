@@ -292,14 +292,13 @@ def model_scorecard(name: str, model: PathModel, n_paths: int = 50, seed: int = 
     import os
     from pathlib import Path
 
-    import alvh.models
-    from alvh.modelspec import calibration_cache_dir, q_fit_sources
+    from alvh.modelspec import calibration_cache_dir, q_fit_sources, source_files
     from alvh.parallel import pinned_versions
 
     h = hashlib.sha256(json.dumps({"format": "alvh-scorecard/1", "name": name, "type": model.name,
                                    "params": model.to_dict(), "n_paths": n_paths, "seed": seed,
                                    "versions": pinned_versions()}, sort_keys=True, default=float).encode())
-    for src in sorted(Path(alvh.models.__file__).parent.glob("*.py")) + [Path(__file__)] + q_fit_sources():
+    for src in source_files("models", "scorecard") + q_fit_sources():
         h.update(src.read_bytes())
     folder = Path(cache_dir) if cache_dir is not None else calibration_cache_dir()
     path = folder / f"scorecard-{h.hexdigest()[:32]}.csv"
