@@ -31,7 +31,7 @@ BUDGETS = [np.nan, 1.5, np.nan, 0.5]
 LEGS = ["long_put", "short_put", "short_call", "long_call"]
 
 SECTIONS = [
-    "Headline", "Claim check", "Metrics per strategy", "Sample paths: SPX and VIX",
+    "Answers", "Claim check", "Budget sweep", "Metrics per strategy", "Run and strategies", "Sample paths: SPX and VIX",
     "Annual P&amp;L: hedged vs unhedged", "Annual hedge cost", "Tail risk: CVaR of the annual loss",
     "Attribution: hedge layers and condor legs", "worst paths", "Historical replay",
     "Costs, margin and capital: definitions", "Strategy rules", "Model and calibration", "Realism scorecard",
@@ -182,7 +182,10 @@ def full(tmp_path_factory):
 
 
 def _positions(html: str, headings: list[str]) -> list[int]:
-    h2 = re.findall(r"<h2>(.*?)</h2>", html)
+    """Where each heading is among the page's sections: the answers' <h2>, then the collapsed
+    <details> by their <summary>."""
+    h2 = re.findall(r"<h2>(.*?)</h2>|<summary>(.*?)</summary>", html)
+    h2 = [a or b for a, b in h2]
     pos = []
     for name in headings:
         hits = [i for i, h in enumerate(h2) if name in h]
@@ -203,21 +206,32 @@ def test_report_is_self_contained(full):
     assert refs, "expected inlined images"
     assert all(r.startswith("data:") for r in refs), [r[:40] for r in refs if not r.startswith("data:")]
     assert "url(" not in html and "<link" not in html and "<script" not in html
-    # fan, P&L, cost, CVaR, attribution, sweep, replay distribution, replay cumulative
-    assert html.count("data:image/png;base64,") == 8
+    # the answer figure, fan, P&L, cost, CVaR, attribution, sweep, replay distribution, replay cumulative
+    assert html.count("data:image/png;base64,") == 9
 
 
 def test_report_content(full):
     ds, _, html = full
     for v in ("supported", "refuted", "not decidable"):
         assert v in html
-    assert 'class="l v-refuted"' in html and 'class="l v-not-decidable"' in html
-    for cid in (1, 2, 3, 4):
-        assert f"Claim {cid}: claim {cid} text" in html
-    # headline reads the main hedge's metrics
-    cost = float(ds["metric_value"].sel(strategy="alvh", metric="cost_median"))
-    assert f"{cost:.2f} % of capital per year" in html
-    assert "Main hedge: condor + ALVH" in html
+    assert 'class="v-refuted"' in html and 'class="v-not-decidable"' in html
+    # the answers: one sentence per claim on the main hedge (regime "all"), its verdict, value and CI
+    answers = html[html.index('<section id="answers">'):html.index("</section>")]
+    claims = ds[[v for v in ds.data_vars if str(v).startswith("claim_")]].to_dataframe()
+    mine = claims[(claims["claim_strategy"] == "alvh") & (claims["claim_regime"] == "all")]
+    assert len(mine) == 4 and answers.count('<li class="answer') == 4
+    for _, r in mine.iterrows():
+        sentence = re.search(rf"Claim {r['claim_id']}, “claim {r['claim_id']} text”: ([A-Z ]+)\. (.*?)</li>",
+                             answers).groups()
+        assert sentence[0] == r["claim_verdict"].upper()
+        assert f"(95% CI {r['claim_ci_low']:.3f} to {r['claim_ci_high']:.3f})" in sentence[1]
+        assert ("not decidable: note" in sentence[1]) == (r["claim_verdict"] == "not decidable")
+    assert 'id="fig-answer"' in answers
+    # the claim check: one row per strategy other than the sweep, and regime
+    grid = html[html.index('<details id="claims">'):html.index('<details id="sweep">')]
+    n_rows = len(claims[claims["claim_strategy"] != "alvh_budget_0.5"][["claim_strategy", "claim_regime"]]
+                 .drop_duplicates())
+    assert grid.count("<tr>") == 1 + n_rows
     # claim 1 sentence with the sweep
     assert "Across 2 budgets" in html and "0.50" in html
     # worst paths: not among the samples here
@@ -243,7 +257,7 @@ def test_report_shows_the_scorecard_rows_the_model_fails(tmp_path):
     ds.attrs["scorecard_json"] = json.dumps(rows)
     render_report(ds, tmp_path / "r.html")
     html = (tmp_path / "r.html").read_text(encoding="utf-8")
-    section = html[html.index("<h2>Realism scorecard</h2>"):html.index("<h2>Fit diagnostics")]
+    section = html[html.index("<summary>Realism scorecard</summary>"):html.index("<summary>Fit diagnostics")]
     assert "It passes <b>1 of 3</b>" in section and "1 rows on simulated" in section
     assert "vix_max_rise" in section and "vvix" in section and "futures_M1" not in section
     assert section.count("<tr>") == 3          # header + the two failed rows
