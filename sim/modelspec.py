@@ -87,7 +87,7 @@ def calibrate(model_type: str, data: MarketData, dt: float = 1.0 / 252.0, option
         if model_type == "gjr_garch":
             from alvh.models.garch import calibrate_gjr_garch
             # fitted on the calibration window itself, so P and the VIX premium (Q) share one sample;
-            # the 1999-2018 fit is more persistent still (see models/garch.py and the README)
+            # the 1999-2018 fit is more persistent still (see models/garch/ and the README)
             return calibrate_gjr_garch(spx, vix, dt, start, end)
         if model_type == "regime_heston":
             from alvh.models.regimes import calibrate_regimes

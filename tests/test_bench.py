@@ -1,4 +1,4 @@
-"""alvh bench (sim/bench.py): the measurements at tiny sizes, the table, --only, the QuantLib reference."""
+"""alvh bench (sim/bench/): the measurements at tiny sizes, the table, --only, the QuantLib reference."""
 
 from __future__ import annotations
 
@@ -119,8 +119,8 @@ def test_run_suite_times_the_workers_it_needs(tiny_prepared, monkeypatch, only, 
         return [dict(seconds=2.0, run_seconds=1.0 + (j == 1), analysed=a, path_steps=10, path_steps_per_core_s=5.0,
                      n_chunks=2, jobs=j) for j, a in zip(jobs, analyse)]
 
-    monkeypatch.setattr(bench, "time_pipelines", fake)
-    monkeypatch.setattr(bench, "_quantlib_available", lambda: False)
+    monkeypatch.setattr(bench.suite, "time_pipelines", fake)
+    monkeypatch.setattr(bench.suite, "_quantlib_available", lambda: False)
     rows = bench.run_suite(only=only, pipeline_paths=8, chunks=2, repeats=1, prepared=tiny_prepared, say=lambda m: None)
     assert seen == [(jobs, analyse)]
     if "d" in only:
@@ -164,7 +164,7 @@ def test_memory_row(monkeypatch, tmp_path):
         return dict(status="ok", returncode=0, seconds=1.0, peak_sum_bytes=peaks[n] * bench.GIB,
                     peak_single_bytes=0.3 * bench.GIB, max_processes=4)
 
-    monkeypatch.setattr(bench, "peak_tree_rss", fake)
+    monkeypatch.setattr(bench.suite, "peak_tree_rss", fake)
     *_, e = bench.run_suite(only="e", quick=True, say=lambda m: None)
     assert e.ours == pytest.approx(0.55) and e.reference == pytest.approx(0.5)
     assert e.ratio == pytest.approx(1.1) and e.met is True
@@ -214,8 +214,8 @@ def test_row_b_is_the_pipeline_against_our_own_generation_of_its_paths(tiny_prep
                      n_chunks=2, jobs=1)]
 
     real_generation = bench.time_generation
-    monkeypatch.setattr(bench, "time_pipelines", fake_pipe)
-    monkeypatch.setattr(bench, "time_generation",
+    monkeypatch.setattr(bench.suite, "time_pipelines", fake_pipe)
+    monkeypatch.setattr(bench.suite, "time_generation",
                         lambda prepared, n, repeats: dict(seconds=1.0, path_steps=1, path_steps_per_s=4.0e6, model="m"))
     b = bench.run_suite(only="b", pipeline_paths=8, chunks=2, repeats=1, prepared=tiny_prepared, say=lambda m: None)[1]
     assert b.ratio == pytest.approx(0.125) and b.met is True and "missed" in b.note    # 0.5 M < 3 M path-steps/s

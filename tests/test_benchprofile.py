@@ -35,6 +35,14 @@ BOOKS = ("run_books", "/x/sim/strategy.py")
     ((RUN, BOOKS, ("_condor_value", "/x/sim/strategy.py"), ("atm_total_variance", "/x/models/regimes.py")),
      "condor marks"),
     ((RUN, BOOKS, ("step", "/x/sim/strategy.py"), ("var_from_vix", "/x/models/regimes.py")), "hedge layers"),
+    # the same rules read the files of a module split into a subpackage (sim/strategy/hedge.py, ...)
+    ((RUN, ("run_books", "/x/sim/strategy/books.py"), ("step", "/x/sim/strategy/hedge.py"),
+      ("spx_option", "/x/sim/surface/greeks.py")), "hedge layers"),
+    ((RUN, ("run_books_compiled", "/x/sim/fastbook/engine.py"), ("_kernel", "/x/sim/fastbook/kernel.py")),
+     "compiled books"),
+    ((RUN, ("run_books", "/x/sim/strategy/books.py"), ("implied_stdev", "/x/sim/surface/implied.py")),
+     "condor marks"),
+    ((("analyse", "/x/sim/results.py"), ("claim_check", "/x/sim/claims/checks.py")), "metrics"),
 ])
 def test_each_rule_puts_a_stack_in_its_part(frames, part):
     assert classify(_stack(*frames)) == part

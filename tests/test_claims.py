@@ -1,4 +1,4 @@
-"""Tests for sim/claims.py: the metric table and the verdicts on the four ALVH claims.
+"""Tests for sim/claims/: the metric table and the verdicts on the four ALVH claims.
 
 Every case is a small synthetic run whose answer is known by construction: the hedged daily P&L is
 written as a function of the unhedged one (cut a crash day's loss by 90%, charge exactly 1.5% of

@@ -1,4 +1,4 @@
-"""The compiled engine (sim/fastbook.py) against the numpy engine of alvh.strategy.run_books.
+"""The compiled engine (sim/fastbook/) against the numpy engine of alvh.strategy.run_books.
 
 Every configuration runs on the same simulated paths of the tiny scenario (tests/data/tiny.toml) once
 compiled and once on the numpy engine (the reference, with its trade log), and every output array of
@@ -338,9 +338,9 @@ def test_tick_strike_for_delta_equals_the_rounded_bisection(market_paths, monkey
                     continue
                 want = np.rint(kk / 5.0) * 5.0
                 assert ok and got == want, (steps, s, v, target)
-                monkeypatch.setattr(fastbook, "_strike_for_delta", counted)
+                monkeypatch.setattr(fastbook.spx, "_strike_for_delta", counted)
                 assert fast_py(s, v, tau, target, is_call, consts, var_nodes, atm, coef, fp) == (want, True)
-                monkeypatch.setattr(fastbook, "_strike_for_delta", bisection)
+                monkeypatch.setattr(fastbook.spx, "_strike_for_delta", bisection)
                 n_ok += 1
                 if target != -0.15 or want - 2.5 * (2 * walk + 3) <= 0.0:
                     continue

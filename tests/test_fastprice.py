@@ -1,6 +1,6 @@
-"""Tests for sim/fastprice.py: every compiled kernel against its numpy reference.
+"""Tests for sim/fastprice/: every compiled kernel against its numpy reference.
 
-The reference is the numpy code of sim/pricing.py and sim/surface.py itself, run on the same
+The reference is the numpy code of sim/pricing/ and sim/surface/ itself, run on the same
 inputs with the kernels switched off (:func:`alvh.fastprice.numpy_reference`); the kernels must
 agree with it to 1e-10 relative (1e-12 absolute where values are ~0), NaN where it gives NaN,
 and raise where it raises. The special functions are checked against scipy.special. The last

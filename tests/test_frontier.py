@@ -210,7 +210,8 @@ def _small_frontier(tiny_scenario, monkeypatch):
 
     seen = []
     real = frontierrun._arrays
-    monkeypatch.setattr(frontierrun, "_arrays", lambda prep, sc, n, seed, jobs: seen.append((sc.name, n, seed))
+    # patched where _run reads it (alvh.frontierrun.run)
+    monkeypatch.setattr(frontierrun.run, "_arrays", lambda prep, sc, n, seed, jobs: seen.append((sc.name, n, seed))
                         or real(prep, sc, n, seed, jobs))
     space = _pinned(tiny_scenario, budget_pct_per_year=[0.5, 3.0], instrument=["call", "future"])
     st = FrontierSettings(budgets=(1.0, 3.0), n_trials=2, n_paths=32, seed=5, confirm_seed=6, confirm_paths=40,

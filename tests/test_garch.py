@@ -1,4 +1,4 @@
-"""Tests for models/garch.py: skew-t helpers, the vectorised GJR recursion, the fit, VIX, q_step.
+"""Tests for models/garch/: skew-t helpers, the vectorised GJR recursion, the fit, VIX, q_step.
 
 References are computed independently of the code under test: ``arch``'s own implementation
 (bashtage/arch 8.x: ``SkewStudent``, ``GARCH(p=1, o=1, q=1).simulate``, ``ConstantMean.simulate``,
@@ -323,7 +323,7 @@ def test_q_step_prices_match_quadrature():
     VIX payoffs of next-day variance are what :class:`alvh.pricing.MarkovVixTable` builds from
     ``q_step``. Reference: ``int_0^1 payoff(VIX(x_next(F^{-1}(u)))) du`` by scipy ``quad`` in
     probability space, split at ``F(0)`` where the GJR news impact has its kink (the method of
-    models/heston.py's ``_vix_expectation``). Observed error of the 256-point rule: 0.002 points.
+    models/heston/vix.py's ``_vix_expectation``). Observed error of the 256-point rule: 0.002 points.
     """
     m = GjrGarchModel(**P_SKEW)
     x_next, w = m.q_step(np.array([0.04]), DT, m=256)

@@ -1,4 +1,4 @@
-"""Tests for models/heston.py: Fourier reference prices, QE simulation, parameters, model VIX.
+"""Tests for models/heston/: Fourier reference prices, QE simulation, parameters, model VIX.
 
 Every Monte Carlo comparison is made in standard errors against a reference computed
 independently of the code under test (published numbers, closed forms written out here, or

@@ -1,4 +1,4 @@
-"""Tests for models/jumps.py: Bates and SVCJ reference prices, paths, model VIX, Q quadrature, calibration.
+"""Tests for models/jumps/: Bates and SVCJ reference prices, paths, model VIX, Q quadrature, calibration.
 
 Every Monte Carlo comparison is made in standard errors against a reference computed
 independently of the code under test: a published number, a closed form written out here

@@ -1,4 +1,4 @@
-"""Tests for models/kernels.py: the compiled Heston QE path generator against the numpy reference.
+"""Tests for models/kernels/: the compiled Heston QE path generator against the numpy reference.
 
 The reference is ``alvh.models.heston.simulate_qe(..., engine="numpy")`` (Andersen 2008 QE with
 martingale correction, vectorised over paths). Monte Carlo checks compare with closed forms in

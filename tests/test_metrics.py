@@ -1,4 +1,4 @@
-"""Tests for sim/metrics.py: VaR/CVaR with errors, paired differences, shares, quantiles, ratios.
+"""Tests for sim/metrics/: VaR/CVaR with errors, paired differences, shares, quantiles, ratios.
 
 References: closed forms for the standard normal (VaR_p = Phi^{-1}(p),
 CVaR_p = phi(Phi^{-1}(p)) / (1 - p); e.g. McNeil, Frey & Embrechts, Quantitative Risk

@@ -1,4 +1,4 @@
-"""Tests for sim/pricing.py: Black-Scholes, the SSVI smile, delta strikes, the VIX option table.
+"""Tests for sim/pricing/: Black-Scholes, the SSVI smile, delta strikes, the VIX option table.
 
 References are independent of the code under test: textbook values (Hull), model-free
 identities, Gatheral & Jacquier's no-butterfly condition evaluated by finite differences, and the

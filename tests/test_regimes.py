@@ -1,4 +1,4 @@
-"""Tests for models/regimes.py: the Markov-modulated Heston model and its calibration.
+"""Tests for models/regimes/: the Markov-modulated Heston model and its calibration.
 
 References are computed independently of the code under test: the stationary law by numpy's
 eigen-decomposition, the regime-switching integrated variance by enumerating regime paths with

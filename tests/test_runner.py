@@ -293,12 +293,12 @@ def test_float32_daily_sample_moves_no_metric_beyond_its_standard_error(tiny_pre
     moves the largest metric (the ladder's convexity) by 1.6e-5 of its SE here, 0.03% of the scaled
     bound; daily arrays rounded to a 10-bit mantissa (float16's precision) move it by 0.34 SE, 5.6
     times the bound, and fail."""
-    import alvh.runner as runner
+    import alvh.runner.chunks as runner_chunks     # simulate_chunk reads DAILY_DTYPE there
     from alvh.metrics import Z95
     from alvh.results import analyse
 
     result32 = run(tiny_prepared, 300, seed=7, jobs=1, progress=False)
-    monkeypatch.setattr(runner, "DAILY_DTYPE", np.float64)
+    monkeypatch.setattr(runner_chunks, "DAILY_DTYPE", np.float64)
     result64 = run(tiny_prepared, 300, seed=7, jobs=1, progress=False)
     assert result32.daily_pnl.dtype == np.float32 and result64.daily_pnl.dtype == np.float64
     assert result32.daily_delta.dtype == np.float32 and result64.daily_delta.dtype == np.float64

@@ -1,4 +1,4 @@
-"""Tests for sim/surface.py: COS prices, implied-vol inversion, the Fourier and SSVI surfaces, Greeks.
+"""Tests for sim/surface/: COS prices, implied-vol inversion, the Fourier and SSVI surfaces, Greeks.
 
 References are independent of the code under test: published prices (Fang & Oosterlee 2008 for
 Heston, Hilpisch 2015's Bates example, Hull's textbook Greeks), Merton's (1976) series written out

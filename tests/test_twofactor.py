@@ -1,4 +1,4 @@
-"""Tests for models/twofactor.py: the central tendency chain, the two-factor model's Q prices, its
+"""Tests for models/twofactor/: the central tendency chain, the two-factor model's Q prices, its
 parameter rules, and its calibration.
 
 References are independent of the code under test: the CIR drift and variance of the central
@@ -157,7 +157,7 @@ def test_vix_coefficients_match_the_continuous_double_mean_reverting_mean():
 
 def test_the_replay_prices_each_real_day_in_its_level():
     """HistoricalReplay carries the levels the model reads off the real data, and the variance that
-    gives the real VIX in that level (models/replay.py, sim/runner.py replay)."""
+    gives the real VIX in that level (models/replay.py, sim/runner/ replay)."""
     from alvh.models.replay import HistoricalReplay
     from alvh.realdata import load
 

@@ -1,4 +1,4 @@
-"""Tests for sim/vixcheck.py and the models' q_model(): VIX pricing tables against Monte Carlo under Q,
+"""Tests for sim/vixcheck/ and the models' q_model(): VIX pricing tables against Monte Carlo under Q,
 and the model VIX futures term structure (contango on calm days).
 
 Fast tests use small hand-made models. Slow tests use the calibrated models of the bundled
@@ -10,7 +10,7 @@ uses futures months 1-3; sim/vixcheck's default is 1-6).
 Tolerances. Heston and Bates tables are exact CIR-law expectations, so the table and the Monte Carlo
 must agree within 4 standard errors (plus 1e-4 points, the floor for options worthless on every
 path). The Markov-chain tables (SVCJ, GJR-GARCH, regime Heston) must agree within
-``max(4 SE, tol)`` with ``tol`` the chain's documented accuracy under Heston (sim/pricing.py,
+``max(4 SE, tol)`` with ``tol`` the chain's documented accuracy under Heston (sim/pricing/,
 MarkovVixTable: 0.015 VIX points for futures, 0.01 for calls, spot VIX 12-60, up to 62 steps).
 Cases that miss are marked ``xfail(strict=True)`` with the measured error in the reason; the
 tolerances were not widened to make them pass. All random numbers are seeded (SPEC 7), so the
@@ -42,7 +42,7 @@ RATE = 0.02
 #: Scenario holding each model type.
 SCENARIO = {"heston": "heston_2014_2018", "bates": "bates", "svcj": "svcj", "gjr_garch": "gjr_garch",
             "regime_heston": "regime_heston"}
-#: The chain's documented accuracy under Heston (sim/pricing.py, MarkovVixTable), VIX points.
+#: The chain's documented accuracy under Heston (sim/pricing/, MarkovVixTable), VIX points.
 CHAIN_TOL = {"futures": 0.015, "call": 0.01}
 #: Absolute floor (VIX points) for options worthless on every simulated path (MC standard error 0).
 FLOOR = 1e-4
