@@ -151,7 +151,8 @@ def test_the_scenario_reference_page_is_generated_from_the_schema():
 
 def test_every_schema_default_is_the_dataclass_default():
     """The scenario schema and the spec dataclasses give every shared key the same default (a spec
-    built in Python and one read from a TOML file that leaves the key out are the same spec)."""
+    built in Python and one read from a TOML file that leaves the key out are the same spec): the
+    schema takes them from the dataclasses (alvh.config.schema.SPEC), so each is written once."""
     import dataclasses
 
     from alvh import config

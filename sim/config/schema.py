@@ -4,13 +4,38 @@ off it: whether a key exists (:func:`schema_problem`) and the scenario reference
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
 from alvh.models.stress import PRESETS
 from alvh.modelspec import MODEL_TYPES
 from alvh.models.twofactor import N_LEVELS
-from alvh.strategy import INSTRUMENTS, SIZINGS, STRIKE_RULES, TRIGGERS
+from alvh.strategy import INSTRUMENTS, SIZINGS, STRIKE_RULES, TRIGGERS, CondorSpec, HedgeSpec, LayerSpec, MarketSpec
+
+
+class _FromSpec:
+    """Marks a schema default that is the spec dataclass's own field default (:func:`_from_spec`)."""
+
+    def __repr__(self) -> str:
+        return "SPEC"
+
+
+#: A schema default written once, in the spec dataclass (``LayerSpec``, ``HedgeSpec``, ``CondorSpec``,
+#: ``MarketSpec``); :func:`_from_spec` puts its value in when the schema is built.
+SPEC = _FromSpec()
+
+
+def _from_spec(table: dict, cls) -> None:
+    """Replace each :data:`SPEC` default in ``table``'s properties by the default of the field of the
+    same name of the dataclass ``cls`` (a tuple becomes a list, as TOML reads it); a key marked SPEC
+    that the dataclass lacks raises KeyError."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for key, prop in table["properties"].items():
+        if prop.get("default") is SPEC:
+            f = fields[key]
+            value = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            prop["default"] = list(value) if isinstance(value, tuple) else value
 
 
 def _scalar(kind, minimum=None, maximum=None, exclusive_min=None, exclusive_max=None, default=None, desc=""):
@@ -48,34 +73,34 @@ _LAYER = _table({
     "allocation": _num(0.0, 1.0, desc="share of the hedge's budget or vega target"),
     "dte_open": _num(1.0, 365.0, desc="calendar DTE at entry"),
     "dte_roll": _num(0.0, 365.0, desc="calendar DTE at or below which the layer is rolled; 0 = hold to expiry"),
-    "instrument": {"enum": list(INSTRUMENTS), "default": "call"},
-    "strike_rule": {"enum": list(STRIKE_RULES), "default": "otm"},
-    "strike_otm": _num(-0.5, 5.0, default=0.2, desc="strike = future * (1 + strike_otm); SPX put: spot * (1 - it)"),
-    "strike_delta": _num(exclusive_min=0.0, exclusive_max=1.0, default=0.3),
-    "spread_width": _num(exclusive_min=0.0, maximum=10000.0, default=5.0, desc="VIX points (SPX points for a put spread)"),
-    "trigger": {"enum": list(TRIGGERS), "default": "vix_above"},
-    "trigger_vix": _num(0.0, 200.0, default=16.0),
-    "trigger_days": _int(1, 252, 1),
-    "decay_share": _num(0.0, 1.0, default=0.4, desc="condor profit as a share of its max profit"),
-    "sizing": {"enum": list(SIZINGS), "default": "budget"},
+    "instrument": {"enum": list(INSTRUMENTS), "default": SPEC},
+    "strike_rule": {"enum": list(STRIKE_RULES), "default": SPEC},
+    "strike_otm": _num(-0.5, 5.0, default=SPEC, desc="strike = future * (1 + strike_otm); SPX put: spot * (1 - it)"),
+    "strike_delta": _num(exclusive_min=0.0, exclusive_max=1.0, default=SPEC),
+    "spread_width": _num(exclusive_min=0.0, maximum=10000.0, default=SPEC, desc="VIX points (SPX points for a put spread)"),
+    "trigger": {"enum": list(TRIGGERS), "default": SPEC},
+    "trigger_vix": _num(0.0, 200.0, default=SPEC),
+    "trigger_days": _int(1, 252, SPEC),
+    "decay_share": _num(0.0, 1.0, default=SPEC, desc="condor profit as a share of its max profit"),
+    "sizing": {"enum": list(SIZINGS), "default": SPEC},
 }, required=["allocation", "dte_open", "dte_roll"])
 
 _HEDGE = _table({
     "enabled": {"type": "boolean", "default": True},
-    "kind": {"enum": ["alvh", "baseline"], "default": "alvh"},
+    "kind": {"enum": ["alvh", "baseline"], "default": SPEC},
     "label": {"type": "string"},
-    "budget_pct_per_year": _num(0.0, 100.0, default=1.5, desc="% of capital per year"),
-    "vega_ratio": _num(0.0, 100.0, default=1.0),
-    "budget_bands": {"type": "array", "default": [], "items": {"type": "array", "minItems": 3, "maxItems": 3,
+    "budget_pct_per_year": _num(0.0, 100.0, default=SPEC, desc="% of capital per year"),
+    "vega_ratio": _num(0.0, 100.0, default=SPEC),
+    "budget_bands": {"type": "array", "default": SPEC, "items": {"type": "array", "minItems": 3, "maxItems": 3,
                      "items": _num(0.0, 1000.0)}, "description": "[[low, high, pct_per_year], ...] on the VIX future"},
-    "exit_multiple": _num(0.0, 100.0, default=2.0, desc="0 = off"),
-    "rsi_period": _int(1, 252, 21),
-    "rsi_exit": _num(0.0, 100.0, default=30.0, desc="0 = off"),
-    "deepest_layer_cap": _num(exclusive_min=0.0, maximum=100.0, default=0.20, desc="share of risk capital"),
-    "margin_share_cap": _num(exclusive_min=0.0, maximum=100.0, default=0.25, desc="share of risk capital"),
-    "stagger_days": _int(0, 252, 0),
-    "future_margin_fraction": _num(0.0, 1.0, default=0.5),
-    "min_price": _num(0.0, 100.0, default=0.05, desc="options below this mid (points) are not traded"),
+    "exit_multiple": _num(0.0, 100.0, default=SPEC, desc="0 = off"),
+    "rsi_period": _int(1, 252, SPEC),
+    "rsi_exit": _num(0.0, 100.0, default=SPEC, desc="0 = off"),
+    "deepest_layer_cap": _num(exclusive_min=0.0, maximum=100.0, default=SPEC, desc="share of risk capital"),
+    "margin_share_cap": _num(exclusive_min=0.0, maximum=100.0, default=SPEC, desc="share of risk capital"),
+    "stagger_days": _int(0, 252, SPEC),
+    "future_margin_fraction": _num(0.0, 1.0, default=SPEC),
+    "min_price": _num(0.0, 100.0, default=SPEC, desc="options below this mid (points) are not traded"),
     "layers": {"type": "array", "items": _LAYER, "minItems": 1, "maxItems": 8},
 })
 
@@ -151,7 +176,7 @@ SCHEMA: dict[str, Any] = _table(
                       "description": "initial SPX level: the window's last close, or a number of index points"},
         }),
         "market": _table({
-            "rate": _num(-0.05, 0.25, default=0.02, desc="continuously compounded, per year"),
+            "rate": _num(-0.05, 0.25, default=SPEC, desc="continuously compounded, per year"),
             "dividend_yield": _num(-0.05, 0.25, default=0.018),
             "spx_surface": {"enum": ["auto", "model", "ssvi"], "default": "auto",
                             "description": "SPX implied vols: 'model' = tabulated Fourier prices of the model "
@@ -174,20 +199,20 @@ SCHEMA: dict[str, Any] = _table(
                                              desc="dollars")}),
         "strategy": _table({
             "condor": _table({
-                "dte": _num(1.0, 365.0, default=45.0),
-                "short_delta": _num(exclusive_min=0.0, exclusive_max=0.5, default=0.15),
-                "wing_width": _num(exclusive_min=0.0, maximum=2000.0, default=50.0, desc="index points"),
-                "profit_take": _num(exclusive_min=0.0, maximum=1.0, default=0.5),
-                "stop_multiple": _num(exclusive_min=1.0, maximum=100.0, default=2.0),
-                "entry_interval_days": _int(1, 252, 5),
-                "margin_fraction": _num(exclusive_min=0.0, maximum=1.0, default=0.5),
-                "wing_delta": _num(0.0, exclusive_max=0.5, default=0.0,
+                "dte": _num(1.0, 365.0, default=SPEC),
+                "short_delta": _num(exclusive_min=0.0, exclusive_max=0.5, default=SPEC),
+                "wing_width": _num(exclusive_min=0.0, maximum=2000.0, default=SPEC, desc="index points"),
+                "profit_take": _num(exclusive_min=0.0, maximum=1.0, default=SPEC),
+                "stop_multiple": _num(exclusive_min=1.0, maximum=100.0, default=SPEC),
+                "entry_interval_days": _int(1, 252, SPEC),
+                "margin_fraction": _num(exclusive_min=0.0, maximum=1.0, default=SPEC),
+                "wing_delta": _num(0.0, exclusive_max=0.5, default=SPEC,
                                    desc="if > 0, long wings at this |delta| instead of wing_width points"),
-                "close_dte": _num(0.0, 365.0, default=0.0, desc="close at or below this calendar DTE; 0 = hold"),
-                "time_shift": {"type": "boolean", "default": True,
+                "close_dte": _num(0.0, 365.0, default=SPEC, desc="close at or below this calendar DTE; 0 = hold"),
+                "time_shift": {"type": "boolean", "default": SPEC,
                                "description": "above time_shift_vix, sell the next monthly cycle"},
-                "time_shift_vix": _num(0.0, 200.0, default=16.0),
-                "time_shift_days": _num(0.0, 120.0, default=30.0),
+                "time_shift_vix": _num(0.0, 200.0, default=SPEC),
+                "time_shift_days": _num(0.0, 120.0, default=SPEC),
             }),
             "hedges": {"type": "object", "additionalProperties": _HEDGE, "default": {},
                        "description": "named hedge books; default: one ALVH with the texts' rules"},
@@ -213,6 +238,12 @@ SCHEMA: dict[str, Any] = _table(
     required=["name"],
 )
 
+
+_from_spec(_LAYER, LayerSpec)
+_from_spec(_HEDGE, HedgeSpec)
+_from_spec(SCHEMA["properties"]["strategy"]["properties"]["condor"], CondorSpec)
+_from_spec(SCHEMA["properties"]["market"], MarketSpec)
+json.dumps(SCHEMA)      # a SPEC default left unfilled is not JSON: TypeError at import, not a wrong default
 
 def schema_problem(key: str) -> str:
     """Why ``key`` (``a.b.c`` or ``a.b[1].c``) is not a key of :data:`SCHEMA`, or "" when it is.

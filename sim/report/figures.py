@@ -14,6 +14,7 @@ import seaborn as sns  # noqa: E402
 import xarray as xr  # noqa: E402
 
 from alvh import metrics as mx  # noqa: E402
+from alvh.strategy import VIX_THRESHOLD  # noqa: E402
 from alvh.report.common import (COST_BAND, LEGS, _annual_cvar, _annual_pnl_pct, _capital, _hedges, _main,  # noqa: E402
                                 _mean_est, _metric, _png, _stored_est, _strategies, _unhedged, _years)
 
@@ -50,7 +51,7 @@ def _fig_fan(ds: xr.Dataset) -> str | None:
         ax.set_xlabel("time (years)")
         ax.set_ylabel(label)
         ax.legend(loc="upper left", fontsize=8)
-    axes[1].axhline(16.0, color="k", ls=":", lw=1)
+    axes[1].axhline(VIX_THRESHOLD, color="k", ls=":", lw=1)
     fig.suptitle(f"Fan chart over {ds.sizes['sample']} sample paths (P-measure)", fontsize=10)
     return _png(fig)
 

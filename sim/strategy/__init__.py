@@ -42,11 +42,11 @@ from alvh.strategy.hedge import _black76_call_delta  # noqa: F401
 from alvh.strategy.results import BookResult, HedgeResult
 from alvh.strategy.signals import wilder_rsi
 from alvh.strategy.specs import (BACKWARDATION_DTE, INSTRUMENTS, LEGS, MULTIPLIER, SIZINGS, SPX_MIN_STRIKE,
-                                 STRIKE_RULES, TRIGGERS, CondorSpec, HedgeSpec, LayerSpec, MarketSpec,
+                                 STRIKE_RULES, TRIGGERS, VIX_THRESHOLD, CondorSpec, HedgeSpec, LayerSpec, MarketSpec,
                                  baseline_hedges, default_alvh_layers, dte_to_steps)
 
 __all__ = [
     "CondorSpec", "LayerSpec", "HedgeSpec", "MarketSpec", "BookResult", "HedgeResult", "run_books",
     "dte_to_steps", "wilder_rsi", "default_alvh_layers", "baseline_hedges", "INSTRUMENTS", "STRIKE_RULES",
-    "TRIGGERS", "SIZINGS", "BACKWARDATION_DTE", "SPX_MIN_STRIKE", "MULTIPLIER", "LEGS",
+    "TRIGGERS", "SIZINGS", "BACKWARDATION_DTE", "SPX_MIN_STRIKE", "VIX_THRESHOLD", "MULTIPLIER", "LEGS",
 ]

@@ -27,6 +27,9 @@ SPX_MIN_STRIKE = 5.0
 #: Calendar days to expiry of the two constant-maturity VIX futures the ``backwardation`` trigger compares
 #: (the first two monthly contracts M1 and M2 are on average about 30 and 60 days from expiry).
 BACKWARDATION_DTE = (30.0, 60.0)
+#: The texts' VIX threshold, VIX points (../shared/ALVH.md): the ALVH's later layers open above it and
+#: the condor time-shifts to the next cycle above it; the default of both rules.
+VIX_THRESHOLD = 16.0
 SIZINGS = ("budget", "vega", "bands")
 LEGS = ("long_put", "short_put", "short_call", "long_call")
 
@@ -86,7 +89,7 @@ class CondorSpec:
     entry_interval_days: int = 5
     margin_fraction: float = 0.5
     time_shift: bool = True
-    time_shift_vix: float = 16.0
+    time_shift_vix: float = VIX_THRESHOLD
     time_shift_days: float = 30.0
 
     def max_steps(self, steps_per_year: float = 252.0) -> int:
@@ -152,7 +155,7 @@ class LayerSpec:
     strike_delta: float = 0.3
     spread_width: float = 5.0
     trigger: str = "vix_above"
-    trigger_vix: float = 16.0
+    trigger_vix: float = VIX_THRESHOLD
     trigger_days: int = 1
     decay_share: float = 0.4
     sizing: str = "budget"
@@ -183,8 +186,8 @@ def default_alvh_layers() -> tuple[LayerSpec, ...]:
     """
     return (
         LayerSpec(0.4, 7.0, 4.0, "call", "breakeven", trigger="condor_decay", decay_share=0.4),
-        LayerSpec(0.4, 45.0, 30.0, "call", "otm", 0.2, trigger="vix_above", trigger_vix=16.0, sizing="vega"),
-        LayerSpec(0.2, 90.0, 60.0, "call", "otm", 0.2, trigger="vix_above", trigger_vix=16.0),
+        LayerSpec(0.4, 45.0, 30.0, "call", "otm", 0.2, trigger="vix_above", trigger_vix=VIX_THRESHOLD, sizing="vega"),
+        LayerSpec(0.2, 90.0, 60.0, "call", "otm", 0.2, trigger="vix_above", trigger_vix=VIX_THRESHOLD),
         LayerSpec(0.2, 14.0, 3.0, "short_call_spread", "otm", 0.1, spread_width=5.0, trigger="vix_sustained",
                   trigger_vix=26.0, trigger_days=5),
     )
