@@ -35,9 +35,13 @@ step constants, the one-path step and the vectorised block stepping), :mod:`alvh
 the drivers :func:`heston_qe_kernel`, :func:`simulate_heston_qe`).
 """
 
-from alvh.models.kernels.draws import _pcg64_standard_normal, _pcg64_state
-from alvh.models.kernels.normcdf import ndtr
-from alvh.models.kernels.paths import BLOCK, CHUNK, heston_qe_kernel, simulate_heston_qe
-from alvh.models.kernels.qe import qe_constants
+from alvh import jitcache
+
+jitcache.check()      # before any kernel is compiled or loaded from numba's cache (alvh.jitcache)
+
+from alvh.models.kernels.draws import _pcg64_standard_normal, _pcg64_state  # noqa: E402
+from alvh.models.kernels.normcdf import ndtr  # noqa: E402
+from alvh.models.kernels.paths import BLOCK, CHUNK, heston_qe_kernel, simulate_heston_qe  # noqa: E402
+from alvh.models.kernels.qe import qe_constants  # noqa: E402
 
 __all__ = ["BLOCK", "CHUNK", "ndtr", "qe_constants", "heston_qe_kernel", "simulate_heston_qe"]

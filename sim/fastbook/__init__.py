@@ -42,6 +42,10 @@ lookups, trade costs), :mod:`alvh.fastbook.kernel` (the compiled kernel), :mod:`
 
 from __future__ import annotations
 
+from alvh import jitcache
+
+jitcache.check()      # before any kernel is compiled or loaded from numba's cache (alvh.jitcache)
+
 from alvh.fastbook.base import numpy_engine
 from alvh.fastbook.drawdown import drawdown_and_worst_day
 from alvh.fastbook.engine import (_fourier_args, _numpy_bisection_constants, _table_args,  # noqa: F401

@@ -20,6 +20,10 @@ from __future__ import annotations
 
 import contextlib
 
+from alvh import jitcache
+
+jitcache.check()      # before any kernel is compiled or loaded from numba's cache (alvh.jitcache)
+
 from alvh.fastprice.arrays import finish, prepare
 from alvh.fastprice.blackscholes import (_implied_stdev, _ln_otm_call, black_scholes, implied_stdev,  # noqa: F401
                                          ln_otm_call)
