@@ -24,6 +24,7 @@ def runs(tiny_prepared):
     return _ds(tiny_prepared, 256, 21), _ds(tiny_prepared, 512, 21), _ds(tiny_prepared, 512, 22)
 
 
+@pytest.mark.slow
 def test_nested_runs_agree_and_a_shifted_metric_is_found(runs):
     small, large, _ = runs
     res = agreement(small, large)

@@ -30,6 +30,7 @@ def test_the_distribution_installs_one_import_name():
             __import__(folder_name)
 
 
+@pytest.mark.slow
 def test_the_worked_example_of_the_docs_runs(monkeypatch, tmp_path, capsys):
     """Every ```python block of docs/pages/api.md, run as written from the repository's root."""
     monkeypatch.chdir(ROOT)       # the session's calibration cache (conftest) keeps the fit for later tests

@@ -61,6 +61,7 @@ def test_a_profile_adds_up_to_its_wall_time_and_sees_the_books_and_the_metrics(t
     assert prof["n_paths"] == 64 and prof["top"] and {t["part"] for t in prof["top"]} <= set(PARTS)
 
 
+@pytest.mark.slow
 def test_the_command_prints_keeps_json_and_refuses_a_file_it_did_not_write(tmp_path):
     from conftest import TINY, alvh_cli
 

@@ -66,6 +66,7 @@ def test_run_writes_results_and_report(tiny_run):
     assert "Median annual net hedge cost" in proc.stdout and "claim 1" in proc.stdout
 
 
+@pytest.mark.slow
 def test_rerun_with_same_seed_is_identical(tiny_run, tmp_path):
     out, _ = tiny_run
     proc = alvh("run", TINY, "--paths", 300, "--jobs", 1, "--out", tmp_path / "again", "--no-progress")
@@ -134,6 +135,7 @@ def test_calibrate_writes_a_parameter_file_with_its_fit_report(heston_params):
     assert fit["stderr"]["kappa"] > 0 and "log-likelihood" in proc.stdout
 
 
+@pytest.mark.slow
 def test_scenario_runs_from_a_parameter_file(heston_params, tmp_path):
     src, _ = heston_params
     (tmp_path / "p.json").write_text(src.read_text())

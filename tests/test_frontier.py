@@ -201,6 +201,7 @@ def test_a_design_at_the_put_spread_baseline_reproduces_it_path_by_path(tiny_sce
     assert "SPX put spreads" in fr.describe(p)
 
 
+@pytest.mark.slow
 def test_the_confirmation_runs_on_seeds_the_search_never_used(tiny_scenario, monkeypatch):
     _small_frontier(tiny_scenario, monkeypatch)
 
@@ -225,6 +226,7 @@ def _small_frontier(tiny_scenario, monkeypatch):
     return res
 
 
+@pytest.mark.slow
 def test_a_run_names_its_frontier_line_on_claims_1_and_4(tiny_scenario, tmp_path, monkeypatch):
     """[analysis] frontier = "frontier.nc": the run's summary carries the frontier's claim line; a file
     that is not a frontier is refused when the scenario is read (exit 2 in the CLI)."""
@@ -248,6 +250,7 @@ def test_a_run_names_its_frontier_line_on_claims_1_and_4(tiny_scenario, tmp_path
         load_scenario(tmp_path / "bad.toml")
 
 
+@pytest.mark.slow
 def test_the_command_writes_refuses_and_resumes(tmp_path):
     from conftest import TINY, alvh_cli, snapshot, widest_line
 

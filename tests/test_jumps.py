@@ -467,6 +467,7 @@ def test_calibrate_bates_on_real_data(real_data):
         assert math.isfinite(rep.stderr[k]) and rep.stderr[k] > 0, k
 
 
+@pytest.mark.slow
 def test_calibrate_svcj_on_real_data(real_data):
     spx, vix = real_data
     model, rep = calibrate_svcj(spx, vix, start="2014-01-03", end="2018-12-31")

@@ -107,6 +107,7 @@ def test_market_replay_has_every_year_and_episode():
     assert (f["return_on_notional_pct"] < 0).sum() >= 15
 
 
+@pytest.mark.slow
 def test_the_command_prints_writes_a_new_csv_and_refuses_bad_input(tmp_path):
     from conftest import alvh_cli
 

@@ -88,6 +88,7 @@ def test_away_from_the_real_vix_a_price_moves_as_the_models(curves, tiny_prepare
     assert model[1] - model[0] > 0.0
 
 
+@pytest.mark.slow
 def test_a_long_call_layer_earns_the_real_prices_daily_moves(curves, tiny_prepared):
     """The engine's daily P&L of a long 30-day VIX call layer (strike 20% over the future, budget-sized,
     rolled at 10 days), at real prices, against an independent reconstruction: the real curve
@@ -145,6 +146,7 @@ def test_the_window_and_its_refusals():
         real_curves(pd.DatetimeIndex(["2005-06-01", "2005-06-02"]))
 
 
+@pytest.mark.slow
 def test_the_command_adds_every_strategy_of_a_scenario_and_refuses_a_bad_one(tmp_path):
     from conftest import TINY, alvh_cli
 

@@ -389,6 +389,7 @@ def real_fit():
     return model, report, window
 
 
+@pytest.mark.slow
 def test_real_data_calibration_gives_ordered_regimes_and_statsmodels_matrix(real_fit):
     model, report, window = real_fit
     chain = model.chain_fit

@@ -10,6 +10,7 @@ import pytest
 from alvh.runner import PATH_FIELDS, STRATEGY_FIELDS, measure_days, run, simulate_chunk, spot_vol_beta
 
 
+@pytest.mark.slow
 def test_results_identical_for_one_and_two_workers(tiny_prepared):
     a = run(tiny_prepared, 300, seed=7, jobs=1, progress=False)
     b = run(tiny_prepared, 300, seed=7, jobs=2, progress=False)

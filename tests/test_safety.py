@@ -389,6 +389,7 @@ def _params_file(tmp_path: Path, model_type: str, params: dict) -> Path:
     return p
 
 
+@pytest.mark.slow
 def test_fault9_a_badly_violated_feller_condition_is_shown(tmp_path, capsys, monkeypatch):
     """A parameter file with Feller ratio 2 kappa theta / sigma^2 = 0.001 passed with the warning
     suppressed. Now a one-line warning says so (the run itself is cut short here, after preparation)."""

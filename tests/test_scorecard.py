@@ -96,6 +96,7 @@ def _cli(*args, cwd):
     return alvh_cli(*args, cwd=cwd)
 
 
+@pytest.mark.slow
 def test_validate_market_writes_the_csv_and_refuses_bad_input(tmp_path):
     from alvh.models.base import FitReport
     from alvh.modelspec import write_params

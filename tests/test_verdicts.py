@@ -83,6 +83,7 @@ def test_a_partial_first_year_is_left_out():
     assert c["n"] == 2 and c["value"] == pytest.approx(1.75)
 
 
+@pytest.mark.slow
 def test_the_command_counts_models_by_the_scorecard_and_refuses_bad_input(tmp_path):
     from conftest import TINY, alvh_cli
 
@@ -138,6 +139,7 @@ def test_a_run_with_a_replay_reports_its_headlines_across_sources(tiny_prepared)
     assert max(len(line) for line in text.splitlines()) <= TERMINAL_WIDTH
 
 
+@pytest.mark.slow
 def test_the_report_shows_the_verdicts_across_sources_as_a_table(tiny_prepared, tmp_path):
     import dataclasses
     import json
