@@ -225,7 +225,8 @@ def test_report_content(full):
                              answers).groups()
         assert sentence[0] == r["claim_verdict"].upper()
         assert f"(95% CI {r['claim_ci_low']:.3f} to {r['claim_ci_high']:.3f})" in sentence[1]
-        assert ("not decidable: note" in sentence[1]) == (r["claim_verdict"] == "not decidable")
+        assert ("not decidable: its 95% CI straddles the threshold" in sentence[1]) == \
+            (r["claim_verdict"] == "not decidable")
     assert 'id="fig-answer"' in answers
     # the claim check: one row per strategy other than the sweep, and regime
     grid = html[html.index('<details id="claims">'):html.index('<details id="sweep">')]
@@ -359,3 +360,29 @@ def test_summary_text_has_the_main_hedges_verdicts(tmp_path):
 def test_format_metric():
     assert format_metric(1.23456, 0.1, 1.0, 1.5) == ("1.235", "[1.000, 1.500]", "0.100")
     assert format_metric(float("nan"), float("nan"), float("nan"), float("nan")) == ("n/a", "[n/a, n/a]", "n/a")
+
+
+def test_an_answer_says_why_its_verdict_is_not_the_models(tmp_path):
+    """With verdicts across sources, the answer's verdict is their headline; when it differs from the
+    model's own verdict the sentence says why (no counted source, or sources that disagree), and a
+    model row that is not decidable says why (too few qualifying paths, else the CI straddling)."""
+    from alvh.report.answers import _why, claim_answers
+
+    ds = make_ds()
+    claims = ds[[v for v in ds.data_vars if str(v).startswith("claim_")]].to_dataframe()
+    mine = claims[(claims["claim_strategy"] == "alvh") & (claims["claim_regime"] == "all")]
+    heads = [{"strategy": "alvh", "claim": int(r["claim_id"]), "headline": "not decidable",
+              "sources": [{"source": "m", "verdict": r["claim_verdict"], "counted": False}]}
+             for _, r in mine.iterrows()]
+    ds.attrs["verdicts_json"] = json.dumps({"model": "m", "acceptance_fails": ["a", "b"], "headlines": heads})
+    answers = claim_answers(ds)
+    assert [a["verdict"] for a in answers] == ["not decidable"] * 4
+    for a, (_, r) in zip(answers, mine.iterrows()):
+        differs = r["claim_verdict"] != "not decidable"
+        assert ("No source is counted (the model fails 2 of the scorecard's acceptance rows)" in a["sentence"]) \
+            == differs
+        assert f"Sources: m {r['claim_verdict']} (not counted)." in a["sentence"]
+    assert _why("only 5 qualifying path-days (< min_n = 30); crash days: ...") == \
+        "only 5 qualifying path-days (< min_n = 30)"
+    assert _why("crash days: unhedged day P&L <= -40% of capital (61 path-days); ...") == \
+        "its 95% CI straddles the threshold"

@@ -14,9 +14,20 @@ from alvh.report.tables import _claims_frame
 
 def _headline(ds: xr.Dataset) -> list[str]:
     strats = _strategies(ds)
-    main, u = _main(ds, strats), _unhedged(strats)
+    main = _main(ds, strats)
     if main is None:
         return ["No hedged strategy in this run: no headline."]
+    return [
+        *_verdict_lines(ds, main),
+        *([str(ds.attrs["frontier_line"])] if ds.attrs.get("frontier_line") else []),
+        *_key_numbers(ds, main),
+    ]
+
+
+def _key_numbers(ds: xr.Dataset, main: _Strategy) -> list[str]:
+    """The main hedge's median cost, its share of paths in the claimed band, and the CVaR 99 of the
+    annual loss unhedged and hedged with the paired cut, each with its 95% CI."""
+    u = _unhedged(_strategies(ds))
     cost = _metric(ds, main.name, "cost_median")
     share = _metric(ds, main.name, "cost_share_1_2")
     cu = _metric(ds, u.name, "cvar99_annual") if u is not None else None
@@ -27,8 +38,6 @@ def _headline(ds: xr.Dataset) -> list[str]:
     red_u = _metric_units(ds, "cvar99_annual_reduction", "% of capital")
     lo, hi = COST_BAND
     return [
-        *_verdict_lines(ds, main),
-        *([str(ds.attrs["frontier_line"])] if ds.attrs.get("frontier_line") else []),
         f"Main hedge: {main.label}. Median annual net hedge cost: {_est_text(cost, cost_u)}.",
         f"Share of paths whose annual net hedge cost lies in the claimed {lo:g}-{hi:g}% band: "
         f"{_est_text(share, _metric_units(ds, 'cost_share_1_2', '1'), as_share=True)}.",
@@ -133,8 +142,13 @@ def _claim_short(text: str) -> str:
 
 
 def _why(note: str) -> str:
-    """The first clause of a claim row's note: why it is not decidable, in a short sentence."""
-    return str(note or "").split(";")[0].strip()
+    """Why a claim row is not decidable, in a short sentence: the note's first clause when it gives
+    the reason (too few qualifying paths or path-days, or a fallback rule), else the 95% CI
+    straddling the threshold (the verdict rule's only other way to be undecided)."""
+    first = str(note or "").split(";")[0].strip()
+    if first.startswith(("only ", "FALLBACK")):
+        return first
+    return "its 95% CI straddles the threshold"
 
 
 def claim_answers(ds: xr.Dataset) -> list[dict]:
@@ -174,15 +188,37 @@ def claim_answers(ds: xr.Dataset) -> list[dict]:
         verdict = str(head["headline"]) if head else model_verdict
         text = (f"Claim {cid}, \u201c{_claim_short(str(r.get('claim_text', '')))}\u201d: {verdict.upper()}. "
                 f"For {main.label}, the {r.get('claim_statistic', '')} is {_fmt(r.get('claim_value'))}{units} "
-                f"(95% CI {_fmt(r.get('claim_ci_low'))} to {_fmt(r.get('claim_ci_high'))}); "
+                f"(95% CI {_fmt(r.get('claim_ci_low'))} to {_fmt(r.get('claim_ci_high'))}) on the model; "
                 f"rule: {r.get('claim_threshold', '')}.")
-        if model_verdict == "not decidable" and _why(r.get("claim_note", "")):
+        if model_verdict == "not decidable":
             text += f" The model's check is not decidable: {_why(r.get('claim_note', ''))}."
         if head and head.get("sources"):
-            text += " Sources: " + "; ".join(
-                f"{s['source']} {s['verdict']}" + ("" if s.get("counted") else " (not counted)")
-                for s in head["sources"]) + "."
+            text += " " + _sources_sentence(raw, head, main.name, verdict, model_verdict)
         out.append({"id": cid, "verdict": verdict, "css": "v-" + verdict.replace(" ", "-"), "sentence": text})
+    return out
+
+
+def _sources_sentence(raw: dict, head: dict, strategy: str, verdict: str, model_verdict: str) -> str:
+    """Each source's verdict on one claim (``verdicts_json``), the real path's value with its CI, and
+    why the headline differs from the model's own verdict when it does."""
+    real = raw.get("real") if isinstance(raw.get("real"), dict) else {}
+    parts = []
+    for src in head["sources"]:
+        text = f"{src['source']} {src['verdict']}" + ("" if src.get("counted") else " (not counted)")
+        r = (real.get("strategies") or {}).get(strategy) if src["source"] != raw.get("model") else None
+        if r:
+            text += (f", {_f2(r['value'])} {_PCT_YR} (mean of {r['n']} complete years at real VIX prices, "
+                     f"95% CI {_f2(r['ci_low'])} to {_f2(r['ci_high'])})")
+        parts.append(text)
+    out = "Sources: " + "; ".join(parts) + "."
+    if verdict != model_verdict:
+        counted = [src for src in head["sources"] if src.get("counted")]
+        fails = raw.get("acceptance_fails")
+        if not counted:
+            out += (" No source is counted" + (f" (the model fails {len(fails)} of the scorecard's acceptance rows)"
+                                               if fails else "") + ", so the claim is not decided.")
+        else:
+            out += " The counted sources do not agree, so the claim is not decided."
     return out
 
 
@@ -201,15 +237,16 @@ def claim_grid(ds: xr.Dataset, *, sweep: bool = False) -> dict:
     -------
     dict
         ``{"claims": [{"id", "text", "statistic", "threshold"}], "rows": [{"strategy", "regime",
-        "cells": [{"verdict", "css", "value", "ci", "why"} or None]}]}``; ``rows`` is empty without
-        claim rows. ``why`` is the note's first clause, given only where the claim is not decidable.
+        "cells": [{"verdict", "css", "value", "ci", "n", "note", "why"} or None]}]}``; ``rows`` is
+        empty without claim rows. ``why`` (:func:`_why`) is given only where the claim is not decidable.
     """
     df = _claims_frame(ds)
     strats = _strategies(ds)
     main = _main(ds, strats)
     if df.empty or "claim_strategy" not in df:
         return {"claims": [], "rows": []}
-    keep = ([s for s in strats if s.kind == "sweep" or (main is not None and s.name == main.name)] if sweep
+    keep = (sorted((s for s in strats if s.kind == "sweep" or (main is not None and s.name == main.name)),
+                   key=lambda s: (s.budget if np.isfinite(s.budget) else np.inf, s.index)) if sweep
             else [s for s in strats if s.kind != "sweep"])
     if sweep and not any(s.kind == "sweep" for s in keep):
         return {"claims": [], "rows": []}
@@ -238,9 +275,11 @@ def claim_grid(ds: xr.Dataset, *, sweep: bool = False) -> dict:
                 r = r.iloc[0]
                 verdict = str(r["claim_verdict"])
                 units = str(r.get("claim_units", ""))
+                n = r.get("claim_n", np.nan)
                 cells.append({"verdict": verdict, "css": "v-" + verdict.replace(" ", "-"),
                               "value": f"{_fmt(r.get('claim_value'))} {'' if units in ('', '1') else units}".strip(),
                               "ci": f"[{_fmt(r.get('claim_ci_low'))}, {_fmt(r.get('claim_ci_high'))}]",
+                              "n": f"{int(n):,}" if pd.notna(n) else "n/a", "note": str(r.get("claim_note", "")),
                               "why": _why(r.get("claim_note", "")) if verdict == "not decidable" else ""})
             rows.append({"strategy": s.label, "regime": reg, "cells": cells})
     return {"claims": claims, "rows": rows}

@@ -14,6 +14,7 @@ import seaborn as sns  # noqa: E402
 import xarray as xr  # noqa: E402
 
 from alvh import metrics as mx  # noqa: E402
+from alvh.claims import ClaimThresholds  # noqa: E402
 from alvh.strategy import VIX_THRESHOLD  # noqa: E402
 from alvh.report.common import (COST_BAND, LEGS, _annual_cvar, _annual_pnl_pct, _capital, _hedges, _main,  # noqa: E402
                                 _mean_est, _metric, _png, _stored_est, _strategies, _unhedged, _years)
@@ -276,8 +277,9 @@ def _fig_answer(ds: xr.Dataset) -> str | None:
     u = _unhedged(_strategies(ds))
     cu = _metric(ds, u.name, "cvar99_annual") if u is not None else None
     if cu is not None:
-        ax.axhline(0.1 * cu.value, color="tab:red", ls="--", lw=1,
-                   label=f"claim 4: cut > 10% of the unhedged CVaR 99 ({0.1 * cu.value:.3g})")
+        share = ClaimThresholds().material_share
+        ax.axhline(share * max(cu.value, 0.0), color="tab:red", ls="--", lw=1,
+                   label=f"claim 4: cut > {100 * share:g}% of the unhedged CVaR 99 ({share * max(cu.value, 0.0):.3g})")
     ax.axhline(0, color="k", lw=0.8)
     pal = sns.color_palette("deep", len(pts))
     for (s, c, r), color in zip(pts, pal):

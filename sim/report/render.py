@@ -10,7 +10,8 @@ import seaborn as sns
 import xarray as xr
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from alvh.report.answers import _claim1_sentence, _headline, _verdicts_table, claim_answers, claim_grid
+from alvh.report.answers import (_claim1_sentence, _headline, _key_numbers, _verdicts_table, claim_answers,
+                                  claim_grid)
 from alvh.report.common import (COST_BAND, _STAT_LABELS, _est_text, _fmt, _json_attr, _main, _regime_names,
                                 _strategies, _unhedged)
 from alvh.report.figures import (_attribution, _fig_attribution, _fig_cost, _fig_cvar, _fig_fan, _fig_pnl,
@@ -124,7 +125,7 @@ def render_report(ds: xr.Dataset, path: Path) -> None:
     page = tpl.render(
         meta=_meta(ds), headline=_headline(ds), verdicts=_verdicts_table(ds),
         verdicts_model=str((_json_attr(ds, "verdicts_json", None) or {}).get("model", "model")), main=main, unhedged=u,
-        answers=claim_answers(ds), fig_answer=_fig_answer(ds), frontier_line=ds.attrs.get("frontier_line", ""),
+        answers=claim_answers(ds), key_numbers=_key_numbers(ds, main) if main is not None else [], fig_answer=_fig_answer(ds), frontier_line=ds.attrs.get("frontier_line", ""),
         claim_grid=claim_grid(ds), sweep_grid=claim_grid(ds, sweep=True), claim1_sentence=_claim1_sentence(ds, sweep),
         fig_sweep=_fig_sweep(sweep, main.name if main else None),
         regimes=regimes, multi_regime=len(regimes) > 1,
