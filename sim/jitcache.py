@@ -11,7 +11,9 @@ hash differs from the one recorded beside them; numba then compiles afresh on fi
 
 Only the ``__pycache__`` folders beside the sources are looked at: that is where numba writes when it
 can (an editable install, the only kind whose sources change in place). With ``NUMBA_CACHE_DIR`` set,
-numba writes elsewhere and nothing is checked.
+numba writes elsewhere and nothing is checked. A process that was already running when a source was
+edited (a notebook kernel, a Dask worker) keeps the old code it loaded and may save entries built
+from it after a newer process checked: restart such processes after editing a kernel.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ STAMP = "alvh-jit-sources.sha256"
 _checked = False
 
 
-def refresh(folders: list[Path]) -> list[Path]:
+def refresh(folders: list[Path], also: tuple[Path, ...] = ()) -> list[Path]:
     """Remove the numba cache files of ``folders`` that may be stale.
 
     Parameters
@@ -37,6 +39,8 @@ def refresh(folders: list[Path]) -> list[Path]:
         Source folders whose ``*.py`` files are hashed together (sorted by path); each one's
         ``__pycache__/*.nbi`` and ``*.nbc`` files are removed when its :data:`STAMP` is missing or
         differs, and the stamp is then written.
+    also : tuple of Path
+        Further source files hashed with them (a module whose constants the kernels compile in).
 
     Returns
     -------
@@ -44,7 +48,7 @@ def refresh(folders: list[Path]) -> list[Path]:
         The files removed. A folder whose ``__pycache__`` cannot be read or written is skipped.
     """
     h = hashlib.sha256()
-    for src in sorted(p for f in folders for p in Path(f).glob("*.py")):
+    for src in sorted(p for f in folders for p in Path(f).glob("*.py")) + [Path(p) for p in also if Path(p).is_file()]:
         h.update(src.name.encode())
         h.update(src.read_bytes())
     digest = h.hexdigest()
@@ -75,5 +79,8 @@ def check() -> list[Path]:
         return []
     _checked = True
     here = Path(__file__).parent
-    models = here.parent / "models" if (here.parent / "models" / "kernels").is_dir() else here / "models"
-    return refresh([here / "fastprice", here / "fastbook", models / "kernels"])
+    # installed, alvh.models is alvh/models; in the repository (an editable install) sim/ is alvh and
+    # models/ its sibling: decided by the folder's name, never by looking for some other "models"
+    models = here.parent / "models" if here.name == "sim" else here / "models"
+    # the compiled engine bakes in alvh.strategy's SPX_MIN_STRIKE and its vocabulary's codes
+    return refresh([here / "fastprice", here / "fastbook", models / "kernels"], also=(here / "strategy" / "specs.py",))

@@ -50,7 +50,26 @@ def test_a_folder_without_a_cache_is_left_alone(tmp_path):
     assert jitcache.refresh([folder]) == [] and not (folder / "__pycache__").exists()
 
 
+def test_a_further_source_file_is_hashed_too(tmp_path):
+    """A module outside the folders whose constants a kernel compiles in (alvh.strategy's
+    SPX_MIN_STRIKE): its change drops the folders' entries."""
+    a = _folder(tmp_path, "a", "def kernel(): return 1\n")
+    specs = tmp_path / "specs.py"
+    specs.write_text("SPX_MIN_STRIKE = 5.0\n")
+    jitcache.refresh([a], also=(specs,))
+    (a / "__pycache__" / "k.kernel-10.py311.nbi").write_text("new")
+    assert jitcache.refresh([a], also=(specs,)) == []
+    specs.write_text("SPX_MIN_STRIKE = 10.0\n")
+    assert [p.name for p in jitcache.refresh([a], also=(specs,))] == ["k.kernel-10.py311.nbi"]
+
+
 def test_the_kernel_folders_carry_the_stamp_once_imported():
+    import os
+
+    import pytest
+
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        pytest.skip("numba writes its cache under NUMBA_CACHE_DIR: alvh.jitcache checks nothing")
     import alvh.fastbook  # noqa: F401  (imports alvh.fastprice; both run the check first)
 
     here = Path(jitcache.__file__).parent
