@@ -27,18 +27,27 @@ def _modules() -> dict[str, Path]:
 
 
 def _import_time_edges(name: str, path: Path, known: set[str]) -> set[str]:
-    """The alvh modules ``name`` imports when it is imported: module-level statements only (an import
-    inside a function runs later, when the cycle is already resolved), including a ``from pkg import
-    sub`` that names a submodule, and the parent packages Python imports first."""
+    """The alvh modules ``name`` imports when it is imported: module-level statements (also inside
+    ``if``/``try``/``with``/``for`` blocks and class bodies, not inside functions, which run later;
+    not under ``if TYPE_CHECKING:``), including a ``from pkg import sub`` that names a submodule, and
+    the parent packages Python imports first. The implicit import of a module's own parent packages is
+    left out (they are being initialised when it runs), but an explicit ``from <own package> import
+    name`` of a name that is not a submodule is kept: it reads a partly initialised package."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     is_pkg = path.name == "__init__.py"
-    edges = set()
+    edges: set[str] = set()
+    explicit: set[str] = set()
 
     def add(mod: str):
         parts = mod.split(".")
         for k in range(2, len(parts) + 1):       # importing a.b.c imports a.b first
             if ".".join(parts[:k]) in known:
                 edges.add(".".join(parts[:k]))
+
+    def type_checking(node) -> bool:
+        t = node.test
+        return (isinstance(t, ast.Name) and t.id == "TYPE_CHECKING") or (
+            isinstance(t, ast.Attribute) and t.attr == "TYPE_CHECKING")
 
     def walk(stmts):
         for node in stmts:
@@ -55,16 +64,25 @@ def _import_time_edges(name: str, path: Path, known: set[str]) -> set[str]:
                 for a in node.names:
                     if f"{base}.{a.name}" in known:
                         add(f"{base}.{a.name}")
-            elif isinstance(node, (ast.If, ast.Try)):
+                    elif base in known and name.startswith(base + "."):
+                        explicit.add(base)
+            elif isinstance(node, ast.If):
+                if not type_checking(node):
+                    walk(node.body)
+                walk(node.orelse)
+            elif isinstance(node, ast.Try):
+                walk(node.body)
+                walk(node.orelse)
+                for h in node.handlers:
+                    walk(h.body)
+                walk(node.finalbody)
+            elif isinstance(node, (ast.With, ast.For, ast.While, ast.ClassDef)):
                 walk(node.body)
                 walk(getattr(node, "orelse", []))
-                for h in getattr(node, "handlers", []):
-                    walk(h.body)
-                walk(getattr(node, "finalbody", []))
     walk(tree.body)
     edges.discard(name)
-    # a package's own parents are imported before it, never the other way round
-    return {e for e in edges if not name.startswith(e + ".")}
+    # a module's own parent packages are imported before it, never the other way round
+    return {e for e in edges if not name.startswith(e + ".")} | explicit
 
 
 def test_no_source_module_is_over_500_lines():
@@ -105,6 +123,18 @@ def test_the_cycle_check_finds_a_cycle(tmp_path, monkeypatch):
     assert _import_time_edges("alvh.b", tmp_path / "b.py", known) == set()
     (tmp_path / "b.py").write_text("import alvh.a\n")
     assert _import_time_edges("alvh.b", tmp_path / "b.py", known) == {"alvh.a"}
+    # a submodule reading a name from its own, partly initialised package is an edge back to it
+    known = {"alvh.p", "alvh.p.a"}
+    (tmp_path / "pa.py").write_text("from alvh.p import X\n")
+    assert _import_time_edges("alvh.p.a", tmp_path / "pa.py", known) == {"alvh.p"}
+    (tmp_path / "pa.py").write_text("from alvh.p.b import X\n")     # a sibling: the package is not read
+    assert _import_time_edges("alvh.p.a", tmp_path / "pa.py", known | {"alvh.p.b"}) == {"alvh.p.b"}
+    # module level includes with-blocks and class bodies; a TYPE_CHECKING import never runs
+    (tmp_path / "c.py").write_text("import contextlib\nwith contextlib.suppress(ImportError):\n"
+                                   "    from alvh.a import f\nclass C:\n    from alvh.b import g\n"
+                                   "if TYPE_CHECKING:\n    from alvh.d import h\n")
+    assert _import_time_edges("alvh.c", tmp_path / "c.py", {"alvh.a", "alvh.b", "alvh.c", "alvh.d"}) == \
+        {"alvh.a", "alvh.b"}
 
 
 def test_every_package_folder_is_listed_for_the_wheel():
@@ -125,7 +155,8 @@ def test_no_submodule_is_shadowed_by_a_name_of_its_package():
         if path.name != "__init__.py":
             continue
         pkg = importlib.import_module(name)
-        for sub in path.parent.glob("*.py"):
-            attr = getattr(pkg, sub.stem, None)
-            assert sub.stem == "__init__" or attr is None or isinstance(attr, types.ModuleType), \
-                f"{name}.{sub.stem} is both a submodule and {attr!r}"
+        subs = [p.stem for p in path.parent.glob("*.py")] + [p.parent.name for p in path.parent.glob("*/__init__.py")]
+        for sub in subs:
+            attr = getattr(pkg, sub, None)
+            assert sub == "__init__" or attr is None or isinstance(attr, types.ModuleType), \
+                f"{name}.{sub} is both a submodule and {attr!r}"
