@@ -10,6 +10,7 @@ section open, so the expanded height of the same page stands for it.
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -56,15 +57,15 @@ def _browser() -> str:
 
 def _probe(path) -> dict:
     """Open the HTML file in headless chromium and return the probe's measurements."""
-    html = path.read_text(encoding="utf-8")
+    page = path.read_text(encoding="utf-8")
     probe = path.with_name("probe.html")
-    probe.write_text(html.replace("</body>", PROBE + "</body>"), encoding="utf-8")
+    probe.write_text(page.replace("</body>", PROBE + "</body>"), encoding="utf-8")
     run = subprocess.run([_browser(), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
                           f"--window-size={WIDTH},{HEIGHT}", "--virtual-time-budget=15000", "--dump-dom",
                           probe.as_uri()], capture_output=True, text=True, timeout=120)
     found = re.search(r"data-probe=\"([^\"]*)\"", run.stdout)
     assert found, f"the probe did not run: {run.stderr[-2000:]}"
-    return json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&"))
+    return json.loads(html.unescape(found.group(1)))
 
 
 def test_the_report_answers_on_the_first_screen_in_a_real_browser(tmp_path):
