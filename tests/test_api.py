@@ -89,6 +89,7 @@ def test_api_refuses_bad_input_before_any_work(tmp_path):
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep"
 
 
+@pytest.mark.slow
 def test_calibration_cache_gives_the_fresh_calibration(tmp_path, tiny_scenario):
     """A cached calibration is the fresh one (model and fit report, every float), keyed by the data:
     another window is another entry; an unreadable entry is recalibrated, not trusted."""

@@ -161,6 +161,7 @@ def test_bad_parameter_files_are_refused(tmp_path, doc, expected):
     assert not (tmp_path / "reports").exists()
 
 
+@pytest.mark.slow
 def test_validate_prints_the_table(tmp_path):
     proc = alvh("validate", "heston", "--paths", 20, "--out", tmp_path / "v.md")
     assert proc.returncode == 0, proc.stderr
@@ -205,6 +206,7 @@ def test_sigterm_ends_a_run_like_ctrl_c_and_stops_its_workers(tmp_path):
     assert not alive, f"workers left running: {alive}"
 
 
+@pytest.mark.slow
 def test_progress_bar_shows_on_a_pseudo_terminal(tmp_path):
     """On a terminal (here a pseudo-terminal whose size was never set, as `script` or `ssh -t` give,
     which reports 0 columns and 0 rows) the chunk bar is drawn, says what it counts, and each frame

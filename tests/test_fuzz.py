@@ -179,6 +179,7 @@ def _refusal(rc: int, err: str, where: Path) -> str:
 SETTINGS = dict(derandomize=True, database=None, deadline=None, suppress_health_check=list(HealthCheck))
 
 
+@pytest.mark.slow
 @settings(max_examples=BROKEN_CASES, **SETTINGS)
 @given(case=st.sampled_from(CASES), command=st.sampled_from(["run", "run", "batch"]), utf8=st.integers(0, 19))
 def test_every_broken_field_is_refused_before_any_work(case, command, utf8):

@@ -101,6 +101,7 @@ def test_distributions_use_the_head_and_a_format_change_is_named(datasets):
     assert compare_results(full, full.copy()) == []
 
 
+@pytest.mark.slow
 def test_analysis_memory_grows_by_at_most_seven_values_per_path(tiny_prepared):
     """The analysis of a 10M-path run reads the per-path summaries from disk and holds few float64
     arrays of n values at once. Its peak is in the hedge-efficiency ratio: the two centred controls,

@@ -62,6 +62,7 @@ def test_p_rows_pass_exactly_when_the_real_value_is_inside_the_band():
     assert rise["real"] == pytest.approx(43.0) and not rise["pass"]
 
 
+@pytest.mark.slow
 def test_q_rows_of_heston_are_its_exact_futures_and_the_real_bucket_means():
     """For Heston the model state of a day is the VIX alone, and the futures are the exact CIR-law
     integral at the contract's trading days to settlement."""
